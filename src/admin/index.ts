@@ -1,0 +1,2 @@
+/** Operator endpoints (/admin) behind the admin credential. */
+export { adminRoutes } from "./admin-routes.js";

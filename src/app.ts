@@ -1,0 +1,30 @@
+import { Hono } from "hono";
+import { adminRoutes } from "./admin/index.js";
+import { devRoutes } from "./auth/dev-routes.js";
+import { configFor, ConfigError } from "./config.js";
+import { Refusal } from "./errors.js";
+import { handleMcpPost, handleMcpStream, refusalResponse, type AppEnv } from "./gateway/mcp-endpoint.js";
+import { wellKnownRoutes } from "./well-known.js";
+
+/** Route composition: the MCP endpoint, public metadata, dev issuer and admin API. */
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.post("/mcp", handleMcpPost);
+  app.get("/mcp", handleMcpStream);
+  app.delete("/mcp", handleMcpStream);
+  app.all("/mcp", (c) => refusalResponse(new Refusal("method_not_allowed"), null, configFor(c.env)));
+  app.route("/.well-known", wellKnownRoutes);
+  app.route("/dev", devRoutes);
+  app.route("/admin", adminRoutes);
+  app.notFound((c) => c.json({ error: "not_found", message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
+  app.onError((error, c) => {
+    if (error instanceof ConfigError) {
+      console.error(`taskward configuration error: ${error.message}`);
+      return c.json({ error: "configuration_error", message: "taskward is misconfigured; see the Worker logs" }, 500);
+    }
+    if (error instanceof Refusal) return refusalResponse(error, null, undefined);
+    console.error("taskward internal error", error);
+    return c.json({ error: "internal_error", message: "Internal error" }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,36 @@
+import type { Config } from "../config.js";
+import { Refusal } from "../errors.js";
+import { signingKeyRing } from "../handle/signing-keys.js";
+import { verifyDevToken } from "./dev-issuer.js";
+import { verifyOAuthToken } from "./oauth.js";
+import { isIdentifier, type Principal } from "./principal.js";
+
+/** Reads `Authorization: Bearer …` and returns the caller's principal, or throws a 401 Refusal. */
+export async function authenticate(authorization: string | undefined, config: Config): Promise<Principal> {
+  if (!authorization) throw new Refusal("missing_credentials");
+  const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(authorization);
+  if (!match?.[1]) throw new Refusal("invalid_credentials", "Authorization is not a Bearer token");
+  const token = match[1];
+  const reasons: string[] = [];
+  let principal: Principal | undefined;
+  if (config.oauth.issuers.length > 0) {
+    principal = await verifyOAuthToken(token, config).catch((error: Error) => void reasons.push(`oauth: ${error.message}`));
+  }
+  if (!principal && config.devMode) {
+    const keyRing = await signingKeyRing(config);
+    if (keyRing) {
+      principal = await verifyDevToken(token, keyRing, config.issuer, config.resource).catch((error: Error) => void reasons.push(`dev: ${error.message}`));
+    }
+  }
+  if (!principal) throw new Refusal("invalid_credentials", reasons.join("; ") || "no verifier accepts this token");
+  if (!isIdentifier(principal.tenant) || !isIdentifier(principal.clientId) || !isIdentifier(principal.subject)) {
+    throw new Refusal("invalid_credentials", "tenant, client or subject claim is not a valid identifier");
+  }
+  return principal;
+}
+
+/** The RFC 9728 challenge sent with every 401 from the MCP endpoint. */
+export function bearerChallenge(config: Config, error?: "invalid_token"): string {
+  const metadata = `${config.issuer}/.well-known/oauth-protected-resource`;
+  return error ? `Bearer error="${error}", resource_metadata="${metadata}"` : `Bearer resource_metadata="${metadata}"`;
+}

@@ -1,0 +1,99 @@
+/** Worker env → typed, validated config. Parsed once per env object; a bad value fails loudly. */
+import type { TaskLedger } from "./ledger/task-ledger.js";
+
+/** Bindings from wrangler.toml plus the secrets `wrangler types` cannot see. */
+export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN"> {
+  TASK_LEDGER: DurableObjectNamespace<TaskLedger>;
+  /** Secret: {"keys":[private JWKs],"active":"kid"}. Optional only in dev mode. */
+  HANDLE_SIGNING_JWKS?: string;
+  /** Secret: the admin bearer credential. Without it, /admin answers 401 to everyone. */
+  ADMIN_TOKEN?: string;
+}
+
+export interface ClaimNames {
+  tenant: string;
+  clientId: string;
+  subject: string;
+}
+
+export interface Config {
+  issuer: string;
+  /** This authority's own MCP resource URI: the audience of caller tokens (RFC 8707/9728). */
+  resource: string;
+  originUrl: string;
+  /** Audience of handles: the origin's canonical resource URI. */
+  handleAudience: string;
+  oauth: { issuers: string[]; jwksUrl: string | undefined; claims: ClaimNames };
+  maxTaskTtlSeconds: number;
+  maxBodyBytes: number;
+  devMode: boolean;
+  adminToken: string | undefined;
+  signingJwks: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly code = "ERR_CONFIG_INVALID";
+}
+
+function requireUrl(name: string, value: string | undefined): string {
+  if (!value) throw new ConfigError(`${name} is required`);
+  try {
+    return new URL(value).href.replace(/\/$/, "");
+  } catch {
+    throw new ConfigError(`${name} must be an absolute URL, got ${JSON.stringify(value)}`);
+  }
+}
+
+function positiveInteger(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed <= 0) throw new ConfigError(`${name} must be a positive integer, got ${JSON.stringify(value)}`);
+  return parsed;
+}
+
+function booleanFlag(name: string, value: string | undefined): boolean {
+  if (value === undefined || value === "" || value === "false") return false;
+  if (value === "true") return true;
+  throw new ConfigError(`${name} must be "true" or "false", got ${JSON.stringify(value)}`);
+}
+
+export function parseConfig(env: WorkerEnv): Config {
+  const issuer = requireUrl("TASKWARD_ISSUER", env.TASKWARD_ISSUER);
+  const originUrl = requireUrl("ORIGIN_URL", env.ORIGIN_URL);
+  const oauthIssuers = (env.OAUTH_ISSUERS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const jwksUrl = env.OAUTH_JWKS_URL ? requireUrl("OAUTH_JWKS_URL", env.OAUTH_JWKS_URL) : undefined;
+  if (oauthIssuers.length > 0 && !jwksUrl) throw new ConfigError("OAUTH_JWKS_URL is required when OAUTH_ISSUERS is set");
+  return {
+    issuer,
+    resource: `${issuer}/mcp`,
+    originUrl,
+    handleAudience: originUrl,
+    oauth: {
+      issuers: oauthIssuers,
+      jwksUrl,
+      claims: {
+        tenant: env.CLAIM_TENANT || "tenant",
+        clientId: env.CLAIM_CLIENT_ID || "client_id",
+        subject: env.CLAIM_SUBJECT || "sub",
+      },
+    },
+    maxTaskTtlSeconds: positiveInteger("MAX_TASK_TTL_SECONDS", env.MAX_TASK_TTL_SECONDS, 86_400),
+    maxBodyBytes: positiveInteger("MAX_BODY_BYTES", env.MAX_BODY_BYTES, 1_048_576),
+    devMode: booleanFlag("DEV_MODE", env.DEV_MODE),
+    adminToken: env.ADMIN_TOKEN || undefined,
+    signingJwks: env.HANDLE_SIGNING_JWKS || undefined,
+  };
+}
+
+const parsedConfigs = new WeakMap<object, Config>();
+
+/** The config for this env, parsed on first use. */
+export function configFor(env: WorkerEnv): Config {
+  let config = parsedConfigs.get(env);
+  if (!config) {
+    config = parseConfig(env);
+    parsedConfigs.set(env, config);
+  }
+  return config;
+}

@@ -1,0 +1,50 @@
+/**
+ * Every refusal taskward can give, defined once: a stable machine-readable `code`, the HTTP
+ * status, the JSON-RPC error code and the message the caller sees. The detailed reason goes to
+ * the audit trail, not to the wire.
+ */
+export const REFUSALS = {
+  // Caller authentication
+  missing_credentials: { status: 401, rpc: -32001, message: "Authorization: Bearer credentials are required" },
+  invalid_credentials: { status: 401, rpc: -32001, message: "The bearer token is invalid, expired or not for this resource" },
+  admin_unauthorized: { status: 401, rpc: -32001, message: "A valid admin credential is required" },
+  // Envelope
+  unsupported_media_type: { status: 415, rpc: -32700, message: "Content-Type must be application/json" },
+  body_too_large: { status: 413, rpc: -32600, message: "Request body exceeds the configured limit" },
+  parse_error: { status: 400, rpc: -32700, message: "Request body is not valid JSON" },
+  batch_not_supported: { status: 400, rpc: -32600, message: "JSON-RPC batches are not supported by MCP Streamable HTTP" },
+  invalid_request: { status: 400, rpc: -32600, message: "Not a valid JSON-RPC 2.0 message" },
+  invalid_params: { status: 400, rpc: -32602, message: "Invalid params" },
+  // Handles: every handle failure answers like an unknown task so handles cannot be probed.
+  unknown_task: { status: 200, rpc: -32602, message: "Task not found" },
+  // Ledger / infrastructure: fail closed.
+  ledger_unavailable: { status: 503, rpc: -32603, message: "Task authority temporarily unavailable" },
+  signing_unavailable: { status: 503, rpc: -32603, message: "Task authority cannot sign handles" },
+  origin_unreachable: { status: 502, rpc: -32603, message: "The origin MCP server could not be reached" },
+  origin_invalid_response: { status: 502, rpc: -32603, message: "The origin MCP server returned an invalid response" },
+  not_found: { status: 404, rpc: -32601, message: "Not found" },
+  method_not_allowed: { status: 405, rpc: -32601, message: "Method not allowed" },
+} as const;
+
+export type RefusalCode = keyof typeof REFUSALS;
+
+/** A refusal with its stable code; `detail` is for the audit trail and logs, never the wire. */
+export class Refusal extends Error {
+  override readonly name = "Refusal";
+  readonly status: number;
+  readonly rpcCode: number;
+  constructor(
+    readonly code: RefusalCode,
+    readonly detail?: string,
+    readonly publicMessage?: string,
+  ) {
+    super(detail ? `${REFUSALS[code].message}: ${detail}` : REFUSALS[code].message);
+    this.status = REFUSALS[code].status;
+    this.rpcCode = REFUSALS[code].rpc;
+  }
+
+  /** The message the caller sees: the fixed text, or an explicit public one (never `detail`). */
+  get wireMessage(): string {
+    return this.publicMessage ?? REFUSALS[this.code].message;
+  }
+}

@@ -1,0 +1,75 @@
+import type { Principal } from "../auth/principal.js";
+import type { Config, WorkerEnv } from "../config.js";
+import { Refusal } from "../errors.js";
+import type { TaskHandleClaims, TaskOp } from "../handle/claims.js";
+import { TaskHandleError } from "../handle/errors.js";
+import type { KeyRing } from "../handle/keyring.js";
+import { keyRingResolver } from "../handle/resolve.js";
+import { verifyHandle } from "../handle/verify.js";
+import { ledgerFor } from "../ledger/ledger-client.js";
+import type { DenialReason } from "../ledger/types.js";
+import { taskProtocolOf } from "../mcp/revision.js";
+
+/** Thrown for every refused follow-up: the wire sees "Task not found", the ledger has the reason. */
+export class FollowUpRefused extends Refusal {
+  constructor(readonly reason: DenialReason | string) {
+    super("unknown_task", reason);
+  }
+}
+
+/**
+ * Verifies the handle, then asks the owning tenant's ledger to decide and audit — one round trip.
+ * Handles that fail verification are audited in the caller's own ledger. Any ledger failure
+ * refuses the call (fail closed).
+ */
+export async function authorizeFollowUp(
+  handle: string,
+  op: TaskOp,
+  revision: string,
+  principal: Principal,
+  keyRing: KeyRing,
+  config: Config,
+  env: WorkerEnv,
+): Promise<TaskHandleClaims> {
+  const who = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject };
+  let claims: TaskHandleClaims;
+  try {
+    claims = await verifyHandle(handle, { issuer: config.issuer, audience: config.handleAudience, resolveKey: keyRingResolver(keyRing) });
+  } catch (error) {
+    const code = error instanceof TaskHandleError ? error.code : "ERR_HANDLE_MALFORMED";
+    await recordRefusal(env, principal.tenant, who, "handle_invalid", { code, op });
+    throw new FollowUpRefused(`handle_invalid:${code}`);
+  }
+  if (!revisionAllows(claims.mcp, revision, op)) {
+    await recordRefusal(env, claims.tenant, who, "operation_not_allowed", { op, minted: claims.mcp, used: revision }, claims.jti);
+    throw new FollowUpRefused("revision_mismatch");
+  }
+  let decision;
+  try {
+    decision = await ledgerFor(env.TASK_LEDGER, claims.tenant).authorize(claims.tenant, claims.jti, op, who);
+  } catch (error) {
+    throw new Refusal("ledger_unavailable", `authorize: ${(error as Error).message}`);
+  }
+  if (!decision.allowed) throw new FollowUpRefused(decision.reason);
+  if (decision.taskId !== claims.task) throw new FollowUpRefused("ledger_task_mismatch");
+  return claims;
+}
+
+/**
+ * A handle is used under the task protocol it was minted for. Dual servers keep serving
+ * tasks/get and tasks/cancel for tasks created under the older revision, so those cross over.
+ */
+function revisionAllows(mintedUnder: string, usedUnder: string, op: TaskOp): boolean {
+  const minted = taskProtocolOf(mintedUnder);
+  const used = taskProtocolOf(usedUnder);
+  if (minted === used) return true;
+  return minted === "utility" && used === "extension" && (op === "get" || op === "cancel");
+}
+
+async function recordRefusal(env: WorkerEnv, tenant: string, who: { tenant: string; clientId: string; subject: string }, reason: DenialReason, detail: unknown, jti?: string): Promise<void> {
+  try {
+    await ledgerFor(env.TASK_LEDGER, tenant).recordRefusal(tenant, who, reason, detail, jti);
+  } catch (error) {
+    throw new Refusal("ledger_unavailable", `recordRefusal: ${(error as Error).message}`);
+  }
+}

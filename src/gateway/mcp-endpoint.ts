@@ -1,0 +1,127 @@
+import type { Context } from "hono";
+import { authenticate, bearerChallenge } from "../auth/authenticate.js";
+import type { Principal } from "../auth/principal.js";
+import { configFor, type Config, type WorkerEnv } from "../config.js";
+import { Refusal } from "../errors.js";
+import type { KeyRing } from "../handle/keyring.js";
+import { signingKeyRing } from "../handle/signing-keys.js";
+import { classify, type Classified } from "../mcp/classify.js";
+import { parseClientMessage, rpcError, type JsonObject, type RequestId } from "../mcp/envelope.js";
+import { MCP_NAME_HEADER, PROTOCOL_VERSION_HEADER, TASK_HANDLE_HEADER } from "../mcp/headers.js";
+import { rewriteOutboundMessage } from "../mcp/rewrite.js";
+import { forwardToOrigin } from "../proxy/forward.js";
+import { originRequestHeaders } from "../proxy/headers.js";
+import { relayOriginResponse } from "../proxy/respond.js";
+import { readBoundedBody } from "./read-body.js";
+import { taskIdMapperFor, type MapperScope } from "./task-id-mapper.js";
+import { authorizeFollowUp } from "./authorize-follow-up.js";
+import { rewriteInboundRelatedTask } from "./inbound-related-task.js";
+
+export type AppEnv = { Bindings: WorkerEnv };
+
+/** A refusal as the client sees it: JSON-RPC error body, HTTP status, WWW-Authenticate on 401. */
+export function refusalResponse(refusal: Refusal, id: RequestId | null, config: Config | undefined): Response {
+  const headers = new Headers({ "content-type": "application/json" });
+  if (refusal.status === 401 && config) {
+    headers.set("www-authenticate", bearerChallenge(config, refusal.code === "invalid_credentials" ? "invalid_token" : undefined));
+  }
+  return new Response(JSON.stringify(rpcError(id, refusal.rpcCode, refusal.wireMessage)), { status: refusal.status, headers });
+}
+
+async function requireKeyRing(config: Config): Promise<KeyRing> {
+  const pending = signingKeyRing(config);
+  if (!pending) throw new Refusal("signing_unavailable", "HANDLE_SIGNING_JWKS is not set");
+  try {
+    return await pending;
+  } catch (error) {
+    throw new Refusal("signing_unavailable", (error as Error).message);
+  }
+}
+
+/** POST /mcp: auth → classify → handle/ledger → forward → rewrite. */
+export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
+  const config = configFor(c.env);
+  let requestId: RequestId | null = null;
+  try {
+    const contentType = c.req.header("content-type") ?? "";
+    if (!/^application\/json\b/i.test(contentType)) throw new Refusal("unsupported_media_type");
+    const principal = await authenticate(c.req.header("authorization"), config);
+    const body = await readBoundedBody(c.req.raw, config.maxBodyBytes);
+    const message = parseClientMessage(body);
+    if (message.kind !== "notification") requestId = message.id;
+    const classified = classify(message, c.req.header(PROTOCOL_VERSION_HEADER));
+    return await dispatch(c, config, principal, classified);
+  } catch (error) {
+    if (error instanceof Refusal) return refusalResponse(error, requestId, config);
+    throw error;
+  }
+}
+
+async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal, classified: Classified): Promise<Response> {
+  const scope: MapperScope = { env: c.env, config, principal, waitUntil: (p) => c.executionCtx.waitUntil(p) };
+  const headers = c.req.raw.headers;
+  const message = classified.message;
+  const raw: JsonObject = message.raw;
+  let handleHeader: string | undefined;
+  let requestMethod: string | undefined;
+
+  switch (classified.route) {
+    case "follow-up": {
+      const keyRing = await requireKeyRing(config);
+      const claims = await authorizeFollowUp(classified.handle, classified.op, classified.revision, principal, keyRing, config, c.env);
+      (raw.params as JsonObject).taskId = claims.task;
+      scope.followUp = { handle: classified.handle, claims };
+      handleHeader = classified.handle;
+      requestMethod = classified.message.method;
+      break;
+    }
+    case "list": {
+      if (classified.protocol === "extension") {
+        return c.json(rpcError(classified.message.id, -32601, "Method not found: tasks/list is not part of the tasks extension"));
+      }
+      requestMethod = "tasks/list";
+      break;
+    }
+    case "create-candidate": {
+      scope.creation = { tool: classified.tool, revision: classified.revision, protocol: classified.protocol, keyRing: await requireKeyRing(config) };
+      requestMethod = "tools/call";
+      break;
+    }
+    case "passthrough": {
+      if (classified.message.kind === "request") {
+        requestMethod = classified.message.method;
+        if (classified.protocol === "extension" && requestMethod === "tasks/result") {
+          return c.json(rpcError(classified.message.id, -32601, "Method not found: tasks/result is not part of the tasks extension"));
+        }
+      }
+      if (classified.message.kind !== "request") {
+        await rewriteInboundRelatedTask(raw, principal, config);
+      }
+      break;
+    }
+  }
+
+  const forwardHeaders = originRequestHeaders(headers, handleHeader);
+  // Mcp-Name must always equal the forwarded params.taskId (2026-07-28).
+  if (scope.followUp && forwardHeaders.has(MCP_NAME_HEADER)) forwardHeaders.set(MCP_NAME_HEADER, scope.followUp.claims.task);
+  const origin = await forwardToOrigin(config.originUrl, { method: "POST", headers: forwardHeaders, body: JSON.stringify(raw) });
+  const mapper = taskIdMapperFor(scope);
+  const requestId = message.kind === "notification" ? undefined : message.id;
+  return relayOriginResponse(origin, (m) => rewriteOutboundMessage(m, { requestId, requestMethod, mapper }));
+}
+
+/** GET /mcp (server-initiated SSE stream) and DELETE /mcp (end session): authenticated pass-through with rewriting. */
+export async function handleMcpStream(c: Context<AppEnv>): Promise<Response> {
+  const config = configFor(c.env);
+  try {
+    const principal = await authenticate(c.req.header("authorization"), config);
+    const origin = await forwardToOrigin(config.originUrl, { method: c.req.method, headers: originRequestHeaders(c.req.raw.headers) });
+    const mapper = taskIdMapperFor({ env: c.env, config, principal, waitUntil: (p) => c.executionCtx.waitUntil(p) });
+    return relayOriginResponse(origin, (m) => rewriteOutboundMessage(m, { requestId: undefined, requestMethod: undefined, mapper }));
+  } catch (error) {
+    if (error instanceof Refusal) return refusalResponse(error, null, config);
+    throw error;
+  }
+}
+
+export { TASK_HANDLE_HEADER };

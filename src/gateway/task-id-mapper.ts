@@ -1,0 +1,109 @@
+import type { Principal } from "../auth/principal.js";
+import type { Config, WorkerEnv } from "../config.js";
+import { Refusal } from "../errors.js";
+import type { TaskHandleClaims } from "../handle/claims.js";
+import type { KeyRing } from "../handle/keyring.js";
+import { mintHandle } from "../handle/mint.js";
+import { ledgerFor } from "../ledger/ledger-client.js";
+import type { CreatedTask, TaskIdMapper } from "../mcp/rewrite.js";
+import type { TaskProtocol } from "../mcp/revision.js";
+import { defaultOpsFor, effectiveTtlMs } from "../policy/task-policy.js";
+
+export interface MapperScope {
+  env: WorkerEnv;
+  config: Config;
+  principal: Principal;
+  /** Set for task-creating calls. */
+  creation?: { tool: string; revision: string; protocol: TaskProtocol; keyRing: KeyRing };
+  /** Set for follow-ups: the verified handle the request named. */
+  followUp?: { handle: string; claims: TaskHandleClaims };
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+/**
+ * The TaskIdMapper for one request: mints on creation, knows the follow-up's own handle, asks
+ * the caller's tenant ledger for anything else. Ledger failures propagate: fail closed.
+ */
+export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
+  const { config, principal } = scope;
+  const ledger = ledgerFor(scope.env.TASK_LEDGER, principal.tenant);
+  const ttlByTask = new Map<string, number>();
+  const observed = new Map<string, string>();
+  const ledgerPrincipal = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject };
+  if (scope.followUp) {
+    const { claims } = scope.followUp;
+    ttlByTask.set(claims.task, (claims.exp - claims.iat) * 1000);
+  }
+
+  return {
+    async mint(task: CreatedTask) {
+      if (!scope.creation) throw new Refusal("origin_invalid_response", "task created outside tools/call");
+      const { tool, revision, protocol, keyRing } = scope.creation;
+      const ttlMs = effectiveTtlMs(task.ttlMs, config.maxTaskTtlSeconds);
+      const now = Date.now();
+      const { token, claims } = await mintHandle(
+        {
+          sub: principal.subject,
+          tenant: principal.tenant,
+          client_id: principal.clientId,
+          task: task.taskId,
+          tool,
+          ops: defaultOpsFor(protocol),
+          mcp: revision,
+          exp: Math.floor((now + ttlMs) / 1000),
+        },
+        { keyRing, issuer: config.issuer, audience: config.handleAudience, now: () => now },
+      );
+      try {
+        await ledger.issue(principal.tenant, {
+          jti: claims.jti,
+          taskId: task.taskId,
+          handle: token,
+          principal: ledgerPrincipal,
+          tool,
+          ops: claims.ops,
+          mcp: revision,
+          status: task.status,
+          issuedAt: claims.iat * 1000,
+          expiresAt: claims.exp * 1000,
+        });
+      } catch (error) {
+        throw new Refusal("ledger_unavailable", `issue: ${(error as Error).message}`);
+      }
+      ttlByTask.set(task.taskId, ttlMs);
+      return { handle: token, ttlMs };
+    },
+
+    async resolve(taskIds: string[]) {
+      const handles = new Map<string, string>();
+      const unknown: string[] = [];
+      for (const taskId of taskIds) {
+        if (scope.followUp && taskId === scope.followUp.claims.task) handles.set(taskId, scope.followUp.handle);
+        else unknown.push(taskId);
+      }
+      if (unknown.length > 0) {
+        let owned;
+        try {
+          owned = await ledger.ownedHandles(principal.tenant, ledgerPrincipal, unknown);
+        } catch (error) {
+          throw new Refusal("ledger_unavailable", `ownedHandles: ${(error as Error).message}`);
+        }
+        for (const [taskId, { handle, ttlMs }] of Object.entries(owned)) {
+          handles.set(taskId, handle);
+          ttlByTask.set(taskId, ttlMs);
+        }
+      }
+      return handles;
+    },
+
+    observeStatus(taskId: string, status: string) {
+      if (observed.get(taskId) === status) return;
+      observed.set(taskId, status);
+      scope.waitUntil(ledger.observeStatus(principal.tenant, taskId, status).catch(() => undefined));
+    },
+
+    effectiveTtlMs(taskId: string) {
+      return ttlByTask.get(taskId);
+    },
+  };
+}

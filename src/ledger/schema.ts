@@ -1,0 +1,48 @@
+/**
+ * The TaskLedger's SQLite schema. docs/ledger-schema.md describes every table and column with
+ * its security property; keep the two in step.
+ */
+export const LEDGER_SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS tasks (
+     jti TEXT PRIMARY KEY,
+     task_id TEXT NOT NULL,
+     handle TEXT NOT NULL,
+     client_id TEXT NOT NULL,
+     subject TEXT NOT NULL,
+     tool TEXT NOT NULL,
+     ops TEXT NOT NULL,
+     mcp TEXT NOT NULL,
+     status TEXT NOT NULL,
+     issued_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     revoked_at INTEGER,
+     revoke_reason TEXT,
+     parent TEXT
+   )`,
+  `CREATE INDEX IF NOT EXISTS tasks_by_task_id ON tasks(task_id)`,
+  `CREATE INDEX IF NOT EXISTS tasks_by_expiry ON tasks(expires_at)`,
+  `CREATE TABLE IF NOT EXISTS revocations (
+     scope TEXT NOT NULL,
+     value TEXT NOT NULL,
+     issued_before INTEGER NOT NULL,
+     revoked_at INTEGER NOT NULL,
+     reason TEXT,
+     PRIMARY KEY (scope, value)
+   )`,
+  `CREATE TABLE IF NOT EXISTS audit (
+     seq INTEGER PRIMARY KEY,
+     at INTEGER NOT NULL,
+     last_at INTEGER NOT NULL,
+     count INTEGER NOT NULL,
+     type TEXT NOT NULL,
+     jti TEXT,
+     op TEXT,
+     client_id TEXT,
+     subject TEXT,
+     reason TEXT,
+     detail TEXT,
+     prev_hash TEXT NOT NULL,
+     hash TEXT NOT NULL
+   )`,
+];

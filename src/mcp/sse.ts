@@ -1,0 +1,72 @@
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { isObject, type JsonObject } from "./envelope.js";
+
+/** Longest single SSE event accepted from the origin; a longer one errors the stream. */
+export const MAX_SSE_EVENT_CHARS = 4 * 1024 * 1024;
+
+type SseItem = { kind: "event"; event: EventSourceMessage } | { kind: "retry"; retry: number } | { kind: "comment"; comment: string };
+
+export function serializeSseEvent(event: { id?: string | undefined; event?: string | undefined; data: string }): string {
+  let out = "";
+  if (event.id !== undefined) out += `id: ${event.id}\n`;
+  if (event.event !== undefined) out += `event: ${event.event}\n`;
+  for (const line of event.data.split("\n")) out += `data: ${line}\n`;
+  return `${out}\n`;
+}
+
+/**
+ * A stream that rewrites the JSON-RPC message in each SSE event as it arrives (never buffering
+ * the whole stream). `rewrite` returns the message to send, or null to drop the event. Event
+ * ids, event types, retry hints and comments pass through in order.
+ */
+export function rewriteSseStream(rewrite: (message: JsonObject) => Promise<JsonObject | null>): TransformStream<Uint8Array, Uint8Array> {
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  const pending: SseItem[] = [];
+  const parser = createParser({
+    onEvent: (event) => pending.push({ kind: "event", event }),
+    onRetry: (retry) => pending.push({ kind: "retry", retry }),
+    onComment: (comment) => pending.push({ kind: "comment", comment }),
+    onError: () => undefined,
+    maxBufferSize: MAX_SSE_EVENT_CHARS,
+  });
+
+  async function flushPending(controller: TransformStreamDefaultController<Uint8Array>): Promise<void> {
+    while (pending.length > 0) {
+      const item = pending.shift()!;
+      if (item.kind === "retry") controller.enqueue(encoder.encode(`retry: ${item.retry}\n\n`));
+      else if (item.kind === "comment") controller.enqueue(encoder.encode(`:${item.comment}\n\n`));
+      else {
+        const text = await rewriteEventData(item.event.data, rewrite);
+        if (text === null) continue;
+        controller.enqueue(encoder.encode(serializeSseEvent({ id: item.event.id, event: item.event.event, data: text })));
+      }
+    }
+  }
+
+  return new TransformStream<Uint8Array, Uint8Array>({
+    async transform(chunk, controller) {
+      parser.feed(decoder.decode(chunk, { stream: true }));
+      await flushPending(controller);
+    },
+    async flush(controller) {
+      parser.feed(decoder.decode());
+      await flushPending(controller);
+    },
+  });
+}
+
+/** Rewrites one event's data when it is a JSON-RPC message; other data (priming events) passes. */
+async function rewriteEventData(data: string, rewrite: (message: JsonObject) => Promise<JsonObject | null>): Promise<string | null> {
+  if (data.trim() === "") return data;
+  let message: unknown;
+  try {
+    message = JSON.parse(data);
+  } catch {
+    // Not JSON: a task id can't be reliably found in it, so it is not forwarded.
+    return null;
+  }
+  if (!isObject(message)) return null;
+  const rewritten = await rewrite(message);
+  return rewritten === null ? null : JSON.stringify(rewritten);
+}

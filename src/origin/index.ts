@@ -1,0 +1,6 @@
+/** `taskward/origin`: verify taskward task handles statelessly in an origin MCP server (Node or Workers). */
+export { verifyTaskHandle, type VerifyTaskHandleOptions } from "./verify-task-handle.js";
+export { taskHandleMiddleware, type TaskHandleMiddlewareOptions, type TaskHandleVariables } from "./middleware.js";
+export { TaskHandleError, type TaskHandleErrorCode } from "../handle/errors.js";
+export type { TaskHandleClaims, TaskOp } from "../handle/claims.js";
+export { TASK_HANDLE_HEADER } from "../mcp/headers.js";

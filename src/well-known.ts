@@ -1,0 +1,28 @@
+import { Hono } from "hono";
+import { configFor } from "./config.js";
+import type { AppEnv } from "./gateway/mcp-endpoint.js";
+import { signingKeyRing } from "./handle/signing-keys.js";
+import { devIssuerUrl } from "./auth/dev-issuer.js";
+
+/** Public metadata: the handle-verification JWKS and RFC 9728 protected-resource metadata. */
+export const wellKnownRoutes = new Hono<AppEnv>()
+  .get("/jwks.json", async (c) => {
+    const pending = signingKeyRing(configFor(c.env));
+    if (!pending) return c.json({ error: "signing_unavailable", message: "no handle keys configured" }, 503);
+    const ring = await pending;
+    return c.json(ring.publicJwks, 200, { "cache-control": "public, max-age=300" });
+  })
+  .get("/oauth-protected-resource/*", (c) => c.json(protectedResourceMetadata(c.env)))
+  .get("/oauth-protected-resource", (c) => c.json(protectedResourceMetadata(c.env)));
+
+function protectedResourceMetadata(env: AppEnv["Bindings"]) {
+  const config = configFor(env);
+  const servers = [...config.oauth.issuers];
+  if (config.devMode) servers.push(devIssuerUrl(config.issuer));
+  return {
+    resource: config.resource,
+    authorization_servers: servers,
+    bearer_methods_supported: ["header"],
+    resource_name: "taskward",
+  };
+}

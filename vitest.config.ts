@@ -1,0 +1,45 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// Two projects: `workers` runs the Worker and its Durable Object inside workerd against a real
+// demo origin started by the global setup; `e2e` drives real processes (wrangler dev, the demo
+// origin, the official SDK client) from Node.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                DEV_MODE: "true",
+                ADMIN_TOKEN: "test-admin-token",
+                ORIGIN_URL: inject<string>("originUrl"),
+                TASKWARD_ISSUER: "https://taskward.test",
+                HANDLE_SIGNING_JWKS: inject<string>("signingJwks"),
+                MAX_BODY_BYTES: "65536",
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/e2e/**", "test/node/**"],
+          globalSetup: ["test/setup/origin.global.ts"],
+        },
+      },
+      {
+        test: {
+          name: "node",
+          include: ["test/e2e/**/*.test.ts", "test/node/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
