@@ -67,7 +67,7 @@ export const adminRoutes = new Hono<AppEnv>()
     const limit = Math.min(Number(c.req.query("limit") ?? "1000"), 10_000);
     if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit <= 0) return c.json(badRequest("after and limit must be non-negative integers"), 400);
     const events = await ledgerFor(c.env.TASK_LEDGER, tenant).auditEvents(tenant, after, limit);
-    const headers: Record<string, string> = { "content-type": "application/x-ndjson" };
+    const headers: Record<string, string> = { "content-type": "application/x-ndjson; charset=utf-8" };
     const last = events.at(-1);
     if (last && events.length === limit) headers["audit-next-cursor"] = String(last.seq);
     return c.body(events.map((e) => JSON.stringify(e)).join("\n") + (events.length ? "\n" : ""), 200, headers);

@@ -1,0 +1,30 @@
+import type { TestProject } from "vitest/node";
+import { generateSigningJwks } from "../../src/handle/keyring.js";
+import { startDemoOrigin, type DemoOrigin } from "../../demo/origin.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    originUrl: string;
+    signingJwks: string;
+    publicJwks: string;
+  }
+}
+
+/**
+ * Starts the real demo origin (official MCP SDK) on loopback for the workerd tests, with a
+ * signing key shared by the Worker (private, as its secret) and the origin (public, to verify).
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const signingJwks = await generateSigningJwks("EdDSA");
+  const { keys } = JSON.parse(signingJwks) as { keys: Array<Record<string, unknown>> };
+  const publicJwks = { keys: keys.map(({ d: _d, ...pub }) => pub) };
+  const origin: DemoOrigin = await startDemoOrigin({
+    port: 0,
+    handleVerification: { issuer: "https://taskward.test", jwks: publicJwks as never },
+    requireHandle: true,
+  });
+  project.provide("originUrl", origin.url);
+  project.provide("signingJwks", signingJwks);
+  project.provide("publicJwks", JSON.stringify(publicJwks));
+  return () => origin.close();
+}

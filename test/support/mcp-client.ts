@@ -1,0 +1,147 @@
+import { exports } from "cloudflare:workers";
+import { inject } from "vitest";
+
+/** Raw MCP-over-HTTP calls to the Worker under test (in workerd), for precise control of the wire. */
+
+export interface Identity {
+  tenant: string;
+  client_id: string;
+  sub: string;
+}
+
+export const ALICE: Identity = { tenant: "acme", client_id: "cli-a", sub: "alice" };
+
+export function worker(): Fetcher {
+  return (exports as unknown as { default: Fetcher }).default;
+}
+
+export async function devToken(identity: Identity): Promise<string> {
+  const response = await worker().fetch("https://taskward.test/dev/token", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(identity),
+  });
+  if (response.status !== 200) throw new Error(`dev token: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
+export interface RpcReply {
+  status: number;
+  headers: Headers;
+  /** Every JSON-RPC message in the body (one for JSON, each event's for SSE). */
+  messages: Array<Record<string, any>>;
+  /** The response to the request (same id), if any. */
+  reply: Record<string, any> | undefined;
+}
+
+export function parseSseMessages(text: string): Array<Record<string, any>> {
+  const messages: Array<Record<string, any>> = [];
+  for (const block of text.split(/\r?\n\r?\n/)) {
+    const data = block
+      .split(/\r?\n/)
+      .filter((line) => line.startsWith("data:"))
+      .map((line) => line.slice(5).replace(/^ /, ""))
+      .join("\n");
+    if (data.trim()) messages.push(JSON.parse(data));
+  }
+  return messages;
+}
+
+export async function readReply(response: Response, id?: unknown): Promise<RpcReply> {
+  const text = await response.text();
+  const type = response.headers.get("content-type") ?? "";
+  let messages: Array<Record<string, any>> = [];
+  if (type.startsWith("text/event-stream")) messages = parseSseMessages(text);
+  else if (text) messages = [JSON.parse(text)];
+  return { status: response.status, headers: response.headers, messages, reply: messages.find((m) => m.id === id && ("result" in m || "error" in m)) };
+}
+
+export class McpSession {
+  private nextId = 1;
+  sessionId: string | undefined;
+  constructor(
+    readonly token: string,
+    readonly protocolVersion = "2025-11-25",
+  ) {}
+
+  static async open(identity: Identity = ALICE): Promise<McpSession> {
+    const session = new McpSession(await devToken(identity));
+    const init = await session.request("initialize", {
+      protocolVersion: "2025-11-25",
+      capabilities: { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
+      clientInfo: { name: "taskward-test", version: "0" },
+    });
+    if (!init.reply?.result) throw new Error(`initialize failed: ${JSON.stringify(init.messages)}`);
+    session.sessionId = init.headers.get("mcp-session-id") ?? undefined;
+    await session.notify("notifications/initialized");
+    return session;
+  }
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      authorization: `Bearer ${this.token}`,
+      "mcp-protocol-version": this.protocolVersion,
+      ...extra,
+    };
+    if (this.sessionId) headers["mcp-session-id"] = this.sessionId;
+    return headers;
+  }
+
+  async post(body: unknown, extraHeaders: Record<string, string> = {}): Promise<Response> {
+    return worker().fetch("https://taskward.test/mcp", {
+      method: "POST",
+      headers: this.headers(extraHeaders),
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+  }
+
+  async request(method: string, params?: Record<string, unknown>, extraHeaders: Record<string, string> = {}): Promise<RpcReply> {
+    const id = this.nextId++;
+    const response = await this.post({ jsonrpc: "2.0", id, method, ...(params ? { params } : {}) }, extraHeaders);
+    return readReply(response, id);
+  }
+
+  async notify(method: string, params?: Record<string, unknown>): Promise<Response> {
+    return this.post({ jsonrpc: "2.0", method, ...(params ? { params } : {}) });
+  }
+
+  /** tools/call as a task; returns the handle the client sees. */
+  async createTask(name: string, args: Record<string, unknown>, ttl = 60_000): Promise<{ handle: string; reply: RpcReply }> {
+    const reply = await this.request("tools/call", { name, arguments: args, task: { ttl } });
+    const handle = reply.reply?.result?.task?.taskId;
+    if (typeof handle !== "string") throw new Error(`no task created: ${JSON.stringify(reply.messages)}`);
+    return { handle, reply };
+  }
+
+  async waitForStatus(handle: string, wanted: string[], timeoutMs = 10_000): Promise<Record<string, any>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const got = await this.request("tasks/get", { taskId: handle });
+      const result = got.reply?.result;
+      if (result && wanted.includes(result.status)) return result;
+      if (Date.now() > deadline) throw new Error(`task never reached ${wanted}: ${JSON.stringify(got.messages)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** What the demo origin received (its test-only log), to prove refused calls never reached it. */
+export async function originReceived(): Promise<Array<{ method?: string; taskId?: string; handle?: string }>> {
+  const url = new URL(inject("originUrl"));
+  url.pathname = "/__demo/received";
+  return (await (await fetch(url)).json()) as Array<{ method?: string; taskId?: string }>;
+}
+
+export async function adminFetch(path: string, init: RequestInit = {}, token = "test-admin-token"): Promise<Response> {
+  return worker().fetch(`https://taskward.test/admin${path}`, {
+    ...init,
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}`, ...(init.headers as Record<string, string> | undefined) },
+  });
+}
+
+export function decodeClaims(handle: string): Record<string, any> {
+  const payload = handle.split(".")[1]!;
+  return JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/")));
+}
