@@ -99,6 +99,7 @@ export class TaskLedger extends DurableObject {
    * Binding failures, revocation, expiry and operation checks all happen here, in one transaction.
    */
   authorize(tenant: string, jti: string, op: TaskOp, principal: LedgerPrincipal): Decision {
+    if (!this.servesTenant(tenant)) return { allowed: false, reason: "wrong_ledger" };
     return this.ctx.storage.transactionSync((): Decision => {
       this.bindTenant(tenant);
       const now = Date.now();
@@ -236,6 +237,16 @@ export class TaskLedger extends DurableObject {
     const bound = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant'`).toArray()[0];
     if (!bound) this.sql.exec(`INSERT INTO meta (key, value) VALUES ('tenant', ?)`, tenant);
     else if (bound.value !== tenant) throw new Error(`ledger of tenant ${bound.value} called for tenant ${tenant}`);
+  }
+
+  /** False when this object already belongs to another tenant (a routing bug: refuse, record nothing here). */
+  private servesTenant(tenant: string): boolean {
+    const bound = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant'`).toArray()[0];
+    if (bound && bound.value !== tenant) {
+      console.error(`taskward: ledger of tenant ${bound.value} asked to decide for tenant ${tenant}`);
+      return false;
+    }
+    return true;
   }
 
   private tenantOf(): string {

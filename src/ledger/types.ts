@@ -30,7 +30,9 @@ export type DenialReason =
   | "revoked_by_watermark"
   | "expired"
   | "operation_not_allowed"
-  | "handle_invalid";
+  | "handle_invalid"
+  /** The call reached another tenant's ledger object: a routing bug, refused. */
+  | "wrong_ledger";
 
 export type Decision =
   | { allowed: true; taskId: string; status: string; tool: string }

@@ -1,0 +1,37 @@
+/**
+ * Runs the demo origin: `npx tsx demo/main.ts`.
+ *
+ * DEMO_ORIGIN_PORT (8788), TASKWARD_ISSUER (http://127.0.0.1:8787),
+ * TASKWARD_JWKS_URL (${TASKWARD_ISSUER}/.well-known/jwks.json), DEMO_VERIFY_HANDLES ("false" turns
+ * verification off), DEMO_REQUIRE_HANDLE ("true" | "false", default true).
+ */
+import { startDemoOrigin, type DemoOriginOptions } from "./origin.js";
+
+function optionsFromEnv(env: NodeJS.ProcessEnv): DemoOriginOptions {
+  const issuer = env.TASKWARD_ISSUER ?? "http://127.0.0.1:8787";
+  const options: DemoOriginOptions = {
+    port: Number(env.DEMO_ORIGIN_PORT ?? 8788),
+    requireHandle: env.DEMO_REQUIRE_HANDLE !== "false",
+  };
+  if (env.DEMO_VERIFY_HANDLES !== "false") {
+    // jose fetches a URL-form JWKS lazily, so the origin may start before taskward does.
+    const jwks = new URL(env.TASKWARD_JWKS_URL ?? `${issuer}/.well-known/jwks.json`);
+    options.handleVerification = { issuer, jwks };
+  }
+  return options;
+}
+
+const origin = await startDemoOrigin(optionsFromEnv(process.env));
+console.log(`demo origin listening on ${origin.url}`);
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    origin.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  });
+}
