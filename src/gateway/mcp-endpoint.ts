@@ -5,6 +5,7 @@ import { configFor, type Config, type WorkerEnv } from "../config.js";
 import { Refusal } from "../errors.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
+import { openCursor } from "../handle/cursor.js";
 import { classify, type Classified } from "../mcp/classify.js";
 import { parseClientMessage, rpcError, type JsonObject, type RequestId } from "../mcp/envelope.js";
 import { MCP_NAME_HEADER, PROTOCOL_VERSION_HEADER, TASK_HANDLE_HEADER } from "../mcp/headers.js";
@@ -78,6 +79,16 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
     case "list": {
       if (classified.protocol === "extension") {
         return c.json(rpcError(classified.message.id, -32601, "Method not found: tasks/list is not part of the tasks extension"));
+      }
+      const keyRing = await requireKeyRing(config);
+      scope.listing = { keyRing };
+      const params = classified.message.params;
+      if (params && params.cursor !== undefined) {
+        const sealed = params.cursor;
+        const origin = typeof sealed === "string" ? await openCursor(sealed, principal, keyRing, config.issuer) : undefined;
+        if (origin === undefined) throw new Refusal("invalid_params", "cursor", "Invalid params: cursor is not one this authority issued to you");
+        params.cursor = origin;
+        scope.listing.inboundCursor = { origin, sealed: sealed as string };
       }
       requestMethod = "tasks/list";
       break;

@@ -4,6 +4,7 @@ import { Refusal } from "../errors.js";
 import type { TaskHandleClaims } from "../handle/claims.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { mintHandle } from "../handle/mint.js";
+import { sealCursor } from "../handle/cursor.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
 import type { CreatedTask, TaskIdMapper } from "../mcp/rewrite.js";
 import type { TaskProtocol } from "../mcp/revision.js";
@@ -17,6 +18,8 @@ export interface MapperScope {
   creation?: { tool: string; revision: string; protocol: TaskProtocol; keyRing: KeyRing };
   /** Set for follow-ups: the verified handle the request named. */
   followUp?: { handle: string; claims: TaskHandleClaims };
+  /** Set for tasks/list: signs cursors; `inboundCursor` is the origin cursor the client's sealed one opened to. */
+  listing?: { keyRing: KeyRing; inboundCursor?: { origin: string; sealed: string } };
   waitUntil(promise: Promise<unknown>): void;
 }
 
@@ -104,6 +107,18 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
 
     effectiveTtlMs(taskId: string) {
       return ttlByTask.get(taskId);
+    },
+
+    async sealCursor(cursor: string) {
+      if (!scope.listing) throw new Refusal("origin_invalid_response", "pagination cursor outside tasks/list");
+      return sealCursor(cursor, ledgerPrincipal, scope.listing.keyRing, config.issuer);
+    },
+
+    knownNames() {
+      const names = new Map<string, string>();
+      if (scope.followUp) names.set(scope.followUp.claims.task, scope.followUp.handle);
+      if (scope.listing?.inboundCursor) names.set(scope.listing.inboundCursor.origin, scope.listing.inboundCursor.sealed);
+      return names;
     },
   };
 }

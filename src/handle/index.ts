@@ -6,3 +6,4 @@ export { mintHandle, newJti, type MintContext } from "./mint.js";
 export { verifyHandle, type VerifyHandleOptions, type HandleKeyResolver } from "./verify.js";
 export { keyRingResolver } from "./resolve.js";
 export { signingKeyRing } from "./signing-keys.js";
+export { sealCursor, openCursor, type CursorOwner } from "./cursor.js";

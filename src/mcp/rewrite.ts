@@ -19,6 +19,10 @@ export interface TaskIdMapper {
   observeStatus(taskId: string, status: string): void;
   /** The effective TTL (ms) for a task the caller owns, to replace the origin's in task objects. */
   effectiveTtlMs(taskId: string): number | undefined;
+  /** Seals an origin pagination cursor (it may be an origin task id) for the client. */
+  sealCursor(cursor: string): Promise<string>;
+  /** Origin ids this request already knows the client-side name of (handle or sealed cursor), for scrubbing error text. */
+  knownNames(): ReadonlyMap<string, string>;
 }
 
 export interface OutboundContext {
@@ -112,17 +116,25 @@ async function rewriteCreation(result: JsonObject, context: OutboundContext): Pr
  * origin id never reaches a client).
  */
 export async function rewriteOutboundMessage(message: JsonObject, context: OutboundContext): Promise<JsonObject | null> {
+  if (isObject(message.error)) {
+    message.error = scrubOriginIds(message.error, context.mapper.knownNames());
+    return message;
+  }
   const isOwnResponse = "id" in message && message.id === context.requestId && ("result" in message || "error" in message);
   const result = isObject(message.result) ? message.result : undefined;
   if (isOwnResponse && result && context.requestMethod === "tools/call" && (await rewriteCreation(result, context))) {
     return message;
   }
   const ids = collectTaskIds(message);
-  if (ids.length === 0) return message;
+  if (ids.length === 0) {
+    if (result && Array.isArray(result.tasks) && typeof result.nextCursor === "string") result.nextCursor = await context.mapper.sealCursor(result.nextCursor);
+    return message;
+  }
   const handles = await context.mapper.resolve([...new Set(ids)]);
   if (result) {
     if (Array.isArray(result.tasks)) {
       result.tasks = result.tasks.filter((task) => isObject(task) && typeof task.taskId === "string" && rewriteTaskObject(task, handles, context, "ttl"));
+      if (typeof result.nextCursor === "string") result.nextCursor = await context.mapper.sealCursor(result.nextCursor);
     }
     if (typeof result.taskId === "string" && !rewriteTaskObject(result, handles, context, "ttl" in result ? "ttl" : "ttlMs")) {
       return null;
@@ -145,4 +157,20 @@ export async function rewriteOutboundMessage(message: JsonObject, context: Outbo
     if (rewriteRelatedTask(params, handles) === "unowned") return null;
   }
   return message;
+}
+
+/**
+ * Origin error text can name origin ids ("Task not found: <id>"); each known id is replaced by
+ * the name the client knows it by, and anything else shaped like the request's ids cannot leak
+ * because only ids of this request reach the origin.
+ */
+function scrubOriginIds(error: JsonObject, names: ReadonlyMap<string, string>): JsonObject {
+  if (names.size === 0) return error;
+  let text = JSON.stringify(error);
+  for (const [originId, clientName] of names) {
+    const quotedOrigin = JSON.stringify(originId).slice(1, -1);
+    const quotedName = JSON.stringify(clientName).slice(1, -1);
+    text = text.split(quotedOrigin).join(quotedName);
+  }
+  return JSON.parse(text) as JsonObject;
 }

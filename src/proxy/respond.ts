@@ -1,5 +1,5 @@
 import { Refusal } from "../errors.js";
-import { isObject, type JsonObject } from "../mcp/envelope.js";
+import { isObject, rpcError, type JsonObject, type RequestId } from "../mcp/envelope.js";
 import { rewriteSseStream } from "../mcp/sse.js";
 import { clientResponseHeaders } from "./headers.js";
 
@@ -16,7 +16,7 @@ export async function relayOriginResponse(origin: Response, rewrite: MessageRewr
   const headers = clientResponseHeaders(origin.headers);
   const contentType = origin.headers.get("content-type") ?? "";
   if (origin.body && contentType.startsWith("text/event-stream")) {
-    return new Response(origin.body.pipeThrough(rewriteSseStream(rewrite)), { status: origin.status, headers });
+    return new Response(origin.body.pipeThrough(rewriteSseStream(answerRefusalsInStream(rewrite))), { status: origin.status, headers });
   }
   if (origin.body && contentType.startsWith("application/json")) {
     const text = await origin.text();
@@ -36,4 +36,21 @@ export async function relayOriginResponse(origin: Response, rewrite: MessageRewr
   const text = origin.body ? await origin.text() : "";
   if (text.length > 0 && origin.ok) throw new Refusal("origin_invalid_response", `unexpected content-type ${contentType}`);
   return new Response(text.length > 0 ? text : null, { status: origin.status, headers });
+}
+
+/**
+ * Inside an SSE stream the HTTP status is already sent, so a refusal while rewriting a response
+ * (e.g. the ledger could not record a new handle) becomes that response's JSON-RPC error event.
+ * Other failures error the stream: nothing unrewritten is ever passed on.
+ */
+function answerRefusalsInStream(rewrite: MessageRewriter): MessageRewriter {
+  return async (message) => {
+    try {
+      return await rewrite(message);
+    } catch (error) {
+      const isResponse = "id" in message && ("result" in message || "error" in message);
+      if (error instanceof Refusal && isResponse) return rpcError(message.id as RequestId, error.rpcCode, error.wireMessage);
+      throw error;
+    }
+  };
 }
