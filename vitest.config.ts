@@ -6,6 +6,8 @@ import { defineConfig } from "vitest/config";
 // origin, the official SDK client) from Node.
 export default defineConfig({
   test: {
+    // CI reads the pass/fail counts from this file (.ci/run prints them as its last line).
+    reporters: process.env.CI ? ["default", ["json", { outputFile: ".ci/results.json" }]] : ["default"],
     projects: [
       {
         plugins: [

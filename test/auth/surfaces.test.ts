@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import { inject } from "vitest";
+import { ConfigError, parseConfig, type WorkerEnv } from "../../src/config.js";
+import { worker } from "../support/mcp-client.js";
+
+describe("/.well-known", () => {
+  it("serves the public handle keys, without private parts", async () => {
+    const response = await worker().fetch("https://taskward.test/.well-known/jwks.json");
+    expect(response.status).toBe(200);
+    const jwks = (await response.json()) as { keys: Array<Record<string, unknown>> };
+    const configured = JSON.parse(inject("signingJwks")).keys[0];
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]).toMatchObject({ kid: configured.kid, alg: "EdDSA", x: configured.x, use: "sig" });
+    expect(jwks.keys[0]).not.toHaveProperty("d");
+  });
+
+  it("serves RFC 9728 protected-resource metadata naming the dev issuer in dev mode", async () => {
+    for (const path of ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"]) {
+      const metadata = await (await worker().fetch(`https://taskward.test${path}`)).json();
+      expect(metadata).toMatchObject({
+        resource: "https://taskward.test/mcp",
+        authorization_servers: ["https://taskward.test/dev"],
+        bearer_methods_supported: ["header"],
+      });
+    }
+  });
+});
+
+describe("/dev/token", () => {
+  it("explains a bad request", async () => {
+    const response = await worker().fetch("https://taskward.test/dev/token", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ tenant: "acme", client_id: "has space" }),
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { message: string };
+    expect(body.message).toContain("client_id");
+    expect(body.message).toContain("sub");
+  });
+});
+
+describe("parseConfig", () => {
+  const base = {
+    TASKWARD_ISSUER: "https://tw.example",
+    ORIGIN_URL: "https://origin.example/mcp",
+    DEV_MODE: "false",
+  } as unknown as WorkerEnv;
+
+  it("derives the resource and handle audience", () => {
+    const config = parseConfig(base);
+    expect(config.resource).toBe("https://tw.example/mcp");
+    expect(config.handleAudience).toBe("https://origin.example/mcp");
+    expect(config.devMode).toBe(false);
+    expect(config.maxTaskTtlSeconds).toBe(86_400);
+  });
+
+  it("fails loudly on bad values", () => {
+    expect(() => parseConfig({ ...base, ORIGIN_URL: "not a url" })).toThrow(ConfigError);
+    expect(() => parseConfig({ ...base, TASKWARD_ISSUER: "" })).toThrow(/TASKWARD_ISSUER is required/);
+    expect(() => parseConfig({ ...base, DEV_MODE: "yes" })).toThrow(/DEV_MODE must be "true" or "false"/);
+    expect(() => parseConfig({ ...base, MAX_TASK_TTL_SECONDS: "-5" })).toThrow(/positive integer/);
+    expect(() => parseConfig({ ...base, OAUTH_ISSUERS: "https://as.example" })).toThrow(/OAUTH_JWKS_URL is required/);
+  });
+});
