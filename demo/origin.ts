@@ -41,6 +41,8 @@ export interface ReceivedMessage {
   taskId?: string;
   handle?: string;
   sessionId?: string;
+  /** The request's params as received, so tests can see exactly what taskward forwarded. */
+  params?: Record<string, unknown>;
 }
 
 export interface DemoOrigin {
@@ -259,6 +261,8 @@ function describe(value: unknown, req: IncomingMessage): ReceivedMessage {
   if (handle !== undefined) entry.handle = handle;
   const sessionId = headerValue(req, "mcp-session-id");
   if (sessionId !== undefined) entry.sessionId = sessionId;
+  const params = asRecord(message.params);
+  if (params) entry.params = params;
   return entry;
 }
 

@@ -101,6 +101,7 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
     case "passthrough": {
       if (classified.message.kind === "request") {
         requestMethod = classified.message.method;
+        if (requestMethod === "initialize") withoutClientHostedTasks(classified.message.params);
         if (classified.protocol === "extension" && requestMethod === "tasks/result") {
           return c.json(rpcError(classified.message.id, -32601, "Method not found: tasks/result is not part of the tasks extension"));
         }
@@ -136,3 +137,20 @@ export async function handleMcpStream(c: Context<AppEnv>): Promise<Response> {
 }
 
 export { TASK_HANDLE_HEADER };
+
+/**
+ * Client-hosted tasks (task-augmented sampling/elicitation) carry client-minted ids that flow the
+ * other way; taskward does not broker them, so the client's offer is removed from `initialize`
+ * and the origin never creates them.
+ */
+function withoutClientHostedTasks(params: JsonObject | undefined): void {
+  const capabilities = params?.capabilities;
+  if (!capabilities || typeof capabilities !== "object") return;
+  const tasks = (capabilities as JsonObject).tasks;
+  if (!tasks || typeof tasks !== "object") return;
+  const requests = (tasks as JsonObject).requests;
+  if (requests && typeof requests === "object") {
+    delete (requests as JsonObject).sampling;
+    delete (requests as JsonObject).elicitation;
+  }
+}

@@ -82,3 +82,16 @@ describe("bad input gets a clear error and is never forwarded", () => {
     expect((await worker().fetch("https://taskward.test/nope")).status).toBe(404);
   });
 });
+
+describe("initialize", () => {
+  it("withdraws the client's offer of client-hosted tasks, which taskward does not broker", async () => {
+    const session = await McpSession.open();
+    await session.request("initialize", {
+      protocolVersion: "2025-11-25",
+      capabilities: { tasks: { list: {}, cancel: {}, requests: { sampling: { createMessage: {} }, elicitation: { create: {} } } } },
+      clientInfo: { name: "t", version: "0" },
+    });
+    const forwarded = (await originReceived()).filter((m) => m.method === "initialize").at(-1) as { params?: any } | undefined;
+    expect(forwarded?.params?.capabilities.tasks).toEqual({ list: {}, cancel: {}, requests: {} });
+  });
+});
