@@ -15,6 +15,10 @@ export const REFUSALS = {
   batch_not_supported: { status: 400, rpc: -32600, message: "JSON-RPC batches are not supported by MCP Streamable HTTP" },
   invalid_request: { status: 400, rpc: -32600, message: "Not a valid JSON-RPC 2.0 message" },
   invalid_params: { status: 400, rpc: -32602, message: "Invalid params" },
+  // 2026-07-28 wire
+  header_mismatch: { status: 400, rpc: -32020, message: "Header mismatch" },
+  missing_client_capability: { status: 400, rpc: -32021, message: "Missing required client capability" },
+  method_removed: { status: 404, rpc: -32601, message: "Method not found" },
   // Handles: every handle failure answers like an unknown task so handles cannot be probed.
   unknown_task: { status: 200, rpc: -32602, message: "Task not found" },
   // Ledger / infrastructure: fail closed.
@@ -37,6 +41,8 @@ export class Refusal extends Error {
     readonly code: RefusalCode,
     readonly detail?: string,
     readonly publicMessage?: string,
+    /** JSON-RPC `error.data` the caller sees (e.g. requiredCapabilities for -32021). */
+    readonly data?: unknown,
   ) {
     super(detail ? `${REFUSALS[code].message}: ${detail}` : REFUSALS[code].message);
     this.status = REFUSALS[code].status;

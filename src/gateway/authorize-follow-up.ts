@@ -73,3 +73,27 @@ async function recordRefusal(env: WorkerEnv, tenant: string, who: { tenant: stri
     throw new Refusal("ledger_unavailable", `recordRefusal: ${(error as Error).message}`);
   }
 }
+
+/**
+ * subscriptions/listen names tasks by handle: each is authorized like a `get`; refused ones are
+ * dropped from the forwarded filter (and so from the acknowledgement), as the origin would for
+ * ids it does not know.
+ */
+export async function authorizeSubscriptions(
+  handles: string[],
+  revision: string,
+  principal: Principal,
+  keyRing: KeyRing,
+  config: Config,
+  env: WorkerEnv,
+): Promise<Array<{ handle: string; claims: TaskHandleClaims }>> {
+  const allowed: Array<{ handle: string; claims: TaskHandleClaims }> = [];
+  for (const handle of new Set(handles)) {
+    try {
+      allowed.push({ handle, claims: await authorizeFollowUp(handle, "get", revision, principal, keyRing, config, env) });
+    } catch (error) {
+      if (!(error instanceof FollowUpRefused)) throw error;
+    }
+  }
+  return allowed;
+}

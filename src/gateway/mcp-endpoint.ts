@@ -15,7 +15,11 @@ import { originRequestHeaders } from "../proxy/headers.js";
 import { relayOriginResponse } from "../proxy/respond.js";
 import { readBoundedBody } from "./read-body.js";
 import { taskIdMapperFor, type MapperScope } from "./task-id-mapper.js";
-import { authorizeFollowUp } from "./authorize-follow-up.js";
+import { authorizeFollowUp, authorizeSubscriptions } from "./authorize-follow-up.js";
+import { checkRoutingHeaders, encodeHeaderValue } from "../mcp/routing-headers.js";
+import { taskProtocolOf } from "../mcp/revision.js";
+import { verifyHandle } from "../handle/verify.js";
+import { keyRingResolver } from "../handle/resolve.js";
 import { rewriteInboundRelatedTask } from "./inbound-related-task.js";
 
 export type AppEnv = { Bindings: WorkerEnv };
@@ -26,7 +30,7 @@ export function refusalResponse(refusal: Refusal, id: RequestId | null, config: 
   if (refusal.status === 401 && config) {
     headers.set("www-authenticate", bearerChallenge(config, refusal.code === "invalid_credentials" ? "invalid_token" : undefined));
   }
-  return new Response(JSON.stringify(rpcError(id, refusal.rpcCode, refusal.wireMessage)), { status: refusal.status, headers });
+  return new Response(JSON.stringify(rpcError(id, refusal.rpcCode, refusal.wireMessage, refusal.data)), { status: refusal.status, headers });
 }
 
 async function requireKeyRing(config: Config): Promise<KeyRing> {
@@ -51,6 +55,7 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
     const message = parseClientMessage(body);
     if (message.kind !== "notification") requestId = message.id;
     const classified = classify(message, c.req.header(PROTOCOL_VERSION_HEADER));
+    if (classified.protocol === "extension") checkRoutingHeaders(c.req.raw.headers, message);
     return await dispatch(c, config, principal, classified);
   } catch (error) {
     if (error instanceof Refusal) return refusalResponse(error, requestId, config);
@@ -60,26 +65,32 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
 
 async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal, classified: Classified): Promise<Response> {
   const scope: MapperScope = { env: c.env, config, principal, waitUntil: (p) => c.executionCtx.waitUntil(p) };
-  const headers = c.req.raw.headers;
   const message = classified.message;
   const raw: JsonObject = message.raw;
+  const extension = classified.protocol === "extension";
   let handleHeader: string | undefined;
-  let requestMethod: string | undefined;
+  let requestMethod: string | undefined = message.kind === "request" ? message.method : undefined;
 
   switch (classified.route) {
     case "follow-up": {
       const keyRing = await requireKeyRing(config);
+      if (extension && !declaresTasksExtension(classified.message.params)) {
+        await requireLegacyHandle(classified.handle, keyRing, config);
+      }
       const claims = await authorizeFollowUp(classified.handle, classified.op, classified.revision, principal, keyRing, config, c.env);
       (raw.params as JsonObject).taskId = claims.task;
       scope.followUp = { handle: classified.handle, claims };
       handleHeader = classified.handle;
-      requestMethod = classified.message.method;
+      break;
+    }
+    case "listen": {
+      if (!declaresTasksExtension(classified.message.params)) throw missingTasksCapability();
+      const keyRing = await requireKeyRing(config);
+      scope.subscriptions = await authorizeSubscriptions(classified.handles, classified.revision, principal, keyRing, config, c.env);
+      ((raw.params as JsonObject).notifications as JsonObject).taskIds = scope.subscriptions.map((s) => s.claims.task);
       break;
     }
     case "list": {
-      if (classified.protocol === "extension") {
-        return c.json(rpcError(classified.message.id, -32601, "Method not found: tasks/list is not part of the tasks extension"));
-      }
       const keyRing = await requireKeyRing(config);
       scope.listing = { keyRing };
       const params = classified.message.params;
@@ -90,36 +101,54 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
         params.cursor = origin;
         scope.listing.inboundCursor = { origin, sealed: sealed as string };
       }
-      requestMethod = "tasks/list";
       break;
     }
     case "create-candidate": {
       scope.creation = { tool: classified.tool, revision: classified.revision, protocol: classified.protocol, keyRing: await requireKeyRing(config) };
-      requestMethod = "tools/call";
       break;
     }
     case "passthrough": {
-      if (classified.message.kind === "request") {
-        requestMethod = classified.message.method;
-        if (requestMethod === "initialize") withoutClientHostedTasks(classified.message.params);
-        if (classified.protocol === "extension" && requestMethod === "tasks/result") {
-          return c.json(rpcError(classified.message.id, -32601, "Method not found: tasks/result is not part of the tasks extension"));
-        }
-      }
-      if (classified.message.kind !== "request") {
-        await rewriteInboundRelatedTask(raw, principal, config);
-      }
+      if (classified.message.kind === "request" && classified.message.method === "initialize") withoutClientHostedTasks(classified.message.params);
+      if (classified.message.kind !== "request") await rewriteInboundRelatedTask(raw, principal, config);
       break;
     }
   }
 
-  const forwardHeaders = originRequestHeaders(headers, handleHeader);
-  // Mcp-Name must always equal the forwarded params.taskId (2026-07-28).
-  if (scope.followUp && forwardHeaders.has(MCP_NAME_HEADER)) forwardHeaders.set(MCP_NAME_HEADER, scope.followUp.claims.task);
+  const forwardHeaders = originRequestHeaders(c.req.raw.headers, handleHeader, extension);
+  // 2026-07-28: Mcp-Name always equals the forwarded params.taskId (set even if the client omitted it).
+  if (extension && scope.followUp) forwardHeaders.set(MCP_NAME_HEADER, encodeHeaderValue(scope.followUp.claims.task));
   const origin = await forwardToOrigin(config.originUrl, { method: "POST", headers: forwardHeaders, body: JSON.stringify(raw) });
   const mapper = taskIdMapperFor(scope);
   const requestId = message.kind === "notification" ? undefined : message.id;
   return relayOriginResponse(origin, (m) => rewriteOutboundMessage(m, { requestId, requestMethod, mapper }));
+}
+
+const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
+const CLIENT_CAPABILITIES_META = "io.modelcontextprotocol/clientCapabilities";
+
+/** 2026-07-28: did this very request declare the tasks extension? (Never inferred from earlier requests.) */
+function declaresTasksExtension(params: JsonObject | undefined): boolean {
+  const meta = params?._meta;
+  if (!meta || typeof meta !== "object") return false;
+  const capabilities = (meta as JsonObject)[CLIENT_CAPABILITIES_META];
+  const extensions = capabilities && typeof capabilities === "object" ? (capabilities as JsonObject).extensions : undefined;
+  return !!extensions && typeof extensions === "object" && TASKS_EXTENSION in (extensions as JsonObject);
+}
+
+function missingTasksCapability(): Refusal {
+  return new Refusal("missing_client_capability", "tasks extension not declared", "Missing required client capability", {
+    requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } },
+  });
+}
+
+/**
+ * A client that did not declare the extension may still poll or cancel a task it created under
+ * 2025-11-25 (dual serving, SEP-2663); anything else is the capability error, decided before
+ * the handle is looked up so a non-handle id gets -32021, not -32602.
+ */
+async function requireLegacyHandle(handle: string, keyRing: KeyRing, config: Config): Promise<void> {
+  const claims = await verifyHandle(handle, { issuer: config.issuer, audience: config.handleAudience, resolveKey: keyRingResolver(keyRing) }).catch(() => undefined);
+  if (!claims || taskProtocolOf(claims.mcp) !== "utility") throw missingTasksCapability();
 }
 
 /** GET /mcp (server-initiated SSE stream) and DELETE /mcp (end session): authenticated pass-through with rewriting. */
@@ -127,7 +156,8 @@ export async function handleMcpStream(c: Context<AppEnv>): Promise<Response> {
   const config = configFor(c.env);
   try {
     const principal = await authenticate(c.req.header("authorization"), config);
-    const origin = await forwardToOrigin(config.originUrl, { method: c.req.method, headers: originRequestHeaders(c.req.raw.headers) });
+    const extension = taskProtocolOf(c.req.header(PROTOCOL_VERSION_HEADER) ?? "") === "extension";
+    const origin = await forwardToOrigin(config.originUrl, { method: c.req.method, headers: originRequestHeaders(c.req.raw.headers, undefined, extension) });
     const mapper = taskIdMapperFor({ env: c.env, config, principal, waitUntil: (p) => c.executionCtx.waitUntil(p) });
     return relayOriginResponse(origin, (m) => rewriteOutboundMessage(m, { requestId: undefined, requestMethod: undefined, mapper }));
   } catch (error) {

@@ -18,6 +18,8 @@ export interface MapperScope {
   creation?: { tool: string; revision: string; protocol: TaskProtocol; keyRing: KeyRing };
   /** Set for follow-ups: the verified handle the request named. */
   followUp?: { handle: string; claims: TaskHandleClaims };
+  /** Set for subscriptions/listen: the authorized handles of the subscribed tasks. */
+  subscriptions?: Array<{ handle: string; claims: TaskHandleClaims }>;
   /** Set for tasks/list: signs cursors; `inboundCursor` is the origin cursor the client's sealed one opened to. */
   listing?: { keyRing: KeyRing; inboundCursor?: { origin: string; sealed: string } };
   waitUntil(promise: Promise<unknown>): void;
@@ -33,8 +35,10 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
   const ttlByTask = new Map<string, number>();
   const observed = new Map<string, string>();
   const ledgerPrincipal = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject };
-  if (scope.followUp) {
-    const { claims } = scope.followUp;
+  /** Origin ids this request already knows the handle of: the follow-up's own task, or the subscribed ones. */
+  const known = new Map<string, string>();
+  for (const { handle, claims } of [...(scope.followUp ? [scope.followUp] : []), ...(scope.subscriptions ?? [])]) {
+    known.set(claims.task, handle);
     ttlByTask.set(claims.task, (claims.exp - claims.iat) * 1000);
   }
 
@@ -81,7 +85,8 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
       const handles = new Map<string, string>();
       const unknown: string[] = [];
       for (const taskId of taskIds) {
-        if (scope.followUp && taskId === scope.followUp.claims.task) handles.set(taskId, scope.followUp.handle);
+        const handle = known.get(taskId);
+        if (handle !== undefined) handles.set(taskId, handle);
         else unknown.push(taskId);
       }
       if (unknown.length > 0) {
@@ -115,8 +120,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
     },
 
     knownNames() {
-      const names = new Map<string, string>();
-      if (scope.followUp) names.set(scope.followUp.claims.task, scope.followUp.handle);
+      const names = new Map<string, string>(known);
       if (scope.listing?.inboundCursor) names.set(scope.listing.inboundCursor.origin, scope.listing.inboundCursor.sealed);
       return names;
     },

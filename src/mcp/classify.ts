@@ -1,6 +1,6 @@
 import { Refusal } from "../errors.js";
 import type { TaskOp } from "../handle/claims.js";
-import type { ClientMessage } from "./envelope.js";
+import { isObject, type ClientMessage } from "./envelope.js";
 import { detectRevision, taskProtocolOf, type TaskProtocol } from "./revision.js";
 
 /** What a client message asks of the task authority. */
@@ -8,7 +8,10 @@ export type Classified =
   | { route: "create-candidate"; message: Extract<ClientMessage, { kind: "request" }>; revision: string; protocol: TaskProtocol; tool: string }
   | { route: "follow-up"; message: Extract<ClientMessage, { kind: "request" }>; revision: string; protocol: TaskProtocol; op: TaskOp; handle: string }
   | { route: "list"; message: Extract<ClientMessage, { kind: "request" }>; revision: string; protocol: TaskProtocol }
+  | { route: "listen"; message: Extract<ClientMessage, { kind: "request" }>; revision: string; protocol: TaskProtocol; handles: string[] }
   | { route: "passthrough"; message: ClientMessage; revision: string; protocol: TaskProtocol };
+
+const REMOVED_IN_EXTENSION = new Set(["tasks/result", "tasks/list"]);
 
 const FOLLOW_UP_OPS: Record<string, TaskOp> = {
   "tasks/get": "get",
@@ -23,6 +26,19 @@ export function classify(message: ClientMessage, protocolVersionHeader: string |
   const revision = detectRevision(protocolVersionHeader, params);
   const protocol = taskProtocolOf(revision);
   if (message.kind !== "request") return { route: "passthrough", message, revision, protocol };
+  if (protocol === "extension" && REMOVED_IN_EXTENSION.has(message.method)) {
+    // Answered before params are looked at: these methods do not exist in this revision.
+    throw new Refusal("method_removed", message.method, `Method not found: ${message.method} is not part of the ${revision} tasks extension`);
+  }
+  if (message.method === "subscriptions/listen") {
+    const taskIds = isObject(message.params?.notifications) ? message.params.notifications.taskIds : undefined;
+    if (taskIds !== undefined) {
+      if (!Array.isArray(taskIds) || !taskIds.every((id) => typeof id === "string")) {
+        throw new Refusal("invalid_params", "taskIds not strings", "Invalid params: notifications.taskIds must be an array of strings");
+      }
+      return { route: "listen", message, revision, protocol, handles: taskIds as string[] };
+    }
+  }
   const op = FOLLOW_UP_OPS[message.method];
   if (op) {
     const taskId = message.params?.taskId;

@@ -34,6 +34,13 @@ export interface OutboundContext {
 
 const TASK_STATUS_NOTIFICATIONS = new Set(["notifications/tasks/status", "notifications/tasks"]);
 
+/** `notifications.taskIds` of a subscriptions/listen acknowledgement (2026-07-28). */
+function subscribedTaskIds(params: JsonObject): string[] | undefined {
+  const notifications = params.notifications;
+  if (!isObject(notifications) || !Array.isArray(notifications.taskIds)) return undefined;
+  return notifications.taskIds.filter((id): id is string => typeof id === "string");
+}
+
 function relatedTaskOf(holder: unknown): JsonObject | undefined {
   if (!isObject(holder) || !isObject(holder._meta)) return undefined;
   const related = holder._meta[RELATED_TASK_META];
@@ -53,6 +60,8 @@ function collectTaskIds(message: JsonObject): string[] {
   }
   if (params) {
     if (typeof params.taskId === "string") ids.push(params.taskId);
+    const subscribed = subscribedTaskIds(params);
+    if (subscribed) ids.push(...subscribed);
     const related = relatedTaskOf(params);
     if (related) ids.push(related.taskId as string);
   }
@@ -155,6 +164,11 @@ export async function rewriteOutboundMessage(message: JsonObject, context: Outbo
       }
     }
     if (rewriteRelatedTask(params, handles) === "unowned") return null;
+    const subscribed = subscribedTaskIds(params);
+    if (subscribed) {
+      // Acknowledged ids the caller does not own are dropped, never shown as origin ids.
+      (params.notifications as JsonObject).taskIds = subscribed.flatMap((id) => (handles.has(id) ? [handles.get(id)!] : []));
+    }
   }
   return message;
 }
