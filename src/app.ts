@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { adminRoutes } from "./admin/index.js";
+import { adminRoutes, tokenEndpoints } from "./admin/index.js";
 import { devRoutes } from "./auth/dev-routes.js";
 import { configFor, ConfigError } from "./config.js";
 import { Refusal } from "./errors.js";
@@ -16,6 +16,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/.well-known", wellKnownRoutes);
   app.route("/dev", devRoutes);
   app.route("/admin", adminRoutes);
+  app.route("/", tokenEndpoints);
   app.notFound((c) => c.json({ error: "not_found", message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
   app.onError((error, c) => {
     if (error instanceof ConfigError) {

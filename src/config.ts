@@ -1,5 +1,7 @@
 /** Worker env → typed, validated config. Parsed once per env object; a bad value fails loudly. */
 import type { TaskLedger } from "./ledger/task-ledger.js";
+import type { LedgerLimits } from "./ledger/types.js";
+import { parseTaskPolicy, type TaskPolicy } from "./policy/task-policy.js";
 
 /** Bindings from wrangler.toml plus the secrets `wrangler types` cannot see. */
 export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN"> {
@@ -8,6 +10,13 @@ export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN"> {
   HANDLE_SIGNING_JWKS?: string;
   /** Secret: the admin bearer credential. Without it, /admin answers 401 to everyone. */
   ADMIN_TOKEN?: string;
+  /** Secret: bearer credential origins use for /introspect (RFC 7662). */
+  INTROSPECTION_TOKEN?: string;
+  TASK_POLICY?: string;
+  DELIVERY_GRACE_SECONDS?: string;
+  AUDIT_RETENTION_DAYS?: string;
+  RATE_LIMIT_CREATIONS_PER_MINUTE?: string;
+  RATE_LIMIT_REFUSALS_PER_MINUTE?: string;
 }
 
 export interface ClaimNames {
@@ -28,7 +37,10 @@ export interface Config {
   maxBodyBytes: number;
   devMode: boolean;
   adminToken: string | undefined;
+  introspectionToken: string | undefined;
   signingJwks: string | undefined;
+  policy: TaskPolicy;
+  ledgerLimits: LedgerLimits;
 }
 
 export class ConfigError extends Error {
@@ -64,6 +76,9 @@ export function parseConfig(env: WorkerEnv): Config {
   const oauthIssuers = (env.OAUTH_ISSUERS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   const jwksUrl = env.OAUTH_JWKS_URL ? requireUrl("OAUTH_JWKS_URL", env.OAUTH_JWKS_URL) : undefined;
   if (oauthIssuers.length > 0 && !jwksUrl) throw new ConfigError("OAUTH_JWKS_URL is required when OAUTH_ISSUERS is set");
+  const policy = parseTaskPolicy(env.TASK_POLICY);
+  if ("problems" in policy) throw new ConfigError(policy.problems.join("; "));
+  const retentionDays = env.AUDIT_RETENTION_DAYS ? positiveInteger("AUDIT_RETENTION_DAYS", env.AUDIT_RETENTION_DAYS, 0) : undefined;
   return {
     issuer,
     resource: `${issuer}/mcp`,
@@ -82,7 +97,15 @@ export function parseConfig(env: WorkerEnv): Config {
     maxBodyBytes: positiveInteger("MAX_BODY_BYTES", env.MAX_BODY_BYTES, 1_048_576),
     devMode: booleanFlag("DEV_MODE", env.DEV_MODE),
     adminToken: env.ADMIN_TOKEN || undefined,
+    introspectionToken: env.INTROSPECTION_TOKEN || undefined,
     signingJwks: env.HANDLE_SIGNING_JWKS || undefined,
+    policy: policy.policy,
+    ledgerLimits: {
+      deliveryGraceMs: positiveInteger("DELIVERY_GRACE_SECONDS", env.DELIVERY_GRACE_SECONDS, 300) * 1000,
+      creationsPerMinute: positiveInteger("RATE_LIMIT_CREATIONS_PER_MINUTE", env.RATE_LIMIT_CREATIONS_PER_MINUTE, 120),
+      refusalsPerMinute: positiveInteger("RATE_LIMIT_REFUSALS_PER_MINUTE", env.RATE_LIMIT_REFUSALS_PER_MINUTE, 30),
+      auditRetentionMs: retentionDays === undefined ? undefined : retentionDays * 86_400_000,
+    },
   };
 }
 

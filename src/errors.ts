@@ -21,6 +21,11 @@ export const REFUSALS = {
   method_removed: { status: 404, rpc: -32601, message: "Method not found" },
   // Handles: every handle failure answers like an unknown task so handles cannot be probed.
   unknown_task: { status: 200, rpc: -32602, message: "Task not found" },
+  // Governance
+  task_support_forbidden: { status: 200, rpc: -32601, message: "Policy forbids running this tool as a task" },
+  task_support_required: { status: 200, rpc: -32601, message: "Policy requires running this tool as a task" },
+  step_up_required: { status: 403, rpc: -32003, message: "This operation requires a more recent authentication" },
+  rate_limited: { status: 429, rpc: -32029, message: "Too many requests; retry later" },
   // Ledger / infrastructure: fail closed.
   ledger_unavailable: { status: 503, rpc: -32603, message: "Task authority temporarily unavailable" },
   signing_unavailable: { status: 503, rpc: -32603, message: "Task authority cannot sign handles" },
@@ -43,6 +48,8 @@ export class Refusal extends Error {
     readonly publicMessage?: string,
     /** JSON-RPC `error.data` the caller sees (e.g. requiredCapabilities for -32021). */
     readonly data?: unknown,
+    /** HTTP headers the refusal carries (Retry-After, WWW-Authenticate). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(detail ? `${REFUSALS[code].message}: ${detail}` : REFUSALS[code].message);
     this.status = REFUSALS[code].status;

@@ -4,7 +4,7 @@ import { Refusal } from "../errors.js";
 import type { AppEnv } from "../gateway/mcp-endpoint.js";
 
 /** Constant-time comparison of two strings (lengths may leak; contents do not). */
-function timingSafeEqualText(a: string, b: string): boolean {
+export function timingSafeEqualText(a: string, b: string): boolean {
   const left = new TextEncoder().encode(a);
   const right = new TextEncoder().encode(b);
   let difference = left.length ^ right.length;

@@ -2,78 +2,133 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { configFor } from "../config.js";
 import type { AppEnv } from "../gateway/mcp-endpoint.js";
-import { keyRingResolver } from "../handle/resolve.js";
-import { signingKeyRing } from "../handle/signing-keys.js";
-import { verifyHandle } from "../handle/verify.js";
 import { isIdentifier } from "../auth/principal.js";
+import { TASK_OPS } from "../handle/claims.js";
+import { signingKeyRing } from "../handle/signing-keys.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
+import { createApiKey } from "../auth/api-keys.js";
 import { requireAdmin } from "./admin-auth.js";
+import { delegateHandle } from "./delegation.js";
+import { claimsOfOwnHandle } from "./handle-lookup.js";
+import { invalidRequest, parseJsonBody } from "./request-body.js";
 
-const tenantId = z.string().refine(isIdentifier, "must be a tenant identifier");
+const identifier = z.string().refine(isIdentifier, "must be 1-200 characters of A-Z a-z 0-9 . _ : @ | + -");
+const reason = z.string().max(500).optional();
 
 const RevocationRequest = z.union([
-  z.object({ tenant: tenantId, jti: z.string().min(1).max(200), reason: z.string().max(500).optional() }).strict(),
-  z.object({ tenant: tenantId, task: z.string().min(1).max(1000), reason: z.string().max(500).optional() }).strict(),
-  z.object({ handle: z.string().min(1).max(4096), reason: z.string().max(500).optional() }).strict(),
+  z.object({ tenant: identifier, jti: z.string().min(1).max(200), reason }).strict(),
+  z.object({ tenant: identifier, task: z.string().min(1).max(1000), reason }).strict(),
+  z.object({ handle: z.string().min(1).max(4096), reason }).strict(),
+  z.object({ tenant: identifier, scope: z.literal("tenant"), reason }).strict(),
+  z.object({ tenant: identifier, client_id: identifier, reason }).strict(),
+  z.object({ tenant: identifier, sub: identifier, reason }).strict(),
 ]);
+const REVOCATION_SHAPES = "{tenant, jti} | {tenant, task} | {handle} | {tenant, scope:\"tenant\"} | {tenant, client_id} | {tenant, sub}";
 
-function badRequest(message: string) {
-  return { error: "invalid_request", message };
+const DelegationRequest = z
+  .object({
+    handle: z.string().min(1).max(4096),
+    to: z.object({ client_id: identifier, sub: identifier }).strict(),
+    ops: z.array(z.enum(TASK_OPS)).min(1).optional(),
+    ttl_seconds: z.number().int().positive().optional(),
+  })
+  .strict();
+
+const ApiKeyRequest = z.object({ client_id: identifier, sub: identifier, label: z.string().max(200).optional() }).strict();
+
+function tenantParam(tenant: string): tenant is string {
+  return isIdentifier(tenant);
 }
 
 /** /admin: operator endpoints behind the admin credential. */
 export const adminRoutes = new Hono<AppEnv>()
   .use("*", requireAdmin)
   .post("/revocations", async (c) => {
-    const body = await c.req.json().catch(() => undefined);
-    const parsed = RevocationRequest.safeParse(body);
-    if (!parsed.success) {
-      return c.json(badRequest(`expected {tenant, jti} or {tenant, task} or {handle}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "body"} ${i.message}`).join("; ")}`), 400);
-    }
-    const request = parsed.data;
-    let tenant: string;
-    let target: { jti: string } | { taskId: string };
+    const body = await parseJsonBody(c, RevocationRequest, REVOCATION_SHAPES);
+    if (!body.ok) return body.response;
+    const request = body.value;
+    const why = request.reason ?? "admin";
     if ("handle" in request) {
-      const config = configFor(c.env);
-      const keyRing = await signingKeyRing(config);
-      if (!keyRing) return c.json({ error: "signing_unavailable", message: "no handle keys configured" }, 503);
-      // Expired handles may still be revoked (their record lingers until purged), so expiry is not checked here.
-      const claims = await verifyHandle(request.handle, {
-        issuer: config.issuer,
-        audience: config.handleAudience,
-        resolveKey: keyRingResolver(keyRing),
-        clockToleranceSeconds: 10 * 365 * 86400,
-      }).catch(() => undefined);
-      if (!claims) return c.json(badRequest("handle does not verify with this authority's keys"), 400);
-      tenant = claims.tenant;
-      target = { jti: claims.jti };
-    } else {
-      tenant = request.tenant;
-      target = "jti" in request ? { jti: request.jti } : { taskId: request.task };
+      const claims = await claimsOfOwnHandle(request.handle, configFor(c.env), true);
+      if (!claims) return invalidRequest(c, "handle does not verify with this authority's keys");
+      const result = await ledgerFor(c.env.TASK_LEDGER, claims.tenant).revoke(claims.tenant, { jti: claims.jti }, why, "admin");
+      return c.json({ tenant: claims.tenant, jti: claims.jti, revoked: result.revoked }, result.revoked > 0 ? 200 : 404);
     }
-    const result = await ledgerFor(c.env.TASK_LEDGER, tenant).revoke(tenant, target, request.reason ?? "admin", "admin");
-    return c.json({ tenant, ...target, revoked: result.revoked }, result.revoked > 0 ? 200 : 404);
+    const ledger = ledgerFor(c.env.TASK_LEDGER, request.tenant);
+    if ("jti" in request || "task" in request) {
+      const target = "jti" in request ? { jti: request.jti } : { taskId: request.task };
+      const result = await ledger.revoke(request.tenant, target, why, "admin");
+      return c.json({ tenant: request.tenant, ...target, revoked: result.revoked }, result.revoked > 0 ? 200 : 404);
+    }
+    const scope = "scope" in request ? { scope: "tenant" as const } : "client_id" in request ? { scope: "client" as const, value: request.client_id } : { scope: "subject" as const, value: request.sub };
+    const { issuedBefore } = await ledger.revokeScope(request.tenant, scope, why, "admin");
+    return c.json({ tenant: request.tenant, ...scope, issuedBefore });
+  })
+  .post("/delegations", async (c) => {
+    const body = await parseJsonBody(c, DelegationRequest, "{handle, to: {client_id, sub}, ops?, ttl_seconds?}");
+    if (!body.ok) return body.response;
+    const config = configFor(c.env);
+    const parent = await claimsOfOwnHandle(body.value.handle, config);
+    const keyRing = await signingKeyRing(config);
+    if (!parent || !keyRing) return invalidRequest(c, "handle does not verify with this authority's keys, or has expired");
+    const result = await delegateHandle(
+      { parent, to: { clientId: body.value.to.client_id, subject: body.value.to.sub }, ops: body.value.ops, ttlSeconds: body.value.ttl_seconds, actor: { sub: "admin" } },
+      keyRing,
+      config,
+      c.env,
+    );
+    if (!result.ok) return c.json({ error: "delegation_refused", message: result.reason }, 409);
+    return c.json({ handle: result.handle, jti: result.claims.jti, ops: result.claims.ops, exp: result.claims.exp, parent: parent.jti }, 201);
+  })
+  .get("/tenants/:tenant/tasks", async (c) => {
+    const tenant = c.req.param("tenant");
+    if (!tenantParam(tenant)) return invalidRequest(c, "tenant is not an identifier");
+    const limit = Number(c.req.query("limit") ?? "100");
+    const before = c.req.query("before") === undefined ? undefined : Number(c.req.query("before"));
+    if (!Number.isInteger(limit) || limit <= 0 || limit > 1000 || (before !== undefined && !Number.isInteger(before))) {
+      return invalidRequest(c, "limit must be an integer 1-1000 and before an integer (ms)");
+    }
+    const tasks = await ledgerFor(c.env.TASK_LEDGER, tenant).tasks(tenant, { clientId: c.req.query("client_id"), subject: c.req.query("sub"), before, limit });
+    const last = tasks.at(-1);
+    return c.json({ tasks, next_before: tasks.length === limit && last ? last.issuedAt : null });
   })
   .get("/tenants/:tenant/tasks/:jti", async (c) => {
     const tenant = c.req.param("tenant");
-    if (!isIdentifier(tenant)) return c.json(badRequest("tenant is not an identifier"), 400);
+    if (!tenantParam(tenant)) return invalidRequest(c, "tenant is not an identifier");
     const task = await ledgerFor(c.env.TASK_LEDGER, tenant).task(tenant, c.req.param("jti"));
     return task ? c.json(task) : c.json({ error: "not_found", message: "no such handle in this tenant" }, 404);
   })
   .get("/tenants/:tenant/audit", async (c) => {
     const tenant = c.req.param("tenant");
-    if (!isIdentifier(tenant)) return c.json(badRequest("tenant is not an identifier"), 400);
+    if (!tenantParam(tenant)) return invalidRequest(c, "tenant is not an identifier");
     const after = Number(c.req.query("after") ?? "0");
-    const limit = Math.min(Number(c.req.query("limit") ?? "1000"), 10_000);
-    if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit <= 0) return c.json(badRequest("after and limit must be non-negative integers"), 400);
-    const events = await ledgerFor(c.env.TASK_LEDGER, tenant).auditEvents(tenant, after, limit);
+    const limit = Number(c.req.query("limit") ?? "1000");
+    if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit <= 0 || limit > 10_000) {
+      return invalidRequest(c, "after must be a non-negative integer and limit an integer 1-10000");
+    }
+    const { events, anchor } = await ledgerFor(c.env.TASK_LEDGER, tenant).auditEvents(tenant, after, limit);
     const headers: Record<string, string> = { "content-type": "application/x-ndjson; charset=utf-8" };
     const last = events.at(-1);
     if (last && events.length === limit) headers["audit-next-cursor"] = String(last.seq);
+    if (anchor) headers["audit-anchor"] = `${anchor.seq}:${anchor.prevHash}`;
     return c.body(events.map((e) => JSON.stringify(e)).join("\n") + (events.length ? "\n" : ""), 200, headers);
   })
   .get("/tenants/:tenant/audit/verify", async (c) => {
     const tenant = c.req.param("tenant");
-    if (!isIdentifier(tenant)) return c.json(badRequest("tenant is not an identifier"), 400);
+    if (!tenantParam(tenant)) return invalidRequest(c, "tenant is not an identifier");
     return c.json(await ledgerFor(c.env.TASK_LEDGER, tenant).verifyAudit(tenant));
+  })
+  .post("/tenants/:tenant/api-keys", async (c) => {
+    const tenant = c.req.param("tenant");
+    if (!tenantParam(tenant)) return invalidRequest(c, "tenant is not an identifier");
+    const body = await parseJsonBody(c, ApiKeyRequest, "{client_id, sub, label?}");
+    if (!body.ok) return body.response;
+    const { key, record } = await createApiKey(c.env, tenant, { clientId: body.value.client_id, subject: body.value.sub, label: body.value.label }, "admin");
+    return c.json({ key, ...record, note: "The key is shown once; only its SHA-256 is stored." }, 201);
+  })
+  .delete("/tenants/:tenant/api-keys/:id", async (c) => {
+    const tenant = c.req.param("tenant");
+    if (!tenantParam(tenant)) return invalidRequest(c, "tenant is not an identifier");
+    const revoked = await ledgerFor(c.env.TASK_LEDGER, tenant).revokeApiKey(tenant, c.req.param("id"), "admin");
+    return revoked ? c.json({ revoked: true }) : c.json({ error: "not_found", message: "no live API key with that id" }, 404);
   });

@@ -1,4 +1,5 @@
-import type { Config } from "../config.js";
+import type { Config, WorkerEnv } from "../config.js";
+import { looksLikeApiKey, verifyApiKey } from "./api-keys.js";
 import { Refusal } from "../errors.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
 import { verifyDevToken } from "./dev-issuer.js";
@@ -6,14 +7,20 @@ import { verifyOAuthToken } from "./oauth.js";
 import { isIdentifier, type Principal } from "./principal.js";
 
 /** Reads `Authorization: Bearer …` and returns the caller's principal, or throws a 401 Refusal. */
-export async function authenticate(authorization: string | undefined, config: Config): Promise<Principal> {
+export async function authenticate(authorization: string | undefined, config: Config, env: WorkerEnv): Promise<Principal> {
   if (!authorization) throw new Refusal("missing_credentials");
   const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(authorization);
   if (!match?.[1]) throw new Refusal("invalid_credentials", "Authorization is not a Bearer token");
   const token = match[1];
   const reasons: string[] = [];
   let principal: Principal | undefined;
-  if (config.oauth.issuers.length > 0) {
+  if (looksLikeApiKey(token)) {
+    principal = await verifyApiKey(token, env).catch((error: Error) => {
+      throw new Refusal("ledger_unavailable", `api key lookup: ${error.message}`);
+    });
+    if (!principal) throw new Refusal("invalid_credentials", "unknown or revoked API key");
+  }
+  if (!principal && config.oauth.issuers.length > 0) {
     principal = await verifyOAuthToken(token, config).catch((error: Error) => void reasons.push(`oauth: ${error.message}`));
   }
   if (!principal && config.devMode) {

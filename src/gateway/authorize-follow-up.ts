@@ -31,7 +31,7 @@ export async function authorizeFollowUp(
   config: Config,
   env: WorkerEnv,
 ): Promise<TaskHandleClaims> {
-  const who = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject };
+  const who = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, authTime: principal.authTime };
   let claims: TaskHandleClaims;
   try {
     claims = await verifyHandle(handle, { issuer: config.issuer, audience: config.handleAudience, resolveKey: keyRingResolver(keyRing) });
@@ -50,7 +50,11 @@ export async function authorizeFollowUp(
   } catch (error) {
     throw new Refusal("ledger_unavailable", `authorize: ${(error as Error).message}`);
   }
-  if (!decision.allowed) throw new FollowUpRefused(decision.reason);
+  if (!decision.allowed) {
+    if (decision.reason === "step_up_required") throw stepUpRefusal(decision.maxAuthAgeSeconds);
+    if (decision.reason === "rate_limited") throw rateLimitRefusal(decision.retryAfterSeconds);
+    throw new FollowUpRefused(decision.reason);
+  }
   if (decision.taskId !== claims.task) throw new FollowUpRefused("ledger_task_mismatch");
   return claims;
 }
@@ -67,11 +71,26 @@ function revisionAllows(mintedUnder: string, usedUnder: string, op: TaskOp): boo
 }
 
 async function recordRefusal(env: WorkerEnv, tenant: string, who: { tenant: string; clientId: string; subject: string }, reason: DenialReason, detail: unknown, jti?: string): Promise<void> {
+  let retryAfterSeconds: number;
   try {
-    await ledgerFor(env.TASK_LEDGER, tenant).recordRefusal(tenant, who, reason, detail, jti);
+    ({ retryAfterSeconds } = await ledgerFor(env.TASK_LEDGER, tenant).recordRefusal(tenant, who, reason, detail, jti));
   } catch (error) {
     throw new Refusal("ledger_unavailable", `recordRefusal: ${(error as Error).message}`);
   }
+  if (retryAfterSeconds > 0) throw rateLimitRefusal(retryAfterSeconds);
+}
+
+/** RFC 9470 step-up: the caller must re-authenticate; said only to the task's rightful holder. */
+function stepUpRefusal(maxAgeSeconds: number): Refusal {
+  return new Refusal("step_up_required", `auth older than ${maxAgeSeconds}s`, `This operation requires an authentication at most ${maxAgeSeconds} seconds old`, { maxAge: maxAgeSeconds }, {
+    "www-authenticate": `Bearer error="insufficient_user_authentication", error_description="A more recent authentication is required", max_age=${maxAgeSeconds}`,
+  });
+}
+
+export function rateLimitRefusal(retryAfterSeconds: number): Refusal {
+  return new Refusal("rate_limited", `retry after ${retryAfterSeconds}s`, `Too many requests; retry after ${retryAfterSeconds} seconds`, { retryAfterSeconds }, {
+    "retry-after": String(retryAfterSeconds),
+  });
 }
 
 /**

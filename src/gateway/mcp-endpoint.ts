@@ -15,7 +15,9 @@ import { originRequestHeaders } from "../proxy/headers.js";
 import { relayOriginResponse } from "../proxy/respond.js";
 import { readBoundedBody } from "./read-body.js";
 import { taskIdMapperFor, type MapperScope } from "./task-id-mapper.js";
-import { authorizeFollowUp, authorizeSubscriptions } from "./authorize-follow-up.js";
+import { authorizeFollowUp, authorizeSubscriptions, rateLimitRefusal } from "./authorize-follow-up.js";
+import { applyTaskSupportPolicy, policyFor } from "../policy/index.js";
+import { ledgerFor } from "../ledger/ledger-client.js";
 import { checkRoutingHeaders, encodeHeaderValue } from "../mcp/routing-headers.js";
 import { taskProtocolOf } from "../mcp/revision.js";
 import { verifyHandle } from "../handle/verify.js";
@@ -26,7 +28,7 @@ export type AppEnv = { Bindings: WorkerEnv };
 
 /** A refusal as the client sees it: JSON-RPC error body, HTTP status, WWW-Authenticate on 401. */
 export function refusalResponse(refusal: Refusal, id: RequestId | null, config: Config | undefined): Response {
-  const headers = new Headers({ "content-type": "application/json" });
+  const headers = new Headers({ "content-type": "application/json", ...refusal.headers });
   if (refusal.status === 401 && config) {
     headers.set("www-authenticate", bearerChallenge(config, refusal.code === "invalid_credentials" ? "invalid_token" : undefined));
   }
@@ -50,7 +52,7 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
   try {
     const contentType = c.req.header("content-type") ?? "";
     if (!/^application\/json\b/i.test(contentType)) throw new Refusal("unsupported_media_type");
-    const principal = await authenticate(c.req.header("authorization"), config);
+    const principal = await authenticate(c.req.header("authorization"), config, c.env);
     const body = await readBoundedBody(c.req.raw, config.maxBodyBytes);
     const message = parseClientMessage(body);
     if (message.kind !== "notification") requestId = message.id;
@@ -104,6 +106,8 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
       break;
     }
     case "create-candidate": {
+      const mayCreateTask = enforceTaskSupport(classified, config);
+      if (mayCreateTask) await enforceCreationRate(c.env, principal);
       scope.creation = { tool: classified.tool, revision: classified.revision, protocol: classified.protocol, keyRing: await requireKeyRing(config) };
       break;
     }
@@ -120,7 +124,48 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
   const origin = await forwardToOrigin(config.originUrl, { method: "POST", headers: forwardHeaders, body: JSON.stringify(raw) });
   const mapper = taskIdMapperFor(scope);
   const requestId = message.kind === "notification" ? undefined : message.id;
-  return relayOriginResponse(origin, (m) => rewriteOutboundMessage(m, { requestId, requestMethod, mapper }));
+  return relayOriginResponse(origin, async (m) => {
+    if (requestMethod === "tools/list" && m.id === requestId && m.result && typeof m.result === "object") {
+      applyTaskSupportPolicy(m.result as JsonObject, config.policy);
+    }
+    return rewriteOutboundMessage(m, { requestId, requestMethod, mapper });
+  });
+}
+
+/**
+ * Per-tool task support, enforced before the origin sees the call. 2025-11-25: the client asks
+ * for a task with `params.task`, so a forbidden or missing request is refused here. 2026-07-28:
+ * the server decides, so a forbidden tool reaches the origin as from a client without the tasks
+ * extension, and a required one without the extension is the capability error.
+ * Returns whether the call may become a task.
+ */
+function enforceTaskSupport(classified: Extract<Classified, { route: "create-candidate" }>, config: Config): boolean {
+  const support = policyFor(config.policy, classified.tool).taskSupport;
+  const params = classified.message.params ?? {};
+  if (classified.protocol === "utility") {
+    const asTask = params.task !== undefined;
+    if (asTask && support === "forbidden") throw new Refusal("task_support_forbidden", classified.tool, `Policy forbids running tool ${classified.tool} as a task`);
+    if (!asTask && support === "required") throw new Refusal("task_support_required", classified.tool, `Policy requires running tool ${classified.tool} as a task (send params.task)`);
+    return asTask;
+  }
+  const declared = declaresTasksExtension(params);
+  if (declared && support === "forbidden") {
+    const capabilities = (params._meta as JsonObject)[CLIENT_CAPABILITIES_META] as JsonObject;
+    delete (capabilities.extensions as JsonObject)[TASKS_EXTENSION];
+    return false;
+  }
+  if (!declared && support === "required") throw missingTasksCapability();
+  return declared;
+}
+
+async function enforceCreationRate(env: WorkerEnv, principal: Principal): Promise<void> {
+  let retryAfter: number;
+  try {
+    retryAfter = await ledgerFor(env.TASK_LEDGER, principal.tenant).creationRetryAfter(principal.tenant, principal);
+  } catch (error) {
+    throw new Refusal("ledger_unavailable", `creationRetryAfter: ${(error as Error).message}`);
+  }
+  if (retryAfter > 0) throw rateLimitRefusal(retryAfter);
 }
 
 const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
@@ -155,7 +200,7 @@ async function requireLegacyHandle(handle: string, keyRing: KeyRing, config: Con
 export async function handleMcpStream(c: Context<AppEnv>): Promise<Response> {
   const config = configFor(c.env);
   try {
-    const principal = await authenticate(c.req.header("authorization"), config);
+    const principal = await authenticate(c.req.header("authorization"), config, c.env);
     const extension = taskProtocolOf(c.req.header(PROTOCOL_VERSION_HEADER) ?? "") === "extension";
     const origin = await forwardToOrigin(config.originUrl, { method: c.req.method, headers: originRequestHeaders(c.req.raw.headers, undefined, extension) });
     const mapper = taskIdMapperFor({ env: c.env, config, principal, waitUntil: (p) => c.executionCtx.waitUntil(p) });

@@ -8,7 +8,7 @@ import { sealCursor } from "../handle/cursor.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
 import type { CreatedTask, TaskIdMapper } from "../mcp/rewrite.js";
 import type { TaskProtocol } from "../mcp/revision.js";
-import { defaultOpsFor, effectiveTtlMs } from "../policy/task-policy.js";
+import { effectiveTtlMs, opsFor, policyFor, ttlCapSeconds } from "../policy/task-policy.js";
 
 export interface MapperScope {
   env: WorkerEnv;
@@ -46,7 +46,11 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
     async mint(task: CreatedTask) {
       if (!scope.creation) throw new Refusal("origin_invalid_response", "task created outside tools/call");
       const { tool, revision, protocol, keyRing } = scope.creation;
-      const ttlMs = effectiveTtlMs(task.ttlMs, config.maxTaskTtlSeconds);
+      const rules = policyFor(config.policy, tool);
+      if (rules.taskSupport === "forbidden") {
+        throw new Refusal("task_support_forbidden", `origin created a task for ${tool}`, `Policy forbids running tool ${tool} as a task`);
+      }
+      const ttlMs = effectiveTtlMs(task.ttlMs, ttlCapSeconds(rules, config.maxTaskTtlSeconds));
       const now = Date.now();
       const { token, claims } = await mintHandle(
         {
@@ -55,7 +59,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
           client_id: principal.clientId,
           task: task.taskId,
           tool,
-          ops: defaultOpsFor(protocol),
+          ops: opsFor(rules, protocol),
           mcp: revision,
           exp: Math.floor((now + ttlMs) / 1000),
         },
@@ -70,6 +74,9 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
           tool,
           ops: claims.ops,
           mcp: revision,
+          bind: rules.bind,
+          maxAuthAgeSeconds: rules.maxAuthAgeSeconds,
+          stepUpOps: rules.stepUpOps,
           status: task.status,
           issuedAt: claims.iat * 1000,
           expiresAt: claims.exp * 1000,
@@ -102,6 +109,12 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
         }
       }
       return handles;
+    },
+
+    observeDelivery(taskId: string) {
+      const handle = known.get(taskId);
+      if (handle === undefined || !scope.followUp || scope.followUp.handle !== handle) return;
+      scope.waitUntil(ledgerFor(scope.env.TASK_LEDGER, scope.followUp.claims.tenant).observeDelivery(scope.followUp.claims.tenant, scope.followUp.claims.jti).catch(() => undefined));
     },
 
     observeStatus(taskId: string, status: string) {

@@ -48,13 +48,13 @@ export interface ChainVerification {
 }
 
 /** Re-computes the chain over events in seq order; any altered, removed or reordered event breaks it. */
-export function verifyChain(tenant: string, events: Iterable<AuditEvent>, startPrevHash = genesisHash(tenant)): ChainVerification {
+export function verifyChain(tenant: string, events: Iterable<AuditEvent>, startPrevHash = genesisHash(tenant), startAfterSeq = 0): ChainVerification {
   let prev = startPrevHash;
-  let lastSeq: number | undefined;
+  let lastSeq = startAfterSeq;
   let count = 0;
   for (const event of events) {
     count++;
-    if (lastSeq !== undefined && event.seq !== lastSeq + 1) {
+    if (event.seq !== lastSeq + 1) {
       return { valid: false, events: count, brokenAt: event.seq, problem: `sequence gap after ${lastSeq}` };
     }
     if (event.prev_hash !== prev) return { valid: false, events: count, brokenAt: event.seq, problem: "prev_hash does not link" };

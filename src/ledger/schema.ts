@@ -13,15 +13,21 @@ export const LEDGER_SCHEMA = [
      tool TEXT NOT NULL,
      ops TEXT NOT NULL,
      mcp TEXT NOT NULL,
+     bind TEXT NOT NULL,
+     max_auth_age INTEGER,
+     step_up_ops TEXT NOT NULL,
      status TEXT NOT NULL,
      issued_at INTEGER NOT NULL,
      expires_at INTEGER NOT NULL,
+     delivered_at INTEGER,
      revoked_at INTEGER,
      revoke_reason TEXT,
-     parent TEXT
+     parent TEXT,
+     actor TEXT
    )`,
   `CREATE INDEX IF NOT EXISTS tasks_by_task_id ON tasks(task_id)`,
   `CREATE INDEX IF NOT EXISTS tasks_by_expiry ON tasks(expires_at)`,
+  `CREATE INDEX IF NOT EXISTS tasks_by_parent ON tasks(parent)`,
   `CREATE TABLE IF NOT EXISTS revocations (
      scope TEXT NOT NULL,
      value TEXT NOT NULL,
@@ -29,6 +35,15 @@ export const LEDGER_SCHEMA = [
      revoked_at INTEGER NOT NULL,
      reason TEXT,
      PRIMARY KEY (scope, value)
+   )`,
+  `CREATE TABLE IF NOT EXISTS api_keys (
+     id TEXT PRIMARY KEY,
+     secret_sha256 TEXT NOT NULL,
+     client_id TEXT NOT NULL,
+     subject TEXT NOT NULL,
+     label TEXT,
+     created_at INTEGER NOT NULL,
+     revoked_at INTEGER
    )`,
   `CREATE TABLE IF NOT EXISTS audit (
      seq INTEGER PRIMARY KEY,
@@ -45,4 +60,5 @@ export const LEDGER_SCHEMA = [
      prev_hash TEXT NOT NULL,
      hash TEXT NOT NULL
    )`,
+  `CREATE INDEX IF NOT EXISTS audit_by_time ON audit(at)`,
 ];

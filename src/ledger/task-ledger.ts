@@ -1,14 +1,21 @@
 import { DurableObject } from "cloudflare:workers";
 import type { TaskOp } from "../handle/claims.js";
-import { eventHash, genesisHash, verifyChain, type AuditEvent, type AuditEventType, type ChainVerification } from "./audit-chain.js";
+import type { BindableField } from "../policy/task-policy.js";
+import { configFor, type WorkerEnv } from "../config.js";
+import type { AuditEvent } from "./audit-chain.js";
+import { AuditLog, type AuditAnchor } from "./audit-log.js";
+import { RateLimiter } from "./rate-limiter.js";
 import { LEDGER_SCHEMA } from "./schema.js";
 import {
   TERMINAL_STATUSES,
+  type ApiKeyRecord,
   type Decision,
   type DenialReason,
   type IssueRecord,
+  type LedgerLimits,
   type LedgerPrincipal,
   type OwnedHandle,
+  type RevocationScope,
   type RevocationTarget,
   type TaskRecord,
 } from "./types.js";
@@ -22,25 +29,37 @@ interface TaskRow extends Record<string, SqlStorageValue> {
   tool: string;
   ops: string;
   mcp: string;
+  bind: string;
+  max_auth_age: number | null;
+  step_up_ops: string;
   status: string;
   issued_at: number;
   expires_at: number;
+  delivered_at: number | null;
   revoked_at: number | null;
   revoke_reason: string | null;
   parent: string | null;
+  actor: string | null;
 }
 
-interface AuditInput {
-  type: AuditEventType;
-  jti?: string | null;
-  op?: string | null;
-  principal?: Pick<LedgerPrincipal, "clientId" | "subject"> | null;
-  reason?: string | null;
-  detail?: unknown;
+interface ApiKeyRow extends Record<string, SqlStorageValue> {
+  id: string;
+  secret_sha256: string;
+  client_id: string;
+  subject: string;
+  label: string | null;
+  created_at: number;
+  revoked_at: number | null;
 }
 
 /** Expired rows are kept this long past expiry so late follow-ups still meet an audited "expired". */
 const PURGE_GRACE_MS = 60 * 60 * 1000;
+/** Longest delegation chain followed when checking ancestors. */
+const MAX_DELEGATION_DEPTH = 8;
+
+function splitList<T extends string>(value: string): T[] {
+  return value.split(",").filter(Boolean) as T[];
+}
 
 function toRecord(row: TaskRow): TaskRecord {
   return {
@@ -49,77 +68,144 @@ function toRecord(row: TaskRow): TaskRecord {
     clientId: row.client_id,
     subject: row.subject,
     tool: row.tool,
-    ops: row.ops.split(",").filter(Boolean) as TaskOp[],
+    ops: splitList<TaskOp>(row.ops),
     mcp: row.mcp,
+    bind: splitList<BindableField>(row.bind),
     status: row.status,
     issuedAt: row.issued_at,
     expiresAt: row.expires_at,
+    deliveredAt: row.delivered_at,
     revokedAt: row.revoked_at,
     revokeReason: row.revoke_reason,
     parent: row.parent,
+    actor: row.actor,
   };
 }
 
-/**
- * One tenant's task handles, revocations and audit chain (one object per tenant, named by the
- * tenant id). Every public method runs synchronously against SQLite inside one transaction, so a
- * decision and its audit event commit together and the chain is appended in order.
- */
-export class TaskLedger extends DurableObject {
-  private readonly sql: SqlStorage;
+function principalKey(principal: { clientId: string; subject: string }): string {
+  return `${principal.clientId}\u0000${principal.subject}`;
+}
 
-  constructor(ctx: DurableObjectState, env: unknown) {
-    super(ctx, env as never);
+/** Constant-time comparison of two hex digests. */
+function sameDigest(a: string, b: string): boolean {
+  let difference = a.length ^ b.length;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) difference |= (a.charCodeAt(i) || 0) ^ (b.charCodeAt(i) || 0);
+  return difference === 0;
+}
+
+/**
+ * One tenant's task handles, revocations, API keys and audit chain (one object per tenant,
+ * named by the tenant id). Every public method runs synchronously against SQLite inside one
+ * transaction, so a decision and its audit event commit together and the chain stays in order.
+ */
+export class TaskLedger extends DurableObject<WorkerEnv> {
+  private readonly sql: SqlStorage;
+  private readonly audit: AuditLog;
+  private readonly creations = new RateLimiter();
+  private readonly refusals = new RateLimiter();
+
+  constructor(ctx: DurableObjectState, env: WorkerEnv) {
+    super(ctx, env);
     this.sql = ctx.storage.sql;
     for (const statement of LEDGER_SCHEMA) this.sql.exec(statement);
+    this.audit = new AuditLog(this.sql, () => this.tenantOf());
   }
 
-  /** Records a freshly minted handle and its `issued` event. */
+  /** Records a freshly minted handle (and, for a delegated one, the delegation) with its audit event. */
   issue(tenant: string, record: IssueRecord): void {
     this.ctx.storage.transactionSync(() => {
       this.bindTenant(tenant);
       this.sql.exec(
-        `INSERT INTO tasks (jti, task_id, handle, client_id, subject, tool, ops, mcp, status, issued_at, expires_at, parent)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO tasks (jti, task_id, handle, client_id, subject, tool, ops, mcp, bind, max_auth_age, step_up_ops, status, issued_at, expires_at, parent, actor)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         record.jti, record.taskId, record.handle, record.principal.clientId, record.principal.subject, record.tool,
-        record.ops.join(","), record.mcp, record.status, record.issuedAt, record.expiresAt, record.parent ?? null,
+        record.ops.join(","), record.mcp, record.bind.join(","), record.maxAuthAgeSeconds ?? null, record.stepUpOps.join(","),
+        record.status, record.issuedAt, record.expiresAt, record.parent ?? null, record.actor ?? null,
       );
-      this.appendAudit({
-        type: "issued",
+      this.audit.append({
+        type: record.parent ? "delegated" : "issued",
         jti: record.jti,
         principal: record.principal,
-        detail: { task: record.taskId, tool: record.tool, ops: record.ops, exp: record.expiresAt, mcp: record.mcp },
+        reason: record.parent ? `parent:${record.parent}` : null,
+        detail: { task: record.taskId, tool: record.tool, ops: record.ops, exp: record.expiresAt, mcp: record.mcp, ...(record.actor ? { actor: record.actor } : {}) },
       });
+      this.creations.record(principalKey(record.principal));
     });
-    void this.scheduleExpiryAlarm(record.expiresAt);
+    void this.scheduleAlarm(record.expiresAt + PURGE_GRACE_MS);
+  }
+
+  /**
+   * Records a delegated handle when its parent is still live and the child does not widen it
+   * (same task, subset of operations, no later expiry).
+   */
+  delegate(tenant: string, record: IssueRecord & { parent: string }): { issued: true } | { issued: false; reason: string } {
+    this.bindTenant(tenant);
+    const parent = this.taskRow(record.parent);
+    const now = Date.now();
+    if (!parent) return { issued: false, reason: "parent handle unknown" };
+    if (parent.revoked_at !== null || this.revokedByWatermark(parent) || parent.expires_at <= now) return { issued: false, reason: "parent handle is revoked or expired" };
+    if (parent.parent !== null && this.ancestorRevoked(parent.parent, now)) return { issued: false, reason: "an ancestor handle is revoked" };
+    if (record.taskId !== parent.task_id) return { issued: false, reason: "a delegated handle must name its parent's task" };
+    if (record.expiresAt > parent.expires_at) return { issued: false, reason: "a delegated handle cannot outlive its parent" };
+    const parentOps = splitList<TaskOp>(parent.ops);
+    if (!record.ops.every((op) => parentOps.includes(op))) return { issued: false, reason: "a delegated handle cannot allow operations its parent does not" };
+    this.issue(tenant, record);
+    return { issued: true };
+  }
+
+  /** Whether a handle is live (RFC 7662 `active`): known, unrevoked by any means, unexpired. */
+  isActive(tenant: string, jti: string): boolean {
+    if (!this.servesTenant(tenant)) return false;
+    const row = this.taskRow(jti);
+    if (!row) return false;
+    const now = Date.now();
+    const asOwner = { tenant, clientId: row.client_id, subject: row.subject, authTime: Math.floor(now / 1000) };
+    return this.denialReason(row, undefined, asOwner, tenant, now) === undefined;
+  }
+
+  /** Seconds the principal must wait before creating another task (0 = go ahead). */
+  creationRetryAfter(tenant: string, principal: LedgerPrincipal): number {
+    this.bindTenant(tenant);
+    return this.creations.retryAfter(principalKey(principal), this.limits().creationsPerMinute);
   }
 
   /**
    * Decides whether `principal` may perform `op` with handle `jti`, and records the decision.
-   * Binding failures, revocation, expiry and operation checks all happen here, in one transaction.
+   * Rate limit, binding, revocation (direct, watermark, ancestor, after delivery), expiry,
+   * operation and step-up checks all happen here, in one transaction.
    */
   authorize(tenant: string, jti: string, op: TaskOp, principal: LedgerPrincipal): Decision {
     if (!this.servesTenant(tenant)) return { allowed: false, reason: "wrong_ledger" };
     return this.ctx.storage.transactionSync((): Decision => {
       this.bindTenant(tenant);
+      const limited = this.refusalRetryAfter(principal);
+      if (limited > 0) {
+        this.audit.append({ type: "denied", jti, op, principal, reason: "rate_limited" });
+        return { allowed: false, reason: "rate_limited", retryAfterSeconds: limited };
+      }
       const now = Date.now();
       const row = this.taskRow(jti);
-      const reason = this.denialReason(row, op, principal, tenant, now);
+      const reason = row ? this.denialReason(row, op, principal, tenant, now) : "unknown_handle";
       if (reason || !row) {
-        const denial = reason ?? "unknown_handle";
-        this.appendAudit({ type: "denied", jti, op, principal, reason: denial });
-        return { allowed: false, reason: denial };
+        const denial: DenialReason = reason ?? "unknown_handle";
+        this.audit.append({ type: "denied", jti, op, principal, reason: denial });
+        if (denial === "revoked_after_delivery" && row && row.revoked_at === null) this.revokeRow(row, "delivered", "lifecycle", now);
+        if (denial === "step_up_required" && row) return { allowed: false, reason: denial, maxAuthAgeSeconds: row.max_auth_age ?? 0 };
+        this.refusals.record(principalKey(principal));
+        return { allowed: false, reason: denial as Exclude<DenialReason, "step_up_required" | "rate_limited"> };
       }
-      this.appendAllowed(jti, op, principal, now);
+      this.audit.appendAllowed(jti, op, principal);
       return { allowed: true, taskId: row.task_id, status: row.status, tool: row.tool };
     });
   }
 
   /** Records a refusal decided before the ledger could look the handle up (bad signature, …). */
-  recordRefusal(tenant: string, principal: LedgerPrincipal, reason: DenialReason, detail: unknown, jti?: string): void {
-    this.ctx.storage.transactionSync(() => {
+  recordRefusal(tenant: string, principal: LedgerPrincipal, reason: DenialReason, detail: unknown, jti?: string): { retryAfterSeconds: number } {
+    return this.ctx.storage.transactionSync(() => {
       this.bindTenant(tenant);
-      this.appendAudit({ type: "denied", jti: jti ?? null, principal, reason, detail });
+      this.audit.append({ type: "denied", jti: jti ?? null, principal, reason, detail });
+      this.refusals.record(principalKey(principal));
+      return { retryAfterSeconds: this.refusalRetryAfter(principal) };
     });
   }
 
@@ -132,9 +218,25 @@ export class TaskLedger extends DurableObject {
       this.sql.exec(`UPDATE tasks SET status = ? WHERE task_id = ?`, status, taskId);
       const root = rows.find((row) => row.parent === null) ?? rows[0]!;
       if (TERMINAL_STATUSES.has(status) && !TERMINAL_STATUSES.has(root.status)) {
-        this.appendAudit({ type: "terminal", jti: root.jti, reason: status });
+        this.audit.append({ type: "terminal", jti: root.jti, reason: status });
       }
     });
+  }
+
+  /**
+   * The terminal result of `jti`'s task reached its holder: after the grace period the handle is
+   * revoked (lazily at the next call, or by the alarm, whichever comes first).
+   */
+  observeDelivery(tenant: string, jti: string): void {
+    const graceMs = this.limits().deliveryGraceMs;
+    this.ctx.storage.transactionSync(() => {
+      this.bindTenant(tenant);
+      const row = this.taskRow(jti);
+      if (!row || row.delivered_at !== null) return;
+      this.sql.exec(`UPDATE tasks SET delivered_at = ? WHERE jti = ?`, Date.now(), jti);
+      this.audit.append({ type: "terminal", jti, reason: "delivered", detail: { revokeAfterMs: graceMs } });
+    });
+    void this.scheduleAlarm(Date.now() + graceMs);
   }
 
   /** Handles (and TTLs) of `principal`'s live tasks among `taskIds` (origin ids), for tasks/list and notifications. */
@@ -150,7 +252,7 @@ export class TaskLedger extends DurableObject {
     return owned;
   }
 
-  /** Revokes one handle (by jti) or every handle of one origin task; effective for the next call. */
+  /** Revokes one handle (by jti, with its delegated descendants) or every handle of one origin task. */
   revoke(tenant: string, target: RevocationTarget, reason: string, actor: string): { revoked: number } {
     return this.ctx.storage.transactionSync(() => {
       this.bindTenant(tenant);
@@ -159,11 +261,26 @@ export class TaskLedger extends DurableObject {
         "jti" in target
           ? this.sql.exec<TaskRow>(`SELECT * FROM tasks WHERE jti = ? AND revoked_at IS NULL`, target.jti).toArray()
           : this.sql.exec<TaskRow>(`SELECT * FROM tasks WHERE task_id = ? AND revoked_at IS NULL`, target.taskId).toArray();
-      for (const row of rows) {
-        this.sql.exec(`UPDATE tasks SET revoked_at = ?, revoke_reason = ? WHERE jti = ?`, now, reason, row.jti);
-        this.appendAudit({ type: "revoked", jti: row.jti, reason, detail: { actor, target } });
-      }
+      for (const row of rows) this.revokeRow(row, reason, actor, now);
       return { revoked: rows.length };
+    });
+  }
+
+  /** Voids every handle in scope issued until now with one watermark row: O(1) whatever the count. */
+  revokeScope(tenant: string, scope: RevocationScope, reason: string, actor: string): { issuedBefore: number } {
+    return this.ctx.storage.transactionSync(() => {
+      this.bindTenant(tenant);
+      const now = Date.now();
+      const value = scope.scope === "tenant" ? "" : scope.value;
+      // Strictly after every handle issued so far, including any in this very millisecond.
+      const issuedBefore = now + 1;
+      this.sql.exec(
+        `INSERT INTO revocations (scope, value, issued_before, revoked_at, reason) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (scope, value) DO UPDATE SET issued_before = excluded.issued_before, revoked_at = excluded.revoked_at, reason = excluded.reason`,
+        scope.scope, value, issuedBefore, now, reason,
+      );
+      this.audit.append({ type: "revoked", reason, detail: { actor, scope: scope.scope, value: value || tenant, issuedBefore } });
+      return { issuedBefore };
     });
   }
 
@@ -173,49 +290,114 @@ export class TaskLedger extends DurableObject {
     return row ? toRecord(row) : null;
   }
 
-  /** Audit events after `afterSeq`, oldest first, at most `limit`. */
-  auditEvents(tenant: string, afterSeq = 0, limit = 1000): AuditEvent[] {
+  /** Tasks of the tenant, newest first, optionally only one principal's; cursor is the last issued_at seen. */
+  tasks(tenant: string, filter: { clientId?: string; subject?: string; before?: number; limit: number }): TaskRecord[] {
     this.bindTenant(tenant);
-    return this.sql
-      .exec<AuditEvent & Record<string, SqlStorageValue>>(`SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, afterSeq, limit)
+    const rows = this.sql
+      .exec<TaskRow>(
+        `SELECT * FROM tasks WHERE (? IS NULL OR client_id = ?) AND (? IS NULL OR subject = ?) AND issued_at < ? ORDER BY issued_at DESC LIMIT ?`,
+        filter.clientId ?? null, filter.clientId ?? null, filter.subject ?? null, filter.subject ?? null, filter.before ?? Number.MAX_SAFE_INTEGER, filter.limit,
+      )
       .toArray();
+    return rows.map(toRecord);
   }
 
-  verifyAudit(tenant: string): ChainVerification {
+  /** Audit events after `afterSeq`, oldest first, at most `limit`; with the anchor the chain starts from. */
+  auditEvents(tenant: string, afterSeq = 0, limit = 1000): { events: AuditEvent[]; anchor: AuditAnchor | null } {
     this.bindTenant(tenant);
-    return verifyChain(tenant, this.sql.exec<AuditEvent & Record<string, SqlStorageValue>>(`SELECT * FROM audit ORDER BY seq`));
+    return { events: this.audit.events(afterSeq, limit), anchor: this.audit.anchor() };
   }
 
-  /** Alarm: audits and purges tasks past expiry (plus grace), then re-arms for the next expiry. */
+  verifyAudit(tenant: string): ReturnType<AuditLog["verify"]> {
+    this.bindTenant(tenant);
+    return this.audit.verify();
+  }
+
+  createApiKey(tenant: string, key: { id: string; secretSha256: string; clientId: string; subject: string; label?: string }, actor: string): ApiKeyRecord {
+    return this.ctx.storage.transactionSync(() => {
+      this.bindTenant(tenant);
+      const now = Date.now();
+      this.sql.exec(
+        `INSERT INTO api_keys (id, secret_sha256, client_id, subject, label, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+        key.id, key.secretSha256, key.clientId, key.subject, key.label ?? null, now,
+      );
+      this.audit.append({ type: "issued", reason: "api_key", principal: key, detail: { apiKey: key.id, actor } });
+      return { id: key.id, clientId: key.clientId, subject: key.subject, label: key.label ?? null, createdAt: now, revokedAt: null };
+    });
+  }
+
+  revokeApiKey(tenant: string, id: string, actor: string): boolean {
+    return this.ctx.storage.transactionSync(() => {
+      this.bindTenant(tenant);
+      const row = this.sql.exec<ApiKeyRow>(`SELECT * FROM api_keys WHERE id = ? AND revoked_at IS NULL`, id).toArray()[0];
+      if (!row) return false;
+      this.sql.exec(`UPDATE api_keys SET revoked_at = ? WHERE id = ?`, Date.now(), id);
+      this.audit.append({ type: "revoked", reason: "api_key", principal: { clientId: row.client_id, subject: row.subject }, detail: { apiKey: id, actor } });
+      return true;
+    });
+  }
+
+  /** The principal an API key stands for, when the key exists, is not revoked and its secret matches. */
+  apiKeyPrincipal(tenant: string, id: string, secretSha256: string): { clientId: string; subject: string; createdAt: number } | null {
+    if (!this.servesTenant(tenant)) return null;
+    const row = this.sql.exec<ApiKeyRow>(`SELECT * FROM api_keys WHERE id = ?`, id).toArray()[0];
+    if (!row || row.revoked_at !== null || !sameDigest(row.secret_sha256, secretSha256)) return null;
+    return { clientId: row.client_id, subject: row.subject, createdAt: row.created_at };
+  }
+
+  /** Alarm: lifecycle revocation after delivery, expiry purge, audit retention; then re-arms. */
   override async alarm(): Promise<void> {
     const now = Date.now();
+    const limits = this.limits();
     this.ctx.storage.transactionSync(() => {
+      const delivered = this.sql
+        .exec<TaskRow>(`SELECT * FROM tasks WHERE delivered_at IS NOT NULL AND revoked_at IS NULL AND delivered_at + ? <= ?`, limits.deliveryGraceMs, now)
+        .toArray();
+      for (const row of delivered) this.revokeRow(row, "delivered", "lifecycle", now);
       const expired = this.sql.exec<TaskRow>(`SELECT * FROM tasks WHERE expires_at + ? <= ?`, PURGE_GRACE_MS, now).toArray();
       for (const row of expired) {
-        this.appendAudit({ type: "expired", jti: row.jti, reason: "purged", detail: { task: row.task_id } });
+        this.audit.append({ type: "expired", jti: row.jti, reason: "purged", detail: { task: row.task_id } });
         this.sql.exec(`DELETE FROM tasks WHERE jti = ?`, row.jti);
       }
+      if (limits.auditRetentionMs !== undefined) this.audit.prune(now - limits.auditRetentionMs);
     });
-    const next = this.sql.exec<{ next: number | null }>(`SELECT MIN(expires_at) AS next FROM tasks`).one().next;
-    if (next !== null) await this.ctx.storage.setAlarm(Math.max(next + PURGE_GRACE_MS, now + 1000));
+    const nextExpiry = this.sql.exec<{ next: number | null }>(`SELECT MIN(expires_at) AS next FROM tasks`).one().next;
+    const nextDelivery = this.sql
+      .exec<{ next: number | null }>(`SELECT MIN(delivered_at) AS next FROM tasks WHERE delivered_at IS NOT NULL AND revoked_at IS NULL`)
+      .one().next;
+    const candidates = [nextExpiry === null ? null : nextExpiry + PURGE_GRACE_MS, nextDelivery === null ? null : nextDelivery + limits.deliveryGraceMs].filter(
+      (t): t is number => t !== null,
+    );
+    if (candidates.length > 0) await this.ctx.storage.setAlarm(Math.max(Math.min(...candidates), now + 1000));
   }
 
-  private denialReason(row: TaskRow | undefined, op: TaskOp | undefined, principal: LedgerPrincipal, tenant: string, now: number): DenialReason | undefined {
-    if (!row) return "unknown_handle";
+  private denialReason(row: TaskRow, op: TaskOp | undefined, principal: LedgerPrincipal, tenant: string, now: number): DenialReason | undefined {
+    const bind = splitList<BindableField>(row.bind);
     if (principal.tenant !== tenant) return "tenant_mismatch";
-    if (principal.clientId !== row.client_id) return "client_mismatch";
-    if (principal.subject !== row.subject) return "subject_mismatch";
-    if (row.revoked_at !== null) return "revoked";
-    if (row.parent !== null && this.isRevokedOrMissing(row.parent)) return "revoked";
+    if (bind.includes("client") && principal.clientId !== row.client_id) return "client_mismatch";
+    if (bind.includes("subject") && principal.subject !== row.subject) return "subject_mismatch";
+    if (row.revoked_at !== null) return row.revoke_reason === "delivered" ? "revoked_after_delivery" : "revoked";
     if (this.revokedByWatermark(row)) return "revoked_by_watermark";
+    if (row.parent !== null && this.ancestorRevoked(row.parent, now)) return "parent_revoked";
+    if (row.delivered_at !== null && row.delivered_at + this.limits().deliveryGraceMs <= now) return "revoked_after_delivery";
     if (row.expires_at <= now) return "expired";
-    if (op !== undefined && !row.ops.split(",").includes(op)) return "operation_not_allowed";
+    if (op !== undefined && !splitList(row.ops).includes(op)) return "operation_not_allowed";
+    if (op !== undefined && row.max_auth_age !== null && splitList(row.step_up_ops).includes(op)) {
+      const age = Math.floor(now / 1000) - (principal.authTime ?? 0);
+      if (age > row.max_auth_age) return "step_up_required";
+    }
     return undefined;
   }
 
-  private isRevokedOrMissing(jti: string): boolean {
-    const parent = this.taskRow(jti);
-    return !parent || parent.revoked_at !== null;
+  /** True when any ancestor of a delegated handle is revoked, expired, voided by a watermark or gone. */
+  private ancestorRevoked(parentJti: string, now: number): boolean {
+    let jti: string | null = parentJti;
+    for (let depth = 0; jti !== null && depth < MAX_DELEGATION_DEPTH; depth++) {
+      const parent = this.taskRow(jti);
+      if (!parent || parent.revoked_at !== null || parent.expires_at <= now || this.revokedByWatermark(parent)) return true;
+      jti = parent.parent;
+    }
+    return jti !== null;
   }
 
   private revokedByWatermark(row: TaskRow): boolean {
@@ -228,11 +410,24 @@ export class TaskLedger extends DurableObject {
     return hit.length > 0;
   }
 
+  private revokeRow(row: TaskRow, reason: string, actor: string, now: number): void {
+    this.sql.exec(`UPDATE tasks SET revoked_at = ?, revoke_reason = ? WHERE jti = ?`, now, reason, row.jti);
+    this.audit.append({ type: "revoked", jti: row.jti, reason, detail: { actor, task: row.task_id } });
+  }
+
+  private refusalRetryAfter(principal: LedgerPrincipal): number {
+    return this.refusals.retryAfter(principalKey(principal), this.limits().refusalsPerMinute);
+  }
+
   private taskRow(jti: string): TaskRow | undefined {
     return this.sql.exec<TaskRow>(`SELECT * FROM tasks WHERE jti = ?`, jti).toArray()[0];
   }
 
-  /** The ledger belongs to one tenant; a call naming another tenant is a routing bug, refused. */
+  private limits(): LedgerLimits {
+    return configFor(this.env).ledgerLimits;
+  }
+
+  /** The ledger belongs to one tenant, bound on first use. */
   private bindTenant(tenant: string): void {
     const bound = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant'`).toArray()[0];
     if (!bound) this.sql.exec(`INSERT INTO meta (key, value) VALUES ('tenant', ?)`, tenant);
@@ -253,54 +448,8 @@ export class TaskLedger extends DurableObject {
     return this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant'`).one().value;
   }
 
-  /**
-   * A repeated allowed `get` by the same principal on the same handle extends the newest event's
-   * span (count, last_at) instead of adding a row: storage grows with what happened, not with
-   * how often a client polled. Only the chain head is ever rewritten, and its hash is recomputed.
-   */
-  private appendAllowed(jti: string, op: TaskOp, principal: LedgerPrincipal, now: number): void {
-    if (op === "get") {
-      const head = this.sql.exec<AuditEvent & Record<string, SqlStorageValue>>(`SELECT * FROM audit ORDER BY seq DESC LIMIT 1`).toArray()[0];
-      if (head && head.type === "allowed" && head.jti === jti && head.op === op && head.client_id === principal.clientId && head.subject === principal.subject) {
-        const extended = { ...head, count: head.count + 1, last_at: now };
-        const { hash: _old, ...unhashed } = extended;
-        const hash = eventHash(unhashed);
-        this.sql.exec(`UPDATE audit SET count = ?, last_at = ?, hash = ? WHERE seq = ?`, extended.count, now, hash, head.seq);
-        return;
-      }
-    }
-    this.appendAudit({ type: "allowed", jti, op, principal });
-  }
-
-  private appendAudit(input: AuditInput): void {
-    const head = this.sql.exec<{ seq: number; hash: string }>(`SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).toArray()[0];
-    const now = Date.now();
-    const event: Omit<AuditEvent, "hash"> = {
-      seq: (head?.seq ?? 0) + 1,
-      at: now,
-      last_at: now,
-      count: 1,
-      type: input.type,
-      jti: input.jti ?? null,
-      op: input.op ?? null,
-      client_id: input.principal?.clientId ?? null,
-      subject: input.principal?.subject ?? null,
-      reason: input.reason ?? null,
-      detail: input.detail === undefined ? null : JSON.stringify(input.detail),
-      prev_hash: head?.hash ?? genesisHash(this.tenantOf()),
-    };
-    const hash = eventHash(event);
-    this.sql.exec(
-      `INSERT INTO audit (seq, at, last_at, count, type, jti, op, client_id, subject, reason, detail, prev_hash, hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      event.seq, event.at, event.last_at, event.count, event.type, event.jti, event.op, event.client_id, event.subject,
-      event.reason, event.detail, event.prev_hash, hash,
-    );
-  }
-
-  private async scheduleExpiryAlarm(expiresAt: number): Promise<void> {
+  private async scheduleAlarm(at: number): Promise<void> {
     const current = await this.ctx.storage.getAlarm();
-    const wanted = expiresAt + PURGE_GRACE_MS;
-    if (current === null || wanted < current) await this.ctx.storage.setAlarm(wanted);
+    if (current === null || at < current) await this.ctx.storage.setAlarm(at);
   }
 }

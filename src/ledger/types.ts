@@ -1,10 +1,13 @@
 import type { TaskOp } from "../handle/claims.js";
+import type { BindableField } from "../policy/task-policy.js";
 
-/** The principal fields a ledger decision needs (tenant is the ledger itself). */
+/** The principal fields a ledger decision needs (tenant names the ledger itself). */
 export interface LedgerPrincipal {
   tenant: string;
   clientId: string;
   subject: string;
+  /** Seconds since epoch the caller last authenticated; needed for step-up checks. */
+  authTime?: number;
 }
 
 export interface IssueRecord {
@@ -15,10 +18,15 @@ export interface IssueRecord {
   tool: string;
   ops: TaskOp[];
   mcp: string;
+  bind: BindableField[];
+  maxAuthAgeSeconds: number | undefined;
+  stepUpOps: TaskOp[];
   status: string;
   issuedAt: number;
   expiresAt: number;
+  /** Delegated handles: the parent's jti and who delegated. */
   parent?: string;
+  actor?: string;
 }
 
 export type DenialReason =
@@ -28,15 +36,21 @@ export type DenialReason =
   | "subject_mismatch"
   | "revoked"
   | "revoked_by_watermark"
+  | "revoked_after_delivery"
+  | "parent_revoked"
   | "expired"
   | "operation_not_allowed"
+  | "step_up_required"
+  | "rate_limited"
   | "handle_invalid"
   /** The call reached another tenant's ledger object: a routing bug, refused. */
   | "wrong_ledger";
 
 export type Decision =
   | { allowed: true; taskId: string; status: string; tool: string }
-  | { allowed: false; reason: DenialReason };
+  | { allowed: false; reason: Exclude<DenialReason, "step_up_required" | "rate_limited"> }
+  | { allowed: false; reason: "step_up_required"; maxAuthAgeSeconds: number }
+  | { allowed: false; reason: "rate_limited"; retryAfterSeconds: number };
 
 export interface TaskRecord {
   jti: string;
@@ -46,19 +60,40 @@ export interface TaskRecord {
   tool: string;
   ops: TaskOp[];
   mcp: string;
+  bind: BindableField[];
   status: string;
   issuedAt: number;
   expiresAt: number;
+  deliveredAt: number | null;
   revokedAt: number | null;
   revokeReason: string | null;
   parent: string | null;
+  actor: string | null;
 }
 
 export type RevocationTarget = { jti: string } | { taskId: string };
+export type RevocationScope = { scope: "tenant" } | { scope: "client"; value: string } | { scope: "subject"; value: string };
 
 export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "failed", "cancelled"]);
 
 export interface OwnedHandle {
   handle: string;
   ttlMs: number;
+}
+
+/** Limits the ledger enforces, from config. */
+export interface LedgerLimits {
+  deliveryGraceMs: number;
+  creationsPerMinute: number;
+  refusalsPerMinute: number;
+  auditRetentionMs: number | undefined;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  clientId: string;
+  subject: string;
+  label: string | null;
+  createdAt: number;
+  revokedAt: number | null;
 }

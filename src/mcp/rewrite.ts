@@ -17,6 +17,8 @@ export interface TaskIdMapper {
   resolve(taskIds: string[]): Promise<Map<string, string>>;
   /** The status an origin reported for one of its tasks (for the audit trail). */
   observeStatus(taskId: string, status: string): void;
+  /** The task's terminal result reached the client (starts the post-delivery revocation grace). */
+  observeDelivery(taskId: string): void;
   /** The effective TTL (ms) for a task the caller owns, to replace the origin's in task objects. */
   effectiveTtlMs(taskId: string): number | undefined;
   /** Seals an origin pagination cursor (it may be an origin task id) for the client. */
@@ -134,6 +136,7 @@ export async function rewriteOutboundMessage(message: JsonObject, context: Outbo
   if (isOwnResponse && result && context.requestMethod === "tools/call" && (await rewriteCreation(result, context))) {
     return message;
   }
+  if (isOwnResponse && result) noteDelivery(result, context);
   const ids = collectTaskIds(message);
   if (ids.length === 0) {
     if (result && Array.isArray(result.tasks) && typeof result.nextCursor === "string") result.nextCursor = await context.mapper.sealCursor(result.nextCursor);
@@ -187,4 +190,16 @@ function scrubOriginIds(error: JsonObject, names: ReadonlyMap<string, string>): 
     text = text.split(quotedOrigin).join(quotedName);
   }
   return JSON.parse(text) as JsonObject;
+}
+
+/** Spots a terminal result handed to the client: a tasks/result answer, or a 2026 tasks/get with the result inline. */
+function noteDelivery(result: JsonObject, context: OutboundContext): void {
+  if (context.requestMethod === "tasks/result") {
+    const related = relatedTaskOf(result);
+    const taskId = related ? (related.taskId as string) : undefined;
+    for (const [originId] of context.mapper.knownNames()) if (taskId === undefined || taskId === originId) context.mapper.observeDelivery(originId);
+  } else if (context.requestMethod === "tasks/get" && typeof result.taskId === "string" && typeof result.status === "string") {
+    const inline = "result" in result || "error" in result;
+    if (inline && ["completed", "failed"].includes(result.status)) context.mapper.observeDelivery(result.taskId);
+  }
 }

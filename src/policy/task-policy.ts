@@ -1,9 +1,91 @@
-import type { TaskOp } from "../handle/claims.js";
+import { z } from "zod";
+import { TASK_OPS, type TaskOp } from "../handle/claims.js";
 import type { TaskProtocol } from "../mcp/revision.js";
 
-/** Operations a handle allows, by the task protocol it was created under. */
-export function defaultOpsFor(protocol: TaskProtocol): TaskOp[] {
-  return protocol === "extension" ? ["get", "update", "cancel"] : ["get", "result", "cancel"];
+export const BINDABLE_FIELDS = ["tenant", "client", "subject"] as const;
+export type BindableField = (typeof BINDABLE_FIELDS)[number];
+
+/** What policy says about tasks created by one tool. */
+export interface ToolPolicy {
+  /** Overrides the origin's `execution.taskSupport`; undefined keeps the origin's. */
+  taskSupport: "forbidden" | "optional" | "required" | undefined;
+  /** Cap on a handle's lifetime, applied on top of MAX_TASK_TTL_SECONDS. */
+  maxTtlSeconds: number | undefined;
+  /** Follow-up operations a handle allows (intersected with what its protocol revision has). */
+  ops: TaskOp[];
+  /** Principal fields a follow-up must match; `tenant` always binds. */
+  bind: BindableField[];
+  /** Step-up: `stepUpOps` need a caller authenticated at most this many seconds ago. */
+  maxAuthAgeSeconds: number | undefined;
+  stepUpOps: TaskOp[];
+  /** May the task's owner delegate it (operators always may)? */
+  ownerMayDelegate: boolean;
+}
+
+export interface TaskPolicy {
+  default: ToolPolicy;
+  tools: Record<string, Partial<ToolPolicy>>;
+}
+
+const op = z.enum(TASK_OPS);
+const ToolPolicySchema = z
+  .object({
+    taskSupport: z.enum(["forbidden", "optional", "required"]).optional(),
+    maxTtlSeconds: z.number().int().positive().optional(),
+    ops: z.array(op).optional(),
+    bind: z
+      .array(z.enum(BINDABLE_FIELDS))
+      .refine((fields) => fields.includes("tenant"), "must include tenant: handles never cross tenants")
+      .optional(),
+    maxAuthAgeSeconds: z.number().int().positive().optional(),
+    stepUpOps: z.array(op).optional(),
+    ownerMayDelegate: z.boolean().optional(),
+  })
+  .strict();
+
+export const TaskPolicySchema = z
+  .object({ default: ToolPolicySchema.optional(), tools: z.record(z.string().min(1), ToolPolicySchema).optional() })
+  .strict();
+
+export const DEFAULT_TOOL_POLICY: ToolPolicy = {
+  taskSupport: undefined,
+  maxTtlSeconds: undefined,
+  ops: [...TASK_OPS],
+  bind: ["tenant", "client", "subject"],
+  maxAuthAgeSeconds: undefined,
+  stepUpOps: ["result", "cancel"],
+  ownerMayDelegate: false,
+};
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** Parses TASK_POLICY (JSON); returns readable problems for the config error. */
+export function parseTaskPolicy(source: string | undefined): { policy: TaskPolicy } | { problems: string[] } {
+  if (!source || source.trim() === "") return { policy: { default: DEFAULT_TOOL_POLICY, tools: {} } };
+  let json: unknown;
+  try {
+    json = JSON.parse(source);
+  } catch {
+    return { problems: ["TASK_POLICY is not JSON"] };
+  }
+  const parsed = TaskPolicySchema.safeParse(json);
+  if (!parsed.success) return { problems: parsed.error.issues.map((i) => `TASK_POLICY.${i.path.join(".")}: ${i.message}`) };
+  const tools: Record<string, Partial<ToolPolicy>> = {};
+  for (const [name, rules] of Object.entries(parsed.data.tools ?? {})) tools[name] = withoutUndefined(rules) as Partial<ToolPolicy>;
+  return { policy: { default: { ...DEFAULT_TOOL_POLICY, ...(withoutUndefined(parsed.data.default ?? {}) as Partial<ToolPolicy>) }, tools } };
+}
+
+/** The effective policy for `tool`: its own rules over the default. */
+export function policyFor(policy: TaskPolicy, tool: string): ToolPolicy {
+  return { ...policy.default, ...(policy.tools[tool] ?? {}) };
+}
+
+/** Operations a handle allows: the policy's, limited to those its protocol revision has. */
+export function opsFor(rules: ToolPolicy, protocol: TaskProtocol): TaskOp[] {
+  const available: TaskOp[] = protocol === "extension" ? ["get", "update", "cancel"] : ["get", "result", "cancel"];
+  return available.filter((o) => rules.ops.includes(o));
 }
 
 /** The TTL a handle gets: the origin's TTL capped by policy; an unlimited (null) origin TTL is capped too. */
@@ -11,4 +93,9 @@ export function effectiveTtlMs(originTtlMs: number | null, maxTtlSeconds: number
   const cap = maxTtlSeconds * 1000;
   if (originTtlMs === null || !Number.isFinite(originTtlMs) || originTtlMs <= 0) return cap;
   return Math.min(originTtlMs, cap);
+}
+
+/** The TTL cap for one tool: the global cap, lowered by the tool's own. */
+export function ttlCapSeconds(rules: ToolPolicy, globalMaxSeconds: number): number {
+  return Math.min(globalMaxSeconds, rules.maxTtlSeconds ?? globalMaxSeconds);
 }

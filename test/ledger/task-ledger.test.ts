@@ -20,8 +20,16 @@ function record(tenant: string, jti: string, overrides: Partial<IssueRecord> = {
     status: "working",
     issuedAt: now,
     expiresAt: now + 60_000,
+    bind: ["tenant", "client", "subject"],
+    maxAuthAgeSeconds: undefined,
+    stepUpOps: ["result", "cancel"],
     ...overrides,
   };
+}
+
+/** Audit events only (the export also carries the chain anchor). */
+async function eventsOf(ledger: ReturnType<typeof ledgerFor>, tenant: string, after = 0, limit = 1000) {
+  return (await ledger.auditEvents(tenant, after, limit)).events;
 }
 
 async function freshLedger(tenant: string) {
@@ -35,10 +43,10 @@ describe("TaskLedger.authorize", () => {
     const { ledger, who } = await freshLedger(tenant);
     await ledger.issue(tenant, record(tenant, "j1"));
     expect(await ledger.authorize(tenant, "j1", "get", who)).toEqual({ allowed: true, taskId: "origin-j1", status: "working", tool: "slow_echo" });
-    const events = await ledger.auditEvents(tenant);
+    const events = await eventsOf(ledger, tenant);
     expect(events.map((e) => e.type)).toEqual(["issued", "allowed"]);
     expect(events[1]!.prev_hash).toBe(events[0]!.hash);
-    expect(await ledger.verifyAudit(tenant)).toEqual({ valid: true, events: 2 });
+    expect(await ledger.verifyAudit(tenant)).toEqual({ valid: true, events: 2, anchor: null });
   });
 
   it("denies with the precise reason", async () => {
@@ -59,7 +67,7 @@ describe("TaskLedger.authorize", () => {
     }
     await ledger.revoke(tenant, { jti: "j1" }, "test", "admin");
     expect(await ledger.authorize(tenant, "j1", "get", who)).toEqual({ allowed: false, reason: "revoked" });
-    const denied = (await ledger.auditEvents(tenant)).filter((e) => e.type === "denied").map((e) => e.reason);
+    const denied = (await eventsOf(ledger, tenant)).filter((e) => e.type === "denied").map((e) => e.reason);
     expect(denied).toEqual([...cases.map(([, reason]) => reason), "revoked"]);
   });
 
@@ -70,7 +78,7 @@ describe("TaskLedger.authorize", () => {
     for (let i = 0; i < 100; i++) await ledger.authorize(tenant, "j1", "get", who);
     await ledger.authorize(tenant, "j1", "result", who);
     await ledger.authorize(tenant, "j1", "get", who);
-    const events = await ledger.auditEvents(tenant);
+    const events = await eventsOf(ledger, tenant);
     expect(events.map((e) => [e.type, e.op, e.count])).toEqual([
       ["issued", null, 1],
       ["allowed", "get", 100],
@@ -88,7 +96,7 @@ describe("TaskLedger.authorize", () => {
     await Promise.all(Array.from({ length: 200 }, (_, i) => ledger.authorize(tenant, `j${i % 10}`, i % 2 ? "get" : "result", who)));
     const verification = await ledger.verifyAudit(tenant);
     expect(verification.valid).toBe(true);
-    const events = await ledger.auditEvents(tenant, 0, 10_000);
+    const events = await eventsOf(ledger, tenant, 0, 10_000);
     expect(events.reduce((sum, e) => sum + (e.type === "allowed" ? e.count : 0), 0)).toBe(200);
   });
 
@@ -97,7 +105,7 @@ describe("TaskLedger.authorize", () => {
     const { ledger, who } = await freshLedger(tenant);
     await ledger.issue(tenant, record(tenant, "j1"));
     expect(await ledger.authorize("someone-else", "j1", "get", who)).toEqual({ allowed: false, reason: "wrong_ledger" });
-    expect((await ledger.auditEvents(tenant)).map((e) => e.type)).toEqual(["issued"]);
+    expect((await eventsOf(ledger, tenant)).map((e) => e.type)).toEqual(["issued"]);
   });
 });
 
@@ -147,7 +155,7 @@ describe("status, ownership and expiry", () => {
     await ledger.observeStatus(tenant, "origin-j1", "working");
     await ledger.observeStatus(tenant, "origin-j1", "completed");
     await ledger.observeStatus(tenant, "origin-j1", "completed");
-    const events = (await ledger.auditEvents(tenant)).filter((e) => e.type === "terminal");
+    const events = (await eventsOf(ledger, tenant)).filter((e) => e.type === "terminal");
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ jti: "j1", reason: "completed" });
     expect(await ledger.task(tenant, "j1")).toMatchObject({ status: "completed" });
@@ -171,7 +179,7 @@ describe("status, ownership and expiry", () => {
     expect(await runDurableObjectAlarm(ledger)).toBe(true);
     expect(await ledger.task(tenant, "old")).toBeNull();
     expect(await ledger.task(tenant, "live")).not.toBeNull();
-    const expired = (await ledger.auditEvents(tenant)).filter((e) => e.type === "expired");
+    const expired = (await eventsOf(ledger, tenant)).filter((e) => e.type === "expired");
     expect(expired.map((e) => e.jti)).toEqual(["old"]);
     expect((await ledger.verifyAudit(tenant)).valid).toBe(true);
   });

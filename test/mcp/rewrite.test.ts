@@ -3,12 +3,15 @@ import { rewriteOutboundMessage, type TaskIdMapper } from "../../src/mcp/rewrite
 
 const RELATED = "io.modelcontextprotocol/related-task";
 
-function mapper(owned: Record<string, string>, extra: Partial<TaskIdMapper> = {}): TaskIdMapper & { minted: unknown[]; observed: Array<[string, string]> } {
+function mapper(owned: Record<string, string>, extra: Partial<TaskIdMapper> = {}): TaskIdMapper & { minted: unknown[]; observed: Array<[string, string]>; delivered: string[] } {
   const minted: unknown[] = [];
   const observed: Array<[string, string]> = [];
+  const delivered: string[] = [];
   return {
     minted,
     observed,
+    delivered,
+    observeDelivery: (id) => void delivered.push(id),
     async mint(task) {
       minted.push(task);
       return { handle: `H(${task.taskId})`, ttlMs: Math.min(task.ttlMs ?? 5000, 5000) };

@@ -92,6 +92,8 @@ export async function waitUntil(url: string, accept: (response: Response, body: 
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (owner && !owner.running()) throw new Error(`process exited before ${url} was ready:\n${owner.output()}`);
+    // wrangler dev stays up after a failed build, waiting for a fix: fail now, not at the timeout.
+    if (owner?.output().includes("Build failed")) throw new Error(`the Worker did not build:\n${owner.output()}`);
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
       const body = await response.text();

@@ -1,0 +1,99 @@
+import { Hono, type Context } from "hono";
+import { z } from "zod";
+import { authenticate, bearerChallenge } from "../auth/authenticate.js";
+import { isIdentifier } from "../auth/principal.js";
+import { configFor, type Config } from "../config.js";
+import { Refusal } from "../errors.js";
+import type { AppEnv } from "../gateway/mcp-endpoint.js";
+import { TASK_OPS } from "../handle/claims.js";
+import { signingKeyRing } from "../handle/signing-keys.js";
+import { ledgerFor } from "../ledger/ledger-client.js";
+import { policyFor } from "../policy/task-policy.js";
+import { timingSafeEqualText } from "./admin-auth.js";
+import { delegateHandle } from "./delegation.js";
+import { claimsOfOwnHandle } from "./handle-lookup.js";
+import { invalidRequest, parseJsonBody } from "./request-body.js";
+
+/** The `token` parameter of an RFC 7009 / RFC 7662 request (form-encoded, JSON tolerated). */
+async function tokenParameter(c: Context<AppEnv>): Promise<string | undefined> {
+  const type = c.req.header("content-type") ?? "";
+  if (type.startsWith("application/x-www-form-urlencoded") || type.startsWith("multipart/form-data")) {
+    const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+    return typeof form.token === "string" ? form.token : undefined;
+  }
+  const json = await c.req.json().catch(() => undefined);
+  return json && typeof json.token === "string" ? json.token : undefined;
+}
+
+function unauthorized(c: Context<AppEnv>, config: Config): Response {
+  return c.json({ error: "invalid_client", error_description: "Authorization: Bearer credentials are required" }, 401, { "www-authenticate": bearerChallenge(config) });
+}
+
+const OwnerDelegation = z
+  .object({
+    taskId: z.string().min(1).max(4096),
+    to: z.object({ client_id: z.string().refine(isIdentifier), sub: z.string().refine(isIdentifier) }).strict(),
+    ops: z.array(z.enum(TASK_OPS)).min(1).optional(),
+    ttl_seconds: z.number().int().positive().optional(),
+  })
+  .strict();
+
+/** RFC 7009 revocation and RFC 7662 introspection of task handles, and owner delegation. */
+export const tokenEndpoints = new Hono<AppEnv>()
+  // RFC 7009: a client revokes a handle it holds. Unknown or foreign handles still answer 200 (§2.2).
+  .post("/revoke", async (c) => {
+    const config = configFor(c.env);
+    let principal;
+    try {
+      principal = await authenticate(c.req.header("authorization"), config, c.env);
+    } catch (error) {
+      if (error instanceof Refusal && error.status === 401) return unauthorized(c, config);
+      throw error;
+    }
+    const token = await tokenParameter(c);
+    if (!token) return c.json({ error: "invalid_request", error_description: "the token parameter is required" }, 400);
+    const claims = await claimsOfOwnHandle(token, config, true);
+    const owns = claims && claims.tenant === principal.tenant && claims.client_id === principal.clientId && claims.sub === principal.subject;
+    if (claims && owns) await ledgerFor(c.env.TASK_LEDGER, claims.tenant).revoke(claims.tenant, { jti: claims.jti }, "self", `${principal.clientId}/${principal.subject}`);
+    return c.body(null, 200);
+  })
+  // RFC 7662: origins ask whether a handle is live right now.
+  .post("/introspect", async (c) => {
+    const config = configFor(c.env);
+    const presented = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1];
+    const allowed = [config.introspectionToken, config.adminToken].filter((t): t is string => !!t);
+    if (!presented || !allowed.some((t) => timingSafeEqualText(presented, t))) return unauthorized(c, config);
+    const token = await tokenParameter(c);
+    if (!token) return c.json({ error: "invalid_request", error_description: "the token parameter is required" }, 400);
+    const claims = await claimsOfOwnHandle(token, config);
+    if (!claims || !(await ledgerFor(c.env.TASK_LEDGER, claims.tenant).isActive(claims.tenant, claims.jti))) return c.json({ active: false });
+    return c.json({ active: true, token_type: "mcp-task-handle", ...claims });
+  })
+  // The owner of a handle delegates an attenuated copy, when the tool's policy allows it.
+  .post("/delegations", async (c) => {
+    const config = configFor(c.env);
+    let principal;
+    try {
+      principal = await authenticate(c.req.header("authorization"), config, c.env);
+    } catch (error) {
+      if (error instanceof Refusal && error.status === 401) return unauthorized(c, config);
+      throw error;
+    }
+    const body = await parseJsonBody(c, OwnerDelegation, "{taskId, to: {client_id, sub}, ops?, ttl_seconds?}");
+    if (!body.ok) return body.response;
+    const parent = await claimsOfOwnHandle(body.value.taskId, config);
+    const owns = parent && parent.tenant === principal.tenant && parent.client_id === principal.clientId && parent.sub === principal.subject;
+    // Not owning a handle answers like not knowing it.
+    if (!parent || !owns) return c.json({ error: "not_found", message: "Task not found" }, 404);
+    if (!policyFor(config.policy, parent.tool).ownerMayDelegate) return c.json({ error: "forbidden", message: `Policy does not let owners delegate tasks of tool ${parent.tool}` }, 403);
+    const keyRing = await signingKeyRing(config);
+    if (!keyRing) return c.json({ error: "signing_unavailable", message: "no signing key" }, 503);
+    const result = await delegateHandle(
+      { parent, to: { clientId: body.value.to.client_id, subject: body.value.to.sub }, ops: body.value.ops, ttlSeconds: body.value.ttl_seconds, actor: { sub: principal.subject, client_id: principal.clientId } },
+      keyRing,
+      config,
+      c.env,
+    );
+    if (!result.ok) return invalidRequest(c, result.reason);
+    return c.json({ handle: result.handle, jti: result.claims.jti, ops: result.claims.ops, exp: result.claims.exp }, 201);
+  });
