@@ -1,6 +1,17 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
+/** The policy the workerd tests run under (see test/governance). */
+const TEST_TASK_POLICY = {
+  tools: {
+    ping_now: { taskSupport: "forbidden" },
+    summarize: { taskSupport: "forbidden" },
+    slow_echo: { ownerMayDelegate: true },
+    long_job: { maxTtlSeconds: 30, maxAuthAgeSeconds: 300 },
+    always_fails: { ops: ["get"], bind: ["tenant", "client"] },
+  },
+};
+
 // Two projects: `workers` runs the Worker and its Durable Object inside workerd against a real
 // demo origin started by the global setup; `e2e` drives real processes (wrangler dev, the demo
 // origin, the official SDK client) from Node.
@@ -21,6 +32,11 @@ export default defineConfig({
                 TASKWARD_ISSUER: "https://taskward.test",
                 HANDLE_SIGNING_JWKS: inject<string>("signingJwks"),
                 MAX_BODY_BYTES: "65536",
+                INTROSPECTION_TOKEN: "test-introspection-token",
+                DELIVERY_GRACE_SECONDS: "2",
+                RATE_LIMIT_CREATIONS_PER_MINUTE: "40",
+                RATE_LIMIT_REFUSALS_PER_MINUTE: "30",
+                TASK_POLICY: JSON.stringify(TEST_TASK_POLICY),
               },
             },
           })),

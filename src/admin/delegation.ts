@@ -58,7 +58,7 @@ export async function delegateHandle(request: DelegationRequest, keyRing: KeyRin
     maxAuthAgeSeconds: rules.maxAuthAgeSeconds,
     stepUpOps: rules.stepUpOps,
     status: "working",
-    issuedAt: claims.iat * 1000,
+    issuedAt: Date.now(),
     expiresAt: exp * 1000,
     parent: parent.jti,
     actor: request.actor.sub,

@@ -78,7 +78,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
           maxAuthAgeSeconds: rules.maxAuthAgeSeconds,
           stepUpOps: rules.stepUpOps,
           status: task.status,
-          issuedAt: claims.iat * 1000,
+          issuedAt: now,
           expiresAt: claims.exp * 1000,
         });
       } catch (error) {

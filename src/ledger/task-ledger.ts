@@ -247,7 +247,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     for (const taskId of taskIds) {
       const rows = this.sql.exec<TaskRow>(`SELECT * FROM tasks WHERE task_id = ? ORDER BY issued_at DESC`, taskId).toArray();
       const row = rows.find((r) => this.denialReason(r, undefined, principal, tenant, now) === undefined);
-      if (row) owned[taskId] = { handle: row.handle, ttlMs: row.expires_at - row.issued_at };
+      if (row) owned[taskId] = { handle: row.handle, ttlMs: Math.round((row.expires_at - row.issued_at) / 1000) * 1000 };
     }
     return owned;
   }

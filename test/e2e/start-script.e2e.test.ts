@@ -18,7 +18,7 @@ const READY_LINE = "Ctrl-C stops both processes.";
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 let tmp: string;
-let env: NodeJS.ProcessEnv;
+let env: Record<string, string>;
 let base: string;
 let originPort: number;
 let taskwardPort: number;

@@ -65,7 +65,18 @@ export class McpSession {
   ) {}
 
   static async open(identity: Identity = ALICE): Promise<McpSession> {
-    const session = new McpSession(await devToken(identity));
+    return McpSession.openWithToken(await devToken(identity));
+  }
+
+  /** The same session presenting another bearer token. */
+  withToken(token: string): McpSession {
+    const copy = new McpSession(token, this.protocolVersion);
+    copy.sessionId = this.sessionId;
+    return copy;
+  }
+
+  static async openWithToken(token: string): Promise<McpSession> {
+    const session = new McpSession(token);
     const init = await session.request("initialize", {
       protocolVersion: "2025-11-25",
       capabilities: { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },

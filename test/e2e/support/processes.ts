@@ -2,11 +2,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 
-export const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const HOST = "127.0.0.1";
 const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 const READY_TIMEOUT_MS = 90_000;
@@ -51,7 +51,7 @@ export interface GroupProcess {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function spawnGroup(command: string, args: string[], env: NodeJS.ProcessEnv = {}): GroupProcess {
+export function spawnGroup(command: string, args: string[], env: Record<string, string> = {}): GroupProcess {
   const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   if (child.pid === undefined) throw new Error(`could not spawn ${command}`);
   const pid = child.pid;
