@@ -1,0 +1,76 @@
+import { parseArgs } from "node:util";
+import { generateKeys, retireKey, rotateKeys } from "./keys.js";
+import { devToken, exportAudit, listTasks, revoke, verifyAudit } from "./operations.js";
+import { RemoteError, UsageError, type CommandOutput } from "./output.js";
+
+export const USAGE = `taskward — operator CLI for the taskward MCP task-handle authority
+
+Usage:
+  taskward keys generate [--alg EdDSA|ES256] [--kid KID]     new HANDLE_SIGNING_JWKS document
+  taskward keys rotate --file CURRENT.json [--alg ALG]        add a key and make it active
+  taskward keys retire --file CURRENT.json --kid KID          remove a retired verification key
+  taskward revoke --handle HANDLE [--reason R]
+  taskward revoke --tenant T (--jti J | --task ID | --client C | --sub S | --all) [--reason R]
+  taskward tasks --tenant T [--client C] [--sub S] [--limit N] [--json]
+  taskward audit export --tenant T [--out FILE]
+  taskward audit verify (--file FILE | --tenant T)
+  taskward dev-token --tenant T --client C --sub S
+
+Remote commands take --url URL (or TASKWARD_URL) and --admin-token TOKEN (or TASKWARD_ADMIN_TOKEN).
+Exit codes: 0 done, 1 refused or failed (including a broken audit chain), 2 usage error.`;
+
+const OPTIONS = {
+  alg: { type: "string" },
+  kid: { type: "string" },
+  file: { type: "string" },
+  url: { type: "string" },
+  "admin-token": { type: "string" },
+  handle: { type: "string" },
+  tenant: { type: "string" },
+  jti: { type: "string" },
+  task: { type: "string" },
+  client: { type: "string" },
+  sub: { type: "string" },
+  all: { type: "boolean" },
+  reason: { type: "string" },
+  limit: { type: "string" },
+  json: { type: "boolean" },
+  out: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+type Command = (options: Record<string, string | boolean | undefined>) => Promise<CommandOutput>;
+
+const COMMANDS: Record<string, Command> = {
+  "keys generate": generateKeys,
+  "keys rotate": rotateKeys,
+  "keys retire": retireKey,
+  revoke,
+  tasks: listTasks,
+  "audit export": exportAudit,
+  "audit verify": verifyAudit,
+  "dev-token": devToken,
+};
+
+/** Runs one CLI invocation; never exits the process itself, so it can be tested. */
+export async function runCli(argv: string[]): Promise<Required<CommandOutput>> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    return { stdout: "", stderr: `${(error as Error).message}\n\n${USAGE}`, exitCode: 2 };
+  }
+  const [first, second] = parsed.positionals;
+  if (parsed.values.help || !first) return { stdout: USAGE, stderr: "", exitCode: first || parsed.values.help ? 0 : 2 };
+  const name = COMMANDS[`${first} ${second}`] ? `${first} ${second}` : first;
+  const command = COMMANDS[name];
+  if (!command) return { stdout: "", stderr: `unknown command: ${parsed.positionals.join(" ")}\n\n${USAGE}`, exitCode: 2 };
+  try {
+    const output = await command(parsed.values);
+    return { stdout: output.stdout ?? "", stderr: output.stderr ?? "", exitCode: output.exitCode ?? 0 };
+  } catch (error) {
+    if (error instanceof UsageError) return { stdout: "", stderr: `${error.message}\n\n${USAGE}`, exitCode: 2 };
+    if (error instanceof RemoteError) return { stdout: "", stderr: error.message, exitCode: 1 };
+    return { stdout: "", stderr: `error: ${(error as Error).message}`, exitCode: 1 };
+  }
+}

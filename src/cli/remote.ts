@@ -1,0 +1,42 @@
+import { RemoteError, UsageError } from "./output.js";
+
+export interface RemoteOptions {
+  url?: string;
+  "admin-token"?: string;
+}
+
+/** Calls the authority's admin API with the admin credential (--admin-token or TASKWARD_ADMIN_TOKEN). */
+export async function adminRequest(options: RemoteOptions, path: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
+  const url = options.url ?? process.env.TASKWARD_URL;
+  if (!url) throw new UsageError("--url (or TASKWARD_URL) is required: the authority's base URL");
+  const token = options["admin-token"] ?? process.env.TASKWARD_ADMIN_TOKEN;
+  if (!token) throw new UsageError("--admin-token (or TASKWARD_ADMIN_TOKEN) is required");
+  return request(`${url.replace(/\/$/, "")}${path}`, { method: init.method ?? "GET", body: init.body, token });
+}
+
+export async function request(url: string, init: { method: string; body?: unknown; token?: string }): Promise<Response> {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: init.method,
+      headers: { "content-type": "application/json", ...(init.token ? { authorization: `Bearer ${init.token}` } : {}) },
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    });
+  } catch (error) {
+    throw new RemoteError(`cannot reach ${url}: ${(error as Error).message}`);
+  }
+  return response;
+}
+
+/** The response body as JSON, or a RemoteError carrying the server's message. */
+export async function expectJson(response: Response, okStatuses: number[] = [200, 201]): Promise<Record<string, any>> {
+  const text = await response.text();
+  let body: Record<string, any> = {};
+  try {
+    body = text ? JSON.parse(text) : {};
+  } catch {
+    throw new RemoteError(`HTTP ${response.status}: ${text.slice(0, 200)}`);
+  }
+  if (!okStatuses.includes(response.status)) throw new RemoteError(`HTTP ${response.status}: ${body.message ?? body.error ?? text}`);
+  return body;
+}
