@@ -1,4 +1,5 @@
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import type { Principal } from "../auth/principal.js";
 import { z } from "zod";
 import { authenticate, bearerChallenge } from "../auth/authenticate.js";
 import { isIdentifier } from "../auth/principal.js";
@@ -15,7 +16,7 @@ import { claimsOfOwnHandle } from "./handle-lookup.js";
 import { invalidRequest, parseJsonBody } from "./request-body.js";
 
 /** The `token` parameter of an RFC 7009 / RFC 7662 request (form-encoded, JSON tolerated). */
-async function tokenParameter(c: Context<AppEnv>): Promise<string | undefined> {
+async function tokenParameter(c: Context<CallerEnv>): Promise<string | undefined> {
   const type = c.req.header("content-type") ?? "";
   if (type.startsWith("application/x-www-form-urlencoded") || type.startsWith("multipart/form-data")) {
     const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
@@ -25,9 +26,23 @@ async function tokenParameter(c: Context<AppEnv>): Promise<string | undefined> {
   return json && typeof json.token === "string" ? json.token : undefined;
 }
 
-function unauthorized(c: Context<AppEnv>, config: Config): Response {
+function unauthorized(c: Context<CallerEnv>, config: Config): Response {
   return c.json({ error: "invalid_client", error_description: "Authorization: Bearer credentials are required" }, 401, { "www-authenticate": bearerChallenge(config) });
 }
+
+type CallerEnv = AppEnv & { Variables: { principal: Principal } };
+
+/** Authenticates the caller like /mcp does; a missing or bad credential is an OAuth-style 401. */
+const requireCaller: MiddlewareHandler<CallerEnv> = async (c, next) => {
+  const config = configFor(c.env);
+  try {
+    c.set("principal", await authenticate(c.req.header("authorization"), config, c.env));
+  } catch (error) {
+    if (error instanceof Refusal && error.status === 401) return unauthorized(c, config);
+    throw error;
+  }
+  await next();
+};
 
 const OwnerDelegation = z
   .object({
@@ -39,17 +54,11 @@ const OwnerDelegation = z
   .strict();
 
 /** RFC 7009 revocation and RFC 7662 introspection of task handles, and owner delegation. */
-export const tokenEndpoints = new Hono<AppEnv>()
+export const tokenEndpoints = new Hono<CallerEnv>()
   // RFC 7009: a client revokes a handle it holds. Unknown or foreign handles still answer 200 (§2.2).
-  .post("/revoke", async (c) => {
+  .post("/revoke", requireCaller, async (c) => {
     const config = configFor(c.env);
-    let principal;
-    try {
-      principal = await authenticate(c.req.header("authorization"), config, c.env);
-    } catch (error) {
-      if (error instanceof Refusal && error.status === 401) return unauthorized(c, config);
-      throw error;
-    }
+    const principal = c.get("principal");
     const token = await tokenParameter(c);
     if (!token) return c.json({ error: "invalid_request", error_description: "the token parameter is required" }, 400);
     const claims = await claimsOfOwnHandle(token, config, true);
@@ -70,15 +79,9 @@ export const tokenEndpoints = new Hono<AppEnv>()
     return c.json({ active: true, token_type: "mcp-task-handle", ...claims });
   })
   // The owner of a handle delegates an attenuated copy, when the tool's policy allows it.
-  .post("/delegations", async (c) => {
+  .post("/delegations", requireCaller, async (c) => {
     const config = configFor(c.env);
-    let principal;
-    try {
-      principal = await authenticate(c.req.header("authorization"), config, c.env);
-    } catch (error) {
-      if (error instanceof Refusal && error.status === 401) return unauthorized(c, config);
-      throw error;
-    }
+    const principal = c.get("principal");
     const body = await parseJsonBody(c, OwnerDelegation, "{taskId, to: {client_id, sub}, ops?, ttl_seconds?}");
     if (!body.ok) return body.response;
     const parent = await claimsOfOwnHandle(body.value.taskId, config);
