@@ -40,6 +40,8 @@ export type RefusalCode = keyof typeof REFUSALS;
 /** A refusal with its stable code; `detail` is for the audit trail and logs, never the wire. */
 export class Refusal extends Error {
   override readonly name = "Refusal";
+  /** The JSON-RPC id of the refused request, when it was read before the refusal. */
+  requestId: string | number | null = null;
   readonly status: number;
   readonly rpcCode: number;
   constructor(

@@ -41,9 +41,10 @@ export async function verifyDevToken(token: string, keyRing: KeyRing, issuer: st
     audience: resource,
     requiredClaims: ["sub", "exp", "iat"],
   });
+  if (typeof payload.tenant !== "string" || typeof payload.client_id !== "string") throw new Error("dev token lacks tenant or client_id");
   return {
-    tenant: String(payload.tenant),
-    clientId: String(payload.client_id),
+    tenant: payload.tenant,
+    clientId: payload.client_id,
     subject: String(payload.sub),
     authTime: typeof payload.auth_time === "number" ? payload.auth_time : (payload.iat ?? 0),
     scopes: typeof payload.scope === "string" ? payload.scope.split(" ") : [],

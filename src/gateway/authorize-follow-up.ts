@@ -46,7 +46,7 @@ export async function authorizeFollowUp(
   }
   let decision;
   try {
-    decision = await ledgerFor(env.TASK_LEDGER, claims.tenant).authorize(claims.tenant, claims.jti, op, who);
+    decision = await ledgerFor(env.TASK_LEDGER, claims.tenant).authorize(claims.tenant, claims.jti, op, who, claims.task);
   } catch (error) {
     throw new Refusal("ledger_unavailable", `authorize: ${(error as Error).message}`);
   }

@@ -18,7 +18,7 @@ import { taskIdMapperFor, type MapperScope } from "./task-id-mapper.js";
 import { authorizeFollowUp, authorizeSubscriptions, rateLimitRefusal } from "./authorize-follow-up.js";
 import { applyTaskSupportPolicy, policyFor } from "../policy/index.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
-import { checkRoutingHeaders, encodeHeaderValue } from "../mcp/routing-headers.js";
+import { checkProtocolVersionAgreement, checkRoutingHeaders, encodeHeaderValue } from "../mcp/routing-headers.js";
 import { taskProtocolOf } from "../mcp/revision.js";
 import { verifyHandle } from "../handle/verify.js";
 import { keyRingResolver } from "../handle/resolve.js";
@@ -57,10 +57,11 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
     const message = parseClientMessage(body);
     if (message.kind !== "notification") requestId = message.id;
     const classified = classify(message, c.req.header(PROTOCOL_VERSION_HEADER));
+    checkProtocolVersionAgreement(c.req.raw.headers, message);
     if (classified.protocol === "extension") checkRoutingHeaders(c.req.raw.headers, message);
     return await dispatch(c, config, principal, classified);
   } catch (error) {
-    if (error instanceof Refusal) return refusalResponse(error, requestId, config);
+    if (error instanceof Refusal) return refusalResponse(error, requestId ?? error.requestId, config);
     throw error;
   }
 }

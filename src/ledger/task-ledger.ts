@@ -174,7 +174,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
    * Rate limit, binding, revocation (direct, watermark, ancestor, after delivery), expiry,
    * operation and step-up checks all happen here, in one transaction.
    */
-  authorize(tenant: string, jti: string, op: TaskOp, principal: LedgerPrincipal): Decision {
+  authorize(tenant: string, jti: string, op: TaskOp, principal: LedgerPrincipal, claimedTaskId?: string): Decision {
     if (!this.servesTenant(tenant)) return { allowed: false, reason: "wrong_ledger" };
     return this.ctx.storage.transactionSync((): Decision => {
       this.bindTenant(tenant);
@@ -185,7 +185,8 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       }
       const now = Date.now();
       const row = this.taskRow(jti);
-      const reason = row ? this.denialReason(row, op, principal, tenant, now) : "unknown_handle";
+      // A signed handle naming another task than its ledger record is forged or corrupt.
+      const reason = !row ? "unknown_handle" : claimedTaskId !== undefined && row.task_id !== claimedTaskId ? "task_mismatch" : this.denialReason(row, op, principal, tenant, now);
       if (reason || !row) {
         const denial: DenialReason = reason ?? "unknown_handle";
         this.audit.append({ type: "denied", jti, op, principal, reason: denial });

@@ -43,6 +43,7 @@ export type DenialReason =
   | "step_up_required"
   | "rate_limited"
   | "handle_invalid"
+  | "task_mismatch"
   /** The call reached another tenant's ledger object: a routing bug, refused. */
   | "wrong_ledger";
 

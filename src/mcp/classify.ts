@@ -25,6 +25,10 @@ export function classify(message: ClientMessage, protocolVersionHeader: string |
   const params = message.kind === "response" ? undefined : message.params;
   const revision = detectRevision(protocolVersionHeader, params);
   const protocol = taskProtocolOf(revision);
+  if (message.kind === "notification" && message.method.startsWith("tasks/")) {
+    // tasks/* are requests; as a notification they would reach the origin unauthorized.
+    throw new Refusal("invalid_request", `${message.method} without id`, `Not a valid JSON-RPC 2.0 message: ${message.method} is a request and needs an "id"`);
+  }
   if (message.kind !== "request") return { route: "passthrough", message, revision, protocol };
   if (protocol === "extension" && REMOVED_IN_EXTENSION.has(message.method)) {
     // Answered before params are looked at: these methods do not exist in this revision.

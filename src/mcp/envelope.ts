@@ -17,6 +17,23 @@ function isRequestId(value: unknown): value is RequestId {
   return typeof value === "string" || (typeof value === "number" && Number.isInteger(value));
 }
 
+/** Deepest JSON nesting accepted: far beyond real MCP messages, well short of what breaks parsers downstream. */
+export const MAX_JSON_DEPTH = 100;
+
+/** Iterative (no recursion to overflow) check of how deeply arrays and objects nest. */
+function nestingDepthExceeds(root: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (typeof value !== "object" || value === null) continue;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(value) ? value : Object.values(value)) {
+      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
 /** Parses and validates one JSON-RPC 2.0 message; batches and malformed envelopes are refused. */
 export function parseClientMessage(body: string): ClientMessage {
   let value: unknown;
@@ -26,11 +43,17 @@ export function parseClientMessage(body: string): ClientMessage {
     throw new Refusal("parse_error");
   }
   if (Array.isArray(value)) throw new Refusal("batch_not_supported");
+
   if (!isObject(value)) throw new Refusal("invalid_request", "message is not a JSON object", "Not a valid JSON-RPC 2.0 message: expected an object");
   if (value.jsonrpc !== "2.0") throw new Refusal("invalid_request", "jsonrpc is not 2.0", 'Not a valid JSON-RPC 2.0 message: "jsonrpc" must be "2.0"');
   const hasId = "id" in value;
   if (hasId && !isRequestId(value.id)) {
     throw new Refusal("invalid_request", "bad id", 'Not a valid JSON-RPC 2.0 message: "id" must be a string or an integer');
+  }
+  if (nestingDepthExceeds(value, MAX_JSON_DEPTH)) {
+    const refusal = new Refusal("invalid_request", "too deep", `Not a valid JSON-RPC 2.0 message: nested deeper than ${MAX_JSON_DEPTH} levels`);
+    refusal.requestId = hasId ? (value.id as RequestId) : null;
+    throw refusal;
   }
   if ("method" in value) {
     if (typeof value.method !== "string" || value.method.length === 0) {

@@ -55,11 +55,11 @@ function mismatch(header: string, headerValue: string, bodyValue: string | undef
 }
 
 /**
- * 2026-07-28 routing headers must agree with the body, because taskward decides on the body and
- * the origin may route on the headers: a disagreement is refused (400, -32020) before anything else.
- * A missing `Mcp-Name` is tolerated (some SDK clients omit it); taskward sets it when forwarding.
+ * The revision decides which rules apply, so its two statements must agree whatever they say:
+ * a `MCP-Protocol-Version` header naming one revision and `_meta` another is refused (-32020)
+ * rather than letting either silently win.
  */
-export function checkRoutingHeaders(headers: Headers, message: ClientMessage): void {
+export function checkProtocolVersionAgreement(headers: Headers, message: ClientMessage): void {
   if (message.kind === "response") return;
   const meta = message.params && isObject(message.params._meta) ? message.params._meta : undefined;
   const versionHeader = headers.get(PROTOCOL_VERSION_HEADER);
@@ -67,6 +67,16 @@ export function checkRoutingHeaders(headers: Headers, message: ClientMessage): v
   if (versionHeader !== null && typeof versionMeta === "string" && versionHeader !== versionMeta) {
     throw mismatch(PROTOCOL_VERSION_HEADER, versionHeader, versionMeta);
   }
+}
+
+/**
+ * 2026-07-28 routing headers must agree with the body, because taskward decides on the body and
+ * the origin may route on the headers: a disagreement is refused (400, -32020) before anything else.
+ * A missing `Mcp-Name` is tolerated (some SDK clients omit it); taskward sets it when forwarding.
+ */
+export function checkRoutingHeaders(headers: Headers, message: ClientMessage): void {
+  if (message.kind === "response") return;
+  checkProtocolVersionAgreement(headers, message);
   const methodHeader = headers.get(MCP_METHOD_HEADER);
   if (methodHeader !== null && decodeHeaderValue(methodHeader) !== message.method) throw mismatch(MCP_METHOD_HEADER, methodHeader, message.method);
   const nameHeader = headers.get(MCP_NAME_HEADER);

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { ConfigError, parseConfig, type WorkerEnv } from "../../src/config.js";
-import { worker } from "../support/mcp-client.js";
+import { env } from "cloudflare:workers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createApp } from "../../src/app.js";
+import { ALICE, devToken, worker } from "../support/mcp-client.js";
 
 describe("/.well-known", () => {
   it("serves the public handle keys, without private parts", async () => {
@@ -37,6 +40,32 @@ describe("/dev/token", () => {
     const body = (await response.json()) as { message: string };
     expect(body.message).toContain("client_id");
     expect(body.message).toContain("sub");
+  });
+});
+
+describe("DEV_MODE off", () => {
+  it("/dev/token answers 404 and dev tokens are refused", async () => {
+    const production = { ...(env as unknown as WorkerEnv), DEV_MODE: "false" };
+    const app = createApp();
+    const call = async (request: Request) => {
+      const ctx = createExecutionContext();
+      const response = await app.fetch(request, production, ctx);
+      await waitOnExecutionContext(ctx);
+      return response;
+    };
+    const minted = await call(new Request("https://taskward.test/dev/token", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(ALICE) }));
+    expect(minted.status).toBe(404);
+    const token = await devToken(ALICE);
+    const refused = await call(
+      new Request("https://taskward.test/mcp", {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+      }),
+    );
+    expect(refused.status).toBe(401);
+    const metadata = (await (await call(new Request("https://taskward.test/.well-known/oauth-protected-resource"))).json()) as { authorization_servers: string[] };
+    expect(metadata.authorization_servers).toEqual([]);
   });
 });
 
