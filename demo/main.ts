@@ -3,7 +3,10 @@
  *
  * DEMO_ORIGIN_PORT (8788), TASKWARD_ISSUER (http://127.0.0.1:8787),
  * TASKWARD_JWKS_URL (${TASKWARD_ISSUER}/.well-known/jwks.json), DEMO_VERIFY_HANDLES ("false" turns
- * verification off), DEMO_REQUIRE_HANDLE ("true" | "false", default true).
+ * verification off), DEMO_REQUIRE_HANDLE ("true" | "false", default true),
+ * DEMO_CONFORMANCE_FIXTURES ("true" adds the conformance suite's fixtures to the 2025-11-25 path).
+ *
+ * One endpoint serves MCP 2025-11-25 (SDK, sessions) and 2026-07-28 (stateless, tasks extension).
  */
 import { startDemoOrigin, type DemoOriginOptions } from "./origin.js";
 
@@ -12,6 +15,7 @@ function optionsFromEnv(env: NodeJS.ProcessEnv): DemoOriginOptions {
   const options: DemoOriginOptions = {
     port: Number(env.DEMO_ORIGIN_PORT ?? 8788),
     requireHandle: env.DEMO_REQUIRE_HANDLE !== "false",
+    conformanceFixtures: env.DEMO_CONFORMANCE_FIXTURES === "true",
   };
   if (env.DEMO_VERIFY_HANDLES !== "false") {
     // jose fetches a URL-form JWKS lazily, so the origin may start before taskward does.

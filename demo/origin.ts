@@ -1,21 +1,31 @@
 /**
- * The demo origin: an MCP server (official SDK, Streamable HTTP, stateful sessions) whose tools
- * exercise every MCP 2025-11-25 task mode, and which re-verifies the taskward task handle on
- * every task follow-up, as a real origin behind taskward would.
+ * The demo origin: one MCP endpoint serving two protocol eras side by side, and re-verifying the
+ * taskward task handle on every task follow-up, as a real origin behind taskward would.
+ *
+ * - MCP 2025-11-25 through the official SDK (Streamable HTTP, stateful sessions, `initialize`,
+ *   the experimental tasks utility): its tools exercise every task mode.
+ * - MCP 2026-07-28 (stateless, `server/discover`, per-request `_meta`) with the
+ *   `io.modelcontextprotocol/tasks` extension, implemented in `demo/modern/` (the SDK does not
+ *   speak it yet): a POST whose MCP-Protocol-Version header (or `_meta` protocol version) says
+ *   2026-07-28 goes there; everything else (initialize, Mcp-Session-Id, older versions) goes to
+ *   the SDK unchanged.
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { InMemoryTaskMessageQueue, InMemoryTaskStore } from "@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js";
-import type { CreateTaskRequestHandlerExtra, TaskRequestHandlerExtra } from "@modelcontextprotocol/sdk/experimental/tasks/interfaces.js";
-import type { CreateTaskResult } from "@modelcontextprotocol/sdk/experimental/tasks/types.js";
-import { isInitializeRequest, RELATED_TASK_META_KEY, type CallToolResult, type Task } from "@modelcontextprotocol/sdk/types.js";
+import { InMemoryTaskMessageQueue } from "@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js";
+import { isInitializeRequest, RELATED_TASK_META_KEY } from "@modelcontextprotocol/sdk/types.js";
 import type { JSONWebKeySet } from "jose";
-import * as z from "zod";
-import { TASK_HANDLE_HEADER, verifyTaskHandle } from "../src/origin/index.js";
+import { TASK_HANDLE_HEADER } from "../src/origin/index.js";
+import { handleAllows, handlesOf, LEGACY_GUARDED_METHODS, type HandleGuard } from "./guard.js";
+import { legacyTaskSource } from "./legacy/dual-serving.js";
+import { createEventStore, FIXTURE_CAPABILITIES, registerConformanceFixtures } from "./legacy/fixtures.js";
+import { CancellableTaskStore } from "./legacy/task-store.js";
+import { registerTools } from "./legacy/tools.js";
+import { createModernOrigin, isModernRequest } from "./modern/handler.js";
+import { MODERN_VERSION } from "./modern/protocol.js";
 
 export interface DemoOriginOptions {
   /** 0 = a random free port. */
@@ -31,6 +41,26 @@ export interface DemoOriginOptions {
   };
   /** Refuse task follow-ups that carry no handle header at all. */
   requireHandle?: boolean;
+  /**
+   * Also register the MCP conformance suite's fixtures on the 2025-11-25 (SDK) path: its
+   * `tools-call-*` tools, resources, prompts, logging, completion, and an event store so SSE
+   * streams resume (SEP-1699). Default false: the SDK path offers the demo's five tools only.
+   * (The 2026-07-28 mode always has its fixtures.)
+   */
+  conformanceFixtures?: boolean;
+  /** Settings of the 2026-07-28 mode. */
+  modern?: {
+    /** Task lifetime from creation; default 5 minutes. */
+    taskTtlMs?: number;
+    /** Suggested polling interval; default 200 ms. */
+    pollIntervalMs?: number;
+    /** Longest a subscriptions/listen stream stays open; default 5 minutes. */
+    listenMaxMs?: number;
+    /** Refuse tasks/get|update|cancel without Mcp-Name (default: tolerated when missing, refused when wrong). */
+    requireTaskMcpName?: boolean;
+  };
+  /** Refuse requests whose Host or Origin is not loopback (DNS rebinding). Default: on when `host` is loopback. */
+  dnsRebindingProtection?: boolean;
 }
 
 /** One JSON-RPC message as the demo received it (refused follow-ups included), for tests to inspect. */
@@ -43,6 +73,10 @@ export interface ReceivedMessage {
   sessionId?: string;
   /** The request's params as received, so tests can see exactly what taskward forwarded. */
   params?: Record<string, unknown>;
+  /** The MCP-Protocol-Version, Mcp-Method and Mcp-Name headers, raw, when present. */
+  protocolVersion?: string;
+  mcpMethod?: string;
+  mcpName?: string;
 }
 
 export interface DemoOrigin {
@@ -56,159 +90,16 @@ export interface DemoOrigin {
 const MCP_PATH = "/mcp";
 /** Test-only introspection of `received`: GET lists, DELETE clears. Served on loopback only. */
 const RECEIVED_PATH = "/__demo/received";
-const DEFAULT_TTL_MS = 60_000;
-const POLL_INTERVAL_MS = 200;
 const MAX_BODY_BYTES = 1024 * 1024;
-/** Follow-ups that name a task in params.taskId and so must carry a handle for that task. */
-const GUARDED_METHODS = new Set(["tasks/get", "tasks/result", "tasks/cancel"]);
 const INVALID_PARAMS = -32602;
+const SERVER_INFO = { name: "taskward-demo-origin", version: "0.1.0" };
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
-/**
- * The SDK's in-memory store, plus an AbortSignal per running task: the SDK's tasks/cancel handler
- * only flips the stored status, so this is how the work itself learns to stop.
- */
-class CancellableTaskStore extends InMemoryTaskStore {
-  private readonly running = new Map<string, AbortController>();
-
-  signalFor(taskId: string): AbortSignal {
-    const controller = new AbortController();
-    this.running.set(taskId, controller);
-    return controller.signal;
-  }
-
-  release(taskId: string): void {
-    this.running.delete(taskId);
-  }
-
-  override async updateTaskStatus(taskId: string, status: Task["status"], statusMessage?: string, sessionId?: string): Promise<void> {
-    await super.updateTaskStatus(taskId, status, statusMessage, sessionId);
-    if (status === "cancelled") this.running.get(taskId)?.abort(new Error("task cancelled"));
-  }
-
-  override cleanup(): void {
-    for (const controller of this.running.values()) controller.abort(new Error("origin closing"));
-    this.running.clear();
-    super.cleanup();
-  }
-}
-
-/** What a task's background work gets: a signal that fires on tasks/cancel, and a way to report progress. */
-interface TaskContext {
-  signal: AbortSignal;
-  report(statusMessage: string): Promise<void>;
-}
-
-type TaskWork = (context: TaskContext) => Promise<CallToolResult>;
-
-function textResult(text: string, isError = false): CallToolResult {
-  return { content: [{ type: "text", text }], ...(isError ? { isError: true } : {}) };
-}
-
-/** Creates the task with the client's ttl, starts `work` in the background, and answers CreateTaskResult at once. */
-async function startTask(store: CancellableTaskStore, extra: CreateTaskRequestHandlerExtra, work: TaskWork): Promise<CreateTaskResult> {
-  const task = await extra.taskStore.createTask({ ttl: extra.taskRequestedTtl ?? DEFAULT_TTL_MS, pollInterval: POLL_INTERVAL_MS });
-  const signal = store.signalFor(task.taskId);
-  const report = (statusMessage: string) => extra.taskStore.updateTaskStatus(task.taskId, "working", statusMessage);
-  void runTask(store, extra, task.taskId, () => work({ signal, report }), signal);
-  return { task };
-}
-
-async function runTask(store: CancellableTaskStore, extra: CreateTaskRequestHandlerExtra, taskId: string, work: () => Promise<CallToolResult>, signal: AbortSignal): Promise<void> {
-  try {
-    const result = await work().catch((error: unknown) => textResult(`error: ${(error as Error).message}`, true));
-    // Cancelled: the SDK already moved the task to `cancelled`, which is terminal.
-    if (signal.aborted) return;
-    // A tool result with isError is a failed task (MCP 2025-11-25, tasks: tool call errors).
-    await extra.taskStore.storeTaskResult(taskId, result.isError ? "failed" : "completed", result);
-  } catch {
-    // The task expired or the session closed while working; nobody is left to tell.
-  } finally {
-    store.release(taskId);
-  }
-}
-
-/** The SDK answers tasks/get and tasks/result from the store itself; these are required by the API but mirror it. */
-const storeFollowUps = {
-  getTask: (_args: unknown, extra: TaskRequestHandlerExtra) => extra.taskStore.getTask(extra.taskId),
-  getTaskResult: async (_args: unknown, extra: TaskRequestHandlerExtra) => (await extra.taskStore.getTaskResult(extra.taskId)) as CallToolResult,
-};
-
-function registerTools(server: McpServer, store: CancellableTaskStore): void {
-  server.experimental.tasks.registerToolTask(
-    "slow_echo",
-    {
-      description: "Echoes text after a delay; task-only.",
-      inputSchema: { text: z.string(), delayMs: z.number().int().min(0).max(60_000).default(300) },
-      execution: { taskSupport: "required" },
-    },
-    {
-      createTask: ({ text, delayMs }, extra) =>
-        startTask(store, extra, async ({ signal }) => {
-          await sleep(delayMs, undefined, { signal });
-          return textResult(text);
-        }),
-      ...storeFollowUps,
-    },
-  );
-
-  server.experimental.tasks.registerToolTask(
-    "summarize",
-    {
-      description: "Summarizes text quickly; works as a plain call or as a task.",
-      inputSchema: { text: z.string() },
-      execution: { taskSupport: "optional" },
-    },
-    {
-      createTask: ({ text }, extra) => startTask(store, extra, async () => textResult(`summary: ${text.slice(0, 80)}`)),
-      ...storeFollowUps,
-    },
-  );
-
-  server.registerTool("ping_now", { description: "Answers pong; never a task." }, async () => textResult("pong"));
-
-  server.experimental.tasks.registerToolTask(
-    "long_job",
-    {
-      description: "Works for `seconds`, reporting progress each second, until done or cancelled.",
-      inputSchema: { seconds: z.number().positive().max(3600).default(30) },
-      execution: { taskSupport: "required" },
-    },
-    {
-      createTask: ({ seconds }, extra) => startTask(store, extra, ({ signal, report }) => runLongJob(seconds, signal, report)),
-      ...storeFollowUps,
-    },
-  );
-
-  server.experimental.tasks.registerToolTask(
-    "always_fails",
-    { description: "A task that always ends `failed`.", inputSchema: {}, execution: { taskSupport: "required" } },
-    {
-      createTask: (_args, extra) =>
-        startTask(store, extra, async ({ signal }) => {
-          await sleep(50, undefined, { signal });
-          return textResult("always_fails: this tool always fails", true);
-        }),
-      ...storeFollowUps,
-    },
-  );
-}
-
-async function runLongJob(seconds: number, signal: AbortSignal, report: TaskContext["report"]): Promise<CallToolResult> {
-  const deadline = Date.now() + seconds * 1000;
-  for (let tick = 1; Date.now() < deadline; tick++) {
-    await sleep(Math.min(1000, deadline - Date.now()), undefined, { signal });
-    // Each update also emits notifications/tasks/status, which is traffic taskward must rewrite.
-    if (Date.now() < deadline) await report(`${tick}s of ${seconds}s`);
-  }
-  return textResult(`long_job done after ${seconds}s`);
-}
-
-function createMcpServer(store: CancellableTaskStore, queue: InMemoryTaskMessageQueue): McpServer {
-  const server = new McpServer(
-    { name: "taskward-demo-origin", version: "0.1.0" },
-    { capabilities: { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } }, taskStore: store, taskMessageQueue: queue },
-  );
+function createMcpServer(store: CancellableTaskStore, queue: InMemoryTaskMessageQueue, fixtures: boolean): McpServer {
+  const capabilities = { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } }, ...(fixtures ? FIXTURE_CAPABILITIES : {}) };
+  const server = new McpServer(SERVER_INFO, { capabilities, taskStore: store, taskMessageQueue: queue });
   registerTools(server, store);
+  if (fixtures) registerConformanceFixtures(server);
   return server;
 }
 
@@ -263,61 +154,74 @@ function describe(value: unknown, req: IncomingMessage): ReceivedMessage {
   if (sessionId !== undefined) entry.sessionId = sessionId;
   const params = asRecord(message.params);
   if (params) entry.params = params;
+  const protocolVersion = headerValue(req, "mcp-protocol-version");
+  if (protocolVersion !== undefined) entry.protocolVersion = protocolVersion;
+  const mcpMethod = headerValue(req, "mcp-method");
+  if (mcpMethod !== undefined) entry.mcpMethod = mcpMethod;
+  const mcpName = headerValue(req, "mcp-name");
+  if (mcpName !== undefined) entry.mcpName = mcpName;
   return entry;
 }
 
-interface HandleGuard {
-  verification?: { issuer: string; audience: string; jwks: JSONWebKeySet | URL };
-  requireHandle: boolean;
-}
-
-/** True when a guarded follow-up may reach the SDK: its handle verifies and names this very task. */
-async function handleAllows(guard: HandleGuard, taskId: string, handle: string | undefined): Promise<boolean> {
-  if (handle === undefined) return !guard.requireHandle;
-  if (!guard.verification) return true;
-  try {
-    const claims = await verifyTaskHandle(handle, guard.verification);
-    return claims.task === taskId;
-  } catch {
-    return false;
-  }
-}
-
 /**
- * The JSON-RPC errors for follow-ups the handle does not allow, answered as "Task not found" so a
- * caller learns nothing about tasks it holds no handle for. A batch (no longer part of MCP) with
- * any refused follow-up is refused whole.
+ * The JSON-RPC errors for 2025-11-25 follow-ups the handle does not allow, answered as "Task not
+ * found". A batch (no longer part of MCP) with any refused follow-up is refused whole.
  */
-async function refusals(guard: HandleGuard, messages: unknown[], handle: string | undefined): Promise<unknown[]> {
+async function refusals(guard: HandleGuard, messages: unknown[], handles: string[]): Promise<unknown[]> {
   const errors: unknown[] = [];
   for (const value of messages) {
     const message = asRecord(value);
     const taskId = message ? asRecord(message.params)?.taskId : undefined;
-    if (!message || typeof message.method !== "string" || !GUARDED_METHODS.has(message.method) || typeof taskId !== "string") continue;
-    if (!(await handleAllows(guard, taskId, handle))) errors.push(jsonRpcError(message.id, INVALID_PARAMS, "Task not found"));
+    if (!message || typeof message.method !== "string" || !LEGACY_GUARDED_METHODS.has(message.method) || typeof taskId !== "string") continue;
+    if (!(await handleAllows(guard, taskId, handles))) errors.push(jsonRpcError(message.id, INVALID_PARAMS, "Task not found"));
   }
   return errors;
 }
 
+/** DNS-rebinding defence for a loopback server: Host (and Origin, when sent) must name a loopback host. */
+function fromLoopback(req: IncomingMessage): boolean {
+  const hostname = (value: string): string | undefined => {
+    try {
+      return new URL(value).hostname.toLowerCase();
+    } catch {
+      return undefined;
+    }
+  };
+  const host = headerValue(req, "host");
+  if (host === undefined || !LOOPBACK_HOSTS.has(hostname(`http://${host}`) ?? "")) return false;
+  const origin = headerValue(req, "origin");
+  return origin === undefined || LOOPBACK_HOSTS.has(hostname(origin) ?? "");
+}
+
 export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<DemoOrigin> {
   const host = options.host ?? "127.0.0.1";
+  const fixtures = options.conformanceFixtures ?? false;
+  const dnsRebindingProtection = options.dnsRebindingProtection ?? LOOPBACK_HOSTS.has(host);
   // One store for the whole process, so a task outlives the HTTP connection that created it; the
   // SDK still binds each task to the session that created it.
   const store = new CancellableTaskStore();
   const queue = new InMemoryTaskMessageQueue();
+  const eventStore = fixtures ? createEventStore() : undefined;
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const received: ReceivedMessage[] = [];
   const guard: HandleGuard = { requireHandle: options.requireHandle ?? false };
+  const modern = createModernOrigin({
+    serverInfo: SERVER_INFO,
+    ...options.modern,
+    authorizeTask: (taskId, req, method) => handleAllows(guard, taskId, handlesOf(req, method === "subscriptions/listen")),
+    legacyTasks: legacyTaskSource(store),
+  });
 
   async function openSession(req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (sessionId) => void sessions.set(sessionId, transport),
+      ...(eventStore ? { eventStore, retryInterval: 1000 } : {}),
     });
     transport.onclose = () => {
       if (transport.sessionId) sessions.delete(transport.sessionId);
     };
-    await createMcpServer(store, queue).connect(transport);
+    await createMcpServer(store, queue, fixtures).connect(transport);
     await transport.handleRequest(req, res, body);
   }
 
@@ -331,7 +235,10 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
     const messages = Array.isArray(body) ? body : [body];
     received.push(...messages.map((message) => describe(message, req)));
 
-    const refused = await refusals(guard, messages, headerValue(req, TASK_HANDLE_HEADER));
+    // 2026-07-28: stateless; validation, capability gates and handle checks happen in its own order.
+    if (isModernRequest(req.headers, body)) return modern.handlePost(req, res, body);
+
+    const refused = await refusals(guard, messages, handlesOf(req));
     if (refused.length > 0) return sendJson(res, 200, Array.isArray(body) ? refused : refused[0]);
 
     const sessionId = headerValue(req, "mcp-session-id");
@@ -342,8 +249,9 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
     return sendJson(res, 400, jsonRpcError(null, -32000, "Bad Request: no valid session id"));
   }
 
-  /** GET opens the session's SSE stream; DELETE ends the session. */
+  /** GET opens the session's SSE stream; DELETE ends the session. Neither exists in 2026-07-28 (405). */
   async function handleSessionRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (headerValue(req, "mcp-protocol-version") === MODERN_VERSION) return modern.handleOther(req, res);
     const sessionId = headerValue(req, "mcp-session-id");
     const transport = sessionId ? sessions.get(sessionId) : undefined;
     if (!sessionId) return sendJson(res, 400, jsonRpcError(null, -32000, "Bad Request: missing session id"));
@@ -364,6 +272,7 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
     const path = new URL(req.url ?? "/", "http://origin").pathname;
     if (path === RECEIVED_PATH) return handleReceived(req, res);
     if (path !== MCP_PATH) return void res.writeHead(404).end();
+    if (dnsRebindingProtection && !fromLoopback(req)) return sendJson(res, 403, jsonRpcError(null, -32000, "Forbidden: Host or Origin is not this loopback server"));
     if (req.method === "POST") return handlePost(req, res);
     if (req.method === "GET" || req.method === "DELETE") return handleSessionRequest(req, res);
     res.writeHead(405, { allow: "GET, POST, DELETE" }).end();
@@ -383,6 +292,7 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
   }
 
   async function close(): Promise<void> {
+    modern.close();
     await Promise.allSettled([...sessions.values()].map((transport) => transport.close()));
     store.cleanup();
     // Open SSE streams would otherwise keep server.close() waiting.
