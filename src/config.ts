@@ -13,6 +13,7 @@ export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN"> {
   /** Secret: bearer credential origins use for /introspect (RFC 7662). */
   INTROSPECTION_TOKEN?: string;
   TASK_POLICY?: string;
+  ALLOWED_ORIGINS?: string;
   DELIVERY_GRACE_SECONDS?: string;
   AUDIT_RETENTION_DAYS?: string;
   RATE_LIMIT_CREATIONS_PER_MINUTE?: string;
@@ -36,6 +37,8 @@ export interface Config {
   maxTaskTtlSeconds: number;
   maxBodyBytes: number;
   devMode: boolean;
+  /** Browser origins allowed to call /mcp (DNS-rebinding defence); the issuer's own origin by default. */
+  allowedOrigins: string[];
   adminToken: string | undefined;
   introspectionToken: string | undefined;
   signingJwks: string | undefined;
@@ -96,6 +99,7 @@ export function parseConfig(env: WorkerEnv): Config {
     maxTaskTtlSeconds: positiveInteger("MAX_TASK_TTL_SECONDS", env.MAX_TASK_TTL_SECONDS, 86_400),
     maxBodyBytes: positiveInteger("MAX_BODY_BYTES", env.MAX_BODY_BYTES, 1_048_576),
     devMode: booleanFlag("DEV_MODE", env.DEV_MODE),
+    allowedOrigins: [new URL(issuer).origin, ...(env.ALLOWED_ORIGINS ?? "").split(",").map((s) => s.trim()).filter(Boolean)],
     adminToken: env.ADMIN_TOKEN || undefined,
     introspectionToken: env.INTROSPECTION_TOKEN || undefined,
     signingJwks: env.HANDLE_SIGNING_JWKS || undefined,

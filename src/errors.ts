@@ -7,6 +7,7 @@ export const REFUSALS = {
   // Caller authentication
   missing_credentials: { status: 401, rpc: -32001, message: "Authorization: Bearer credentials are required" },
   invalid_credentials: { status: 401, rpc: -32001, message: "The bearer token is invalid, expired or not for this resource" },
+  forbidden_origin: { status: 403, rpc: -32000, message: "Forbidden: this Origin or Host may not call the MCP endpoint" },
   admin_unauthorized: { status: 401, rpc: -32001, message: "A valid admin credential is required" },
   // Envelope
   unsupported_media_type: { status: 415, rpc: -32700, message: "Content-Type must be application/json" },

@@ -92,3 +92,40 @@ describe("parseConfig", () => {
     expect(() => parseConfig({ ...base, OAUTH_ISSUERS: "https://as.example" })).toThrow(/OAUTH_JWKS_URL is required/);
   });
 });
+
+describe("DNS-rebinding defence on /mcp", () => {
+  async function postWith(headers: Record<string, string>, url = "https://taskward.test/mcp") {
+    return worker().fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${await devToken(ALICE)}`, ...headers },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+  }
+
+  it("refuses a foreign Origin with 403 before authentication", async () => {
+    const response = await postWith({ origin: "http://evil.example.com" });
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ error: { code: -32000, message: expect.stringContaining("Origin") } });
+  });
+
+  it("accepts the issuer's own origin and requests without Origin", async () => {
+    expect((await postWith({ origin: "https://taskward.test" })).status).not.toBe(403);
+    expect((await postWith({})).status).not.toBe(403);
+  });
+
+  it("on a loopback issuer, refuses a non-loopback Host and accepts loopback Origins", async () => {
+    const loopback = { ...(env as unknown as WorkerEnv), TASKWARD_ISSUER: "http://127.0.0.1:8787" };
+    const app = createApp();
+    const call = async (url: string, headers: Record<string, string>) => {
+      const ctx = createExecutionContext();
+      const response = await app.fetch(new Request(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: "{}" }), loopback, ctx);
+      await waitOnExecutionContext(ctx);
+      return response.status;
+    };
+    expect(await call("http://evil.example.com/mcp", {})).toBe(403);
+    expect(await call("http://localhost:8787/mcp", { origin: "http://evil.example.com" })).toBe(403);
+    // Past the origin check, the missing credential is what refuses these.
+    expect(await call("http://localhost:8787/mcp", { origin: "http://localhost:5173" })).toBe(401);
+    expect(await call("http://127.0.0.1:8787/mcp", {})).toBe(401);
+  });
+});
