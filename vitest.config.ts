@@ -45,7 +45,7 @@ export default defineConfig({
           name: "workers",
           include: ["test/**/*.test.ts"],
           exclude: ["test/e2e/**", "test/node/**"],
-          globalSetup: ["test/setup/origin.global.ts"],
+          globalSetup: ["test/setup/origin.global.ts", "test/setup/fault-origin.global.ts"],
         },
       },
       {

@@ -25,7 +25,11 @@ export function createApp(): Hono<AppEnv> {
       console.error(`taskward configuration error: ${error.message}`);
       return c.json({ error: "configuration_error", message: "taskward is misconfigured; see the Worker logs" }, 500);
     }
-    if (error instanceof Refusal) return refusalResponse(error, null, undefined);
+    if (error instanceof Refusal) {
+      // Operator and token endpoints speak plain JSON errors; the MCP endpoint speaks JSON-RPC.
+      if (new URL(c.req.url).pathname === "/mcp") return refusalResponse(error, null, undefined);
+      return c.json({ error: error.code, message: error.wireMessage }, error.status as 400, error.headers);
+    }
     console.error("taskward internal error", error);
     return c.json({ error: "internal_error", message: "Internal error" }, 500);
   });

@@ -15,9 +15,7 @@ export async function authenticate(authorization: string | undefined, config: Co
   const reasons: string[] = [];
   let principal: Principal | undefined;
   if (looksLikeApiKey(token)) {
-    principal = await verifyApiKey(token, env).catch((error: Error) => {
-      throw new Refusal("ledger_unavailable", `api key lookup: ${error.message}`);
-    });
+    principal = await verifyApiKey(token, env);
     if (!principal) throw new Refusal("invalid_credentials", "unknown or revoked API key");
   }
   if (!principal && config.oauth.issuers.length > 0) {

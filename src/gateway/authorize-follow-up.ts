@@ -19,8 +19,8 @@ export class FollowUpRefused extends Refusal {
 
 /**
  * Verifies the handle, then asks the owning tenant's ledger to decide and audit — one round trip.
- * Handles that fail verification are audited in the caller's own ledger. Any ledger failure
- * refuses the call (fail closed).
+ * Handles that fail verification are audited in the caller's own ledger. A ledger failure
+ * rejects with `ledger_unavailable` (see ledgerFor): the call is refused, never forwarded.
  */
 export async function authorizeFollowUp(
   handle: string,
@@ -44,18 +44,12 @@ export async function authorizeFollowUp(
     await recordRefusal(env, claims.tenant, who, "operation_not_allowed", { op, minted: claims.mcp, used: revision }, claims.jti);
     throw new FollowUpRefused("revision_mismatch");
   }
-  let decision;
-  try {
-    decision = await ledgerFor(env.TASK_LEDGER, claims.tenant).authorize(claims.tenant, claims.jti, op, who, claims.task);
-  } catch (error) {
-    throw new Refusal("ledger_unavailable", `authorize: ${(error as Error).message}`);
-  }
+  const decision = await ledgerFor(env.TASK_LEDGER, claims.tenant).authorize(claims.tenant, claims.jti, op, who, claims.task);
   if (!decision.allowed) {
     if (decision.reason === "step_up_required") throw stepUpRefusal(decision.maxAuthAgeSeconds);
     if (decision.reason === "rate_limited") throw rateLimitRefusal(decision.retryAfterSeconds);
     throw new FollowUpRefused(decision.reason);
   }
-  if (decision.taskId !== claims.task) throw new FollowUpRefused("ledger_task_mismatch");
   return claims;
 }
 
@@ -71,12 +65,7 @@ function revisionAllows(mintedUnder: string, usedUnder: string, op: TaskOp): boo
 }
 
 async function recordRefusal(env: WorkerEnv, tenant: string, who: { tenant: string; clientId: string; subject: string }, reason: DenialReason, detail: unknown, jti?: string): Promise<void> {
-  let retryAfterSeconds: number;
-  try {
-    ({ retryAfterSeconds } = await ledgerFor(env.TASK_LEDGER, tenant).recordRefusal(tenant, who, reason, detail, jti));
-  } catch (error) {
-    throw new Refusal("ledger_unavailable", `recordRefusal: ${(error as Error).message}`);
-  }
+  const { retryAfterSeconds } = await ledgerFor(env.TASK_LEDGER, tenant).recordRefusal(tenant, who, reason, detail, jti);
   if (retryAfterSeconds > 0) throw rateLimitRefusal(retryAfterSeconds);
 }
 

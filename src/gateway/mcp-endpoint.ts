@@ -132,7 +132,7 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
       applyTaskSupportPolicy(m.result as JsonObject, config.policy);
     }
     return rewriteOutboundMessage(m, { requestId, requestMethod, mapper });
-  });
+  }, requestId ?? null);
 }
 
 /**
@@ -162,12 +162,7 @@ function enforceTaskSupport(classified: Extract<Classified, { route: "create-can
 }
 
 async function enforceCreationRate(env: WorkerEnv, principal: Principal): Promise<void> {
-  let retryAfter: number;
-  try {
-    retryAfter = await ledgerFor(env.TASK_LEDGER, principal.tenant).creationRetryAfter(principal.tenant, principal);
-  } catch (error) {
-    throw new Refusal("ledger_unavailable", `creationRetryAfter: ${(error as Error).message}`);
-  }
+  const retryAfter = await ledgerFor(env.TASK_LEDGER, principal.tenant).creationRetryAfter(principal.tenant, principal);
   if (retryAfter > 0) throw rateLimitRefusal(retryAfter);
 }
 

@@ -65,25 +65,22 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
         },
         { keyRing, issuer: config.issuer, audience: config.handleAudience, now: () => now },
       );
-      try {
-        await ledger.issue(principal.tenant, {
-          jti: claims.jti,
-          taskId: task.taskId,
-          handle: token,
-          principal: ledgerPrincipal,
-          tool,
-          ops: claims.ops,
-          mcp: revision,
-          bind: rules.bind,
-          maxAuthAgeSeconds: rules.maxAuthAgeSeconds,
-          stepUpOps: rules.stepUpOps,
-          status: task.status,
-          issuedAt: now,
-          expiresAt: claims.exp * 1000,
-        });
-      } catch (error) {
-        throw new Refusal("ledger_unavailable", `issue: ${(error as Error).message}`);
-      }
+      // Recorded before the handle is shown: a handle the ledger does not know never leaves.
+      await ledger.issue(principal.tenant, {
+        jti: claims.jti,
+        taskId: task.taskId,
+        handle: token,
+        principal: ledgerPrincipal,
+        tool,
+        ops: claims.ops,
+        mcp: revision,
+        bind: rules.bind,
+        maxAuthAgeSeconds: rules.maxAuthAgeSeconds,
+        stepUpOps: rules.stepUpOps,
+        status: task.status,
+        issuedAt: now,
+        expiresAt: claims.exp * 1000,
+      });
       ttlByTask.set(task.taskId, ttlMs);
       return { handle: token, ttlMs };
     },
@@ -97,12 +94,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
         else unknown.push(taskId);
       }
       if (unknown.length > 0) {
-        let owned;
-        try {
-          owned = await ledger.ownedHandles(principal.tenant, ledgerPrincipal, unknown);
-        } catch (error) {
-          throw new Refusal("ledger_unavailable", `ownedHandles: ${(error as Error).message}`);
-        }
+        const owned = await ledger.ownedHandles(principal.tenant, ledgerPrincipal, unknown);
         for (const [taskId, { handle, ttlMs }] of Object.entries(owned)) {
           handles.set(taskId, handle);
           ttlByTask.set(taskId, ttlMs);

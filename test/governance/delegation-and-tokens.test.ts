@@ -2,8 +2,14 @@ import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { WorkerEnv } from "../../src/config.js";
-import { ledgerFor } from "../../src/ledger/ledger-client.js";
+import { ledgerFor, ledgerIdFor } from "../../src/ledger/ledger-client.js";
 import { McpSession, adminFetch, decodeClaims, originReceived, worker, type Identity } from "../support/mcp-client.js";
+
+/** The Durable Object stub itself, for alarms and storage inspection. */
+function rawLedger(tenant: string) {
+  const namespace = (env as unknown as WorkerEnv).TASK_LEDGER;
+  return namespace.get(ledgerIdFor(namespace, tenant));
+}
 
 const NOT_FOUND = { code: -32602, message: "Task not found" };
 
@@ -118,7 +124,7 @@ describe("API keys for machine principals", () => {
     const { handle } = await session.createTask("slow_echo", { text: "k", delayMs: 10 });
     expect(decodeClaims(handle)).toMatchObject({ tenant, client_id: "batch", sub: "svc-1" });
 
-    const stored = await runInDurableObject(ledgerFor((env as unknown as WorkerEnv).TASK_LEDGER, tenant), (_instance, state) =>
+    const stored = await runInDurableObject(rawLedger(tenant), (_instance, state) =>
       JSON.stringify(state.storage.sql.exec("SELECT * FROM api_keys").toArray()),
     );
     const secret = key.split(".")[2]!;

@@ -2,8 +2,14 @@ import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { WorkerEnv } from "../../src/config.js";
-import { ledgerFor } from "../../src/ledger/ledger-client.js";
+import { ledgerFor, ledgerIdFor } from "../../src/ledger/ledger-client.js";
 import { McpSession, adminFetch, decodeClaims, originReceived, type Identity } from "../support/mcp-client.js";
+
+/** The Durable Object stub itself, for alarms and storage inspection. */
+function rawLedger(tenant: string) {
+  const namespace = (env as unknown as WorkerEnv).TASK_LEDGER;
+  return namespace.get(ledgerIdFor(namespace, tenant));
+}
 
 const NOT_FOUND = { code: -32602, message: "Task not found" };
 
@@ -74,7 +80,7 @@ describe("lifecycle", () => {
     const { jti } = decodeClaims(handle);
     await expect.poll(async () => (await ledger.task(tenant, jti))?.deliveredAt, { timeout: 3000 }).toBeTypeOf("number");
     await new Promise((r) => setTimeout(r, 2100));
-    expect(await runDurableObjectAlarm(ledger)).toBe(true);
+    expect(await runDurableObjectAlarm(rawLedger(tenant))).toBe(true);
     expect(await ledger.task(tenant, jti)).toMatchObject({ revokeReason: "delivered" });
     expect((await session.request("tasks/get", { taskId: handle })).reply?.error).toEqual(NOT_FOUND);
     const types = (await ledger.auditEvents(tenant)).events.map((e) => `${e.type}:${e.reason ?? ""}`);

@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { ledgerFor, type IssueRecord } from "../../src/ledger/index.js";
+import { ledgerIdFor } from "../../src/ledger/ledger-client.js";
+import type { IssueRecord } from "../../src/ledger/index.js";
 import type { WorkerEnv } from "../../src/config.js";
 
 const namespace = (env as unknown as WorkerEnv).TASK_LEDGER;
@@ -28,12 +29,17 @@ function record(tenant: string, jti: string, overrides: Partial<IssueRecord> = {
 }
 
 /** Audit events only (the export also carries the chain anchor). */
-async function eventsOf(ledger: ReturnType<typeof ledgerFor>, tenant: string, after = 0, limit = 1000) {
+async function eventsOf(ledger: ReturnType<typeof rawLedger>, tenant: string, after = 0, limit = 1000) {
   return (await ledger.auditEvents(tenant, after, limit)).events;
 }
 
+/** The Durable Object stub itself (tests drive the object directly, alarms and storage included). */
+function rawLedger(tenant: string) {
+  return namespace.get(ledgerIdFor(namespace, tenant));
+}
+
 async function freshLedger(tenant: string) {
-  const ledger = ledgerFor(namespace, tenant);
+  const ledger = rawLedger(tenant);
   return { ledger, who: { tenant, ...owner } };
 }
 

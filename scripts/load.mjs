@@ -1,0 +1,494 @@
+#!/usr/bin/env node
+/**
+ * `npm run load`: a bounded load test of taskward with autocannon, against real processes on
+ * loopback: the demo origin (`node --import tsx demo/main.ts`) and `wrangler dev --env dev` with a
+ * fresh signing key (--env-file), a fresh ledger (--persist-to a temp dir) and the per-principal
+ * rate limits raised out of the way (--var), so the figures measure the request path itself.
+ *
+ * Traffic: TENANTS tenants × PRINCIPALS principals, each with its own MCP session; a mix of
+ * tools/call-as-task (create), tasks/get (poll), tasks/result, tasks/cancel, and a share of
+ * follow-ups sent by a principal that does not own the handle (same tenant or another one), which
+ * the ledger must refuse. Runs DURATION seconds on CONNECTIONS connections, then a 1 s drain
+ * during which only GET /.well-known/jwks.json is sent (so no follow-up is in flight when autocannon
+ * stops), then stops its children by process group.
+ *
+ * Afterwards it prints requests, errors, latency p50/p99, throughput and, per tenant, the audit
+ * completeness check: follow-ups sent with that tenant's handles (the decisions the ledger had to
+ * make) == allowed + denied events in the tenant's audit export (summing folded `count`s), owner
+ * follow-ups == allowed, foreign ones == denied, creations == issued events, and
+ * /audit/verify valid. The last line is a JSON summary. Exit code 1 if any check fails.
+ *
+ * Environment: LOAD_DURATION_S (20), LOAD_CONNECTIONS (8), LOAD_TENANTS (4), LOAD_PRINCIPALS (2),
+ * LOAD_SEED (1) for the operation mix.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+import { dotenvLine, generateSigningJwks } from "./dev-keys.mjs";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const HOST = "127.0.0.1";
+const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
+
+function intFromEnv(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+const DURATION_S = intFromEnv("LOAD_DURATION_S", 20);
+const CONNECTIONS = intFromEnv("LOAD_CONNECTIONS", 8);
+const TENANTS = intFromEnv("LOAD_TENANTS", 4);
+const PRINCIPALS = intFromEnv("LOAD_PRINCIPALS", 2);
+const SEED = intFromEnv("LOAD_SEED", 1);
+const DRAIN_MS = 1_000;
+const READY_TIMEOUT_MS = 120_000;
+const POOL_PER_PRINCIPAL = 4;
+/** The operation mix (weights). `foreign` is a tasks/get by a principal that does not own the handle. */
+const MIX = { create: 12, get: 50, result: 14, cancel: 9, foreign: 15 };
+
+// ---- processes ----
+
+const children = [];
+
+function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, HOST, () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+function launch(label, args, env) {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  child.label = label;
+  child.log = "";
+  const keep = (chunk) => (child.log = (child.log + chunk.toString("utf8")).slice(-32_768));
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  child.exited = new Promise((done) => child.once("exit", (code, signal) => done({ code, signal })));
+  children.push(child);
+  return child;
+}
+
+const running = (child) => child.exitCode === null && child.signalCode === null;
+
+function signalGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // gone
+  }
+}
+
+function groupAlive(child) {
+  try {
+    process.kill(-child.pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM the child's process group (by PID), SIGKILL after 5 s, and wait until the group is gone. */
+async function stopChild(child) {
+  if (running(child)) {
+    signalGroup(child, "SIGTERM");
+    const timer = setTimeout(() => signalGroup(child, "SIGKILL"), 5_000);
+    await child.exited;
+    clearTimeout(timer);
+  }
+  signalGroup(child, "SIGKILL");
+  for (let waited = 0; groupAlive(child) && waited < 5_000; waited += 50) await sleep(50);
+}
+
+async function waitUntil(url, accept, owner) {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (!running(owner)) throw new Error(`${owner.label} exited while starting:\n${owner.log}`);
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      const body = await response.text();
+      if (accept(response, body)) return body;
+    } catch {
+      // not yet
+    }
+    await sleep(250);
+  }
+  throw new Error(`${url} not ready after ${READY_TIMEOUT_MS} ms:\n${owner.log}`);
+}
+
+// ---- MCP helpers (setup and checks, outside the measured run) ----
+
+/** Every JSON-RPC message in a JSON or SSE body. */
+function messagesIn(body) {
+  const text = String(body ?? "");
+  if (text.trimStart().startsWith("{")) {
+    try {
+      return [JSON.parse(text)];
+    } catch {
+      return [];
+    }
+  }
+  const messages = [];
+  for (const block of text.split(/\r?\n\r?\n/)) {
+    const data = block
+      .split(/\r?\n/)
+      .filter((line) => line.startsWith("data:"))
+      .map((line) => line.slice(5).replace(/^ /, ""))
+      .join("\n");
+    if (!data.trim()) continue;
+    try {
+      messages.push(JSON.parse(data));
+    } catch {
+      // not JSON
+    }
+  }
+  return messages;
+}
+
+function claimsOf(handle) {
+  return JSON.parse(Buffer.from(handle.split(".")[1], "base64url").toString("utf8"));
+}
+
+function mcpHeaders(principal) {
+  const headers = {
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+    authorization: `Bearer ${principal.token}`,
+    "mcp-protocol-version": "2025-11-25",
+  };
+  if (principal.sessionId) headers["mcp-session-id"] = principal.sessionId;
+  return headers;
+}
+
+async function rpc(base, principal, message) {
+  const response = await fetch(`${base}/mcp`, { method: "POST", headers: mcpHeaders(principal), body: JSON.stringify(message) });
+  const text = await response.text();
+  return { response, reply: messagesIn(text).find((m) => m.id === message.id) };
+}
+
+function createMessage(id, delayMs) {
+  return { jsonrpc: "2.0", id, method: "tools/call", params: { name: "slow_echo", arguments: { text: `load ${id}`, delayMs }, task: { ttl: 120_000 } } };
+}
+
+async function openPrincipal(base, identity) {
+  const tokenResponse = await fetch(`${base}/dev/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(identity) });
+  if (tokenResponse.status !== 200) throw new Error(`dev token for ${JSON.stringify(identity)}: ${tokenResponse.status}`);
+  const principal = { ...identity, token: (await tokenResponse.json()).access_token, sessionId: undefined, handles: [] };
+  const init = await rpc(base, principal, {
+    jsonrpc: "2.0",
+    id: "init",
+    method: "initialize",
+    params: { protocolVersion: "2025-11-25", capabilities: { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } }, clientInfo: { name: "taskward-load", version: "0" } },
+  });
+  principal.sessionId = init.response.headers.get("mcp-session-id") ?? undefined;
+  if (!init.reply?.result || !principal.sessionId) throw new Error(`initialize failed for ${identity.sub}`);
+  await fetch(`${base}/mcp`, { method: "POST", headers: mcpHeaders(principal), body: JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }) });
+  return principal;
+}
+
+async function auditOf(base, adminToken, tenant) {
+  const rows = [];
+  let after = 0;
+  for (;;) {
+    const response = await fetch(`${base}/admin/tenants/${tenant}/audit?after=${after}&limit=10000`, { headers: { authorization: `Bearer ${adminToken}` } });
+    if (response.status !== 200) throw new Error(`audit export ${tenant}: ${response.status}`);
+    for (const line of (await response.text()).split("\n")) if (line.trim()) rows.push(JSON.parse(line));
+    const next = response.headers.get("audit-next-cursor");
+    if (!next) return rows;
+    after = Number(next);
+  }
+}
+
+// ---- deterministic choices ----
+
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+// ---- main ----
+
+async function main() {
+  const tmp = mkdtempSync(join(tmpdir(), "taskward-load-"));
+  const cleanup = async () => {
+    await Promise.all(children.map(stopChild));
+    rmSync(tmp, { recursive: true, force: true });
+  };
+  for (const signal of ["SIGINT", "SIGTERM"]) {
+    process.on(signal, () => {
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+  process.on("exit", () => children.forEach((child) => signalGroup(child, "SIGKILL")));
+
+  try {
+    // 1. Secrets, ports, processes.
+    const signingJwks = await generateSigningJwks();
+    const kid = JSON.parse(signingJwks).active;
+    const adminToken = randomBytes(24).toString("base64url");
+    const secretsFile = join(tmp, "secrets.env");
+    writeFileSync(secretsFile, `${dotenvLine("HANDLE_SIGNING_JWKS", signingJwks)}\n${dotenvLine("ADMIN_TOKEN", adminToken)}\n`, { mode: 0o600 });
+    const [port, originPort] = [await freePort(), await freePort()];
+    const base = `http://${HOST}:${port}`;
+    const originUrl = `http://${HOST}:${originPort}/mcp`;
+    console.log(`load: starting the demo origin on ${originUrl} and wrangler dev on ${base} (state in ${tmp})`);
+    const origin = launch("demo origin", ["--import", "tsx", "demo/main.ts"], { DEMO_ORIGIN_PORT: String(originPort), TASKWARD_ISSUER: base });
+    const authority = launch(
+      "wrangler dev",
+      [
+        WRANGLER, "dev", "--env", "dev", "--ip", HOST, "--port", String(port),
+        "--persist-to", join(tmp, "state"), "--env-file", secretsFile,
+        "--var", `TASKWARD_ISSUER:${base}`, "--var", `ORIGIN_URL:${originUrl}`,
+        "--var", "RATE_LIMIT_CREATIONS_PER_MINUTE:1000000", "--var", "RATE_LIMIT_REFUSALS_PER_MINUTE:1000000",
+        "--show-interactive-dev-session=false",
+      ],
+      { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+    );
+    console.log(`load: children by PID: demo origin ${origin.pid}, wrangler dev ${authority.pid} (each its own process group)`);
+    await waitUntil(originUrl, (response) => response.status < 500, origin);
+    await waitUntil(`${base}/.well-known/jwks.json`, (response, body) => response.status === 200 && body.includes(`"${kid}"`), authority);
+
+    // 2. Principals, sessions, a starting pool of handles.
+    const principals = [];
+    const tenants = Array.from({ length: TENANTS }, (_, i) => `load-t${i + 1}`);
+    for (const tenant of tenants) {
+      for (let p = 1; p <= PRINCIPALS; p++) principals.push(await openPrincipal(base, { tenant, client_id: `load-cli-${p}`, sub: `user-${p}` }));
+    }
+    const perTenant = Object.fromEntries(tenants.map((t) => [t, { followUps: 0, ownerFollowUps: 0, foreignFollowUps: 0, answered: 0, created: 0 }]));
+    let setupId = 0;
+    for (const principal of principals) {
+      for (let i = 0; i < POOL_PER_PRINCIPAL; i++) {
+        const { reply } = await rpc(base, principal, createMessage(`setup-${setupId++}`, 0));
+        const handle = reply?.result?.task?.taskId;
+        if (typeof handle !== "string") throw new Error(`setup task not created: ${JSON.stringify(reply)}`);
+        principal.handles.push(handle);
+        perTenant[principal.tenant].created++;
+      }
+    }
+    console.log(`load: ${principals.length} principals in ${tenants.length} tenants, ${principals.length * POOL_PER_PRINCIPAL} tasks to start with`);
+
+    // 3. The run.
+    const random = mulberry32(SEED);
+    const total = Object.values(MIX).reduce((a, b) => a + b, 0);
+    const pick = (list) => list[Math.floor(random() * list.length)];
+    const pending = new Map();
+    const latencies = [];
+    const outcomes = { create: 0, createRefused: 0, get: 0, result: 0, cancel: 0, foreign: 0, allowedAnswers: 0, refusedAnswers: 0, unexpected: [], httpStatus: {} };
+    let sent = 0;
+    let answered = 0;
+    let nextId = 0;
+    let draining = false;
+
+    function nextOperation() {
+      let roll = random() * total;
+      for (const [op, weight] of Object.entries(MIX)) {
+        if ((roll -= weight) < 0) return op;
+      }
+      return "get";
+    }
+
+    function setupRequest(request) {
+      if (draining) return { ...request, method: "GET", path: "/.well-known/jwks.json", headers: {}, body: "" };
+      const op = nextOperation();
+      const id = `L${nextId++}`;
+      let principal = pick(principals);
+      let message;
+      let meta;
+      if (op === "create" || principal.handles.length === 0) {
+        message = createMessage(id, Math.floor(random() * 200));
+        meta = { op: "create", principal };
+      } else if (op === "foreign") {
+        const owner = principal;
+        const others = principals.filter((p) => p !== owner);
+        principal = pick(others);
+        const handle = pick(owner.handles);
+        message = { jsonrpc: "2.0", id, method: "tasks/get", params: { taskId: handle } };
+        meta = { op, principal, handleTenant: owner.tenant, owner: false };
+      } else {
+        const handle = pick(principal.handles);
+        message = { jsonrpc: "2.0", id, method: `tasks/${op}`, params: { taskId: handle } };
+        meta = { op, principal, handleTenant: principal.tenant, owner: true };
+      }
+      if (meta.handleTenant) {
+        const counts = perTenant[meta.handleTenant];
+        counts.followUps++;
+        if (meta.owner) counts.ownerFollowUps++;
+        else counts.foreignFollowUps++;
+      }
+      meta.sentAt = performance.now();
+      pending.set(id, meta);
+      sent++;
+      return { ...request, method: "POST", path: "/mcp", headers: mcpHeaders(principal), body: JSON.stringify(message) };
+    }
+
+    function onResponse(status, body) {
+      outcomes.httpStatus[status] = (outcomes.httpStatus[status] ?? 0) + 1;
+      const messages = messagesIn(body);
+      const reply = messages.find((m) => typeof m.id === "string" && pending.has(m.id) && ("result" in m || "error" in m));
+      if (!reply) {
+        if (!String(body).includes('"keys"')) outcomes.unexpected.push(`HTTP ${status} without a reply: ${String(body).slice(0, 200)}`);
+        return;
+      }
+      const meta = pending.get(reply.id);
+      pending.delete(reply.id);
+      answered++;
+      latencies.push(performance.now() - meta.sentAt);
+      outcomes[meta.op]++;
+      if (meta.handleTenant) perTenant[meta.handleTenant].answered++;
+      if (meta.op === "create") {
+        const handle = reply.result?.task?.taskId;
+        if (typeof handle === "string") {
+          meta.principal.handles.push(handle);
+          perTenant[meta.principal.tenant].created++;
+        } else {
+          outcomes.createRefused++;
+          outcomes.unexpected.push(`create refused: ${JSON.stringify(reply).slice(0, 200)}`);
+        }
+        return;
+      }
+      const refusedByTaskward = reply.error?.code === -32602 && reply.error?.message === "Task not found";
+      if (refusedByTaskward) outcomes.refusedAnswers++;
+      else outcomes.allowedAnswers++;
+      if (meta.owner === refusedByTaskward) outcomes.unexpected.push(`${meta.op} by ${meta.owner ? "owner" : "non-owner"} answered ${JSON.stringify(reply).slice(0, 200)}`);
+    }
+
+    console.log(`load: autocannon, ${CONNECTIONS} connections, ${DURATION_S} s (+${DRAIN_MS} ms drain), mix ${JSON.stringify(MIX)}, seed ${SEED}`);
+    const startedAt = performance.now();
+    const instance = autocannon({
+      url: base,
+      connections: CONNECTIONS,
+      pipelining: 1,
+      duration: DURATION_S + 30,
+      timeout: 30,
+      requests: [{ setupRequest, onResponse }],
+    });
+    const finished = new Promise((done, fail) => instance.once("done", done).once("error", fail));
+    const drainTimer = setTimeout(() => (draining = true), DURATION_S * 1000);
+    const stopTimer = setTimeout(() => instance.stop(), DURATION_S * 1000 + DRAIN_MS);
+    const result = await finished;
+    clearTimeout(drainTimer);
+    clearTimeout(stopTimer);
+    const measuredSeconds = Math.min(DURATION_S, (performance.now() - startedAt) / 1000);
+
+    // 4. Audit completeness, per tenant.
+    await sleep(500); // let waitUntil work (status observations) settle; decisions are synchronous
+    const tenantsReport = {};
+    let allGood = true;
+    for (const tenant of tenants) {
+      const rows = await auditOf(base, adminToken, tenant);
+      const sum = (type) => rows.filter((r) => r.type === type).reduce((n, r) => n + r.count, 0);
+      const allowed = sum("allowed");
+      const denied = sum("denied");
+      const issued = rows.filter((r) => r.type === "issued").length;
+      const verify = await (await fetch(`${base}/admin/tenants/${tenant}/audit/verify`, { headers: { authorization: `Bearer ${adminToken}` } })).json();
+      const mine = perTenant[tenant];
+      const checks = {
+        decisionsEqualEvents: mine.followUps === allowed + denied,
+        ownerFollowUpsEqualAllowed: mine.ownerFollowUps === allowed,
+        foreignFollowUpsEqualDenied: mine.foreignFollowUps === denied,
+        creationsEqualIssued: mine.created === issued,
+        chainValid: verify.valid === true,
+      };
+      if (!Object.values(checks).every(Boolean)) allGood = false;
+      tenantsReport[tenant] = {
+        decisionsMade: mine.followUps,
+        answered: mine.answered,
+        eventsRecorded: allowed + denied,
+        allowedEvents: allowed,
+        deniedEvents: denied,
+        auditRows: rows.length,
+        ownerFollowUps: mine.ownerFollowUps,
+        foreignFollowUps: mine.foreignFollowUps,
+        creations: mine.created,
+        issuedEvents: issued,
+        verify: { valid: verify.valid, events: verify.events },
+        checks,
+      };
+    }
+    if (sent !== answered) allGood = false;
+    if (outcomes.unexpected.length > 0) allGood = false;
+
+    latencies.sort((a, b) => a - b);
+    const round = (n) => (n === null ? null : Math.round(n * 10) / 10);
+    const summary = {
+      command: "npm run load",
+      config: { durationSeconds: DURATION_S, connections: CONNECTIONS, tenants: TENANTS, principalsPerTenant: PRINCIPALS, mix: MIX, seed: SEED, rateLimitsRaised: true },
+      mcpRequests: {
+        sent,
+        answered,
+        unansweredAtStop: sent - answered,
+        byOperation: { create: outcomes.create, get: outcomes.get, result: outcomes.result, cancel: outcomes.cancel, foreignGet: outcomes.foreign },
+        followUpsAllowed: outcomes.allowedAnswers,
+        followUpsRefused: outcomes.refusedAnswers,
+        createsRefused: outcomes.createRefused,
+        latencyMs: { p50: round(percentile(latencies, 50)), p90: round(percentile(latencies, 90)), p99: round(percentile(latencies, 99)), max: round(latencies.at(-1) ?? null) },
+        throughputPerSecond: round(answered / measuredSeconds),
+        unexpected: outcomes.unexpected.slice(0, 10),
+        unexpectedCount: outcomes.unexpected.length,
+      },
+      autocannon: {
+        requests: result.requests.total,
+        errors: result.errors,
+        timeouts: result.timeouts,
+        non2xx: result.non2xx,
+        statusCodes: outcomes.httpStatus,
+        latencyMs: { p50: result.latency.p50, p99: result.latency.p99, average: result.latency.average },
+        requestsPerSecond: result.requests.average,
+        bytesPerSecond: result.throughput.average,
+        seconds: result.duration,
+        note: "includes the 1 s drain of GET /.well-known/jwks.json",
+      },
+      auditCompleteness: tenantsReport,
+      ok: allGood,
+    };
+
+    console.log("");
+    console.log(`requests   ${sent} MCP requests sent, ${answered} answered (${sent - answered} unanswered); autocannon total ${result.requests.total}`);
+    console.log(`errors     autocannon errors ${result.errors}, timeouts ${result.timeouts}, non-2xx ${result.non2xx}; unexpected MCP outcomes ${outcomes.unexpected.length}`);
+    console.log(`latency    MCP p50 ${summary.mcpRequests.latencyMs.p50} ms, p99 ${summary.mcpRequests.latencyMs.p99} ms (autocannon p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms)`);
+    console.log(`throughput ${summary.mcpRequests.throughputPerSecond} MCP req/s over ${DURATION_S} s; autocannon ${result.requests.average} req/s, ${Math.round(result.throughput.average)} B/s`);
+    for (const [tenant, report] of Object.entries(tenantsReport)) {
+      console.log(
+        `audit      ${tenant}: decisions ${report.decisionsMade} vs events ${report.eventsRecorded} (allowed ${report.allowedEvents} / owner follow-ups ${report.ownerFollowUps}, denied ${report.deniedEvents} / foreign ${report.foreignFollowUps}), ` +
+          `issued ${report.issuedEvents} / created ${report.creations}, chain ${report.verify.valid ? "valid" : "INVALID"} (${report.verify.events} rows) → ${Object.values(report.checks).every(Boolean) ? "ok" : "MISMATCH"}`,
+      );
+    }
+    console.log(JSON.stringify(summary));
+    return allGood ? 0 : 1;
+  } finally {
+    await cleanup();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(`load: ${error.stack ?? error.message}`);
+    for (const child of children) if (child.log) console.error(`--- ${child.label} (last output) ---\n${child.log.slice(-4000)}`);
+    process.exit(1);
+  },
+);
