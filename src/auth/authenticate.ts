@@ -1,10 +1,25 @@
 import type { Config, WorkerEnv } from "../config.js";
 import { looksLikeApiKey, verifyApiKey } from "./api-keys.js";
+import { VerificationCache } from "../verification-cache.js";
 import { Refusal } from "../errors.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
 import { verifyDevToken } from "./dev-issuer.js";
 import { verifyOAuthToken } from "./oauth.js";
 import { isIdentifier, type Principal } from "./principal.js";
+
+/** A verified caller token is trusted for this long at most (or until its `exp`, if sooner). */
+const TOKEN_CACHE_MS = 60_000;
+/** Per config: what a token proves depends on which verifiers the configuration turns on. */
+const verifiedTokensByConfig = new WeakMap<Config, VerificationCache<Principal>>();
+
+function verifiedTokensFor(config: Config): VerificationCache<Principal> {
+  let cache = verifiedTokensByConfig.get(config);
+  if (!cache) {
+    cache = new VerificationCache<Principal>();
+    verifiedTokensByConfig.set(config, cache);
+  }
+  return cache;
+}
 
 /** Reads `Authorization: Bearer …` and returns the caller's principal, or throws a 401 Refusal. */
 export async function authenticate(authorization: string | undefined, config: Config, env: WorkerEnv): Promise<Principal> {
@@ -12,6 +27,9 @@ export async function authenticate(authorization: string | undefined, config: Co
   const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(authorization);
   if (!match?.[1]) throw new Refusal("invalid_credentials", "Authorization is not a Bearer token");
   const token = match[1];
+  const verifiedTokens = verifiedTokensFor(config);
+  const cached = verifiedTokens.get(token);
+  if (cached) return cached;
   const reasons: string[] = [];
   let principal: Principal | undefined;
   if (looksLikeApiKey(token)) {
@@ -30,6 +48,10 @@ export async function authenticate(authorization: string | undefined, config: Co
   if (!principal) throw new Refusal("invalid_credentials", reasons.join("; ") || "no verifier accepts this token");
   if (!isIdentifier(principal.tenant) || !isIdentifier(principal.clientId) || !isIdentifier(principal.subject)) {
     throw new Refusal("invalid_credentials", "tenant, client or subject claim is not a valid identifier");
+  }
+  // API keys can be revoked at any moment, so only signed tokens are remembered.
+  if (principal.via !== "api_key" && principal.expiresAt !== undefined) {
+    verifiedTokens.set(token, principal, Math.min(principal.expiresAt * 1000, Date.now() + TOKEN_CACHE_MS));
   }
   return principal;
 }

@@ -49,5 +49,6 @@ export async function verifyDevToken(token: string, keyRing: KeyRing, issuer: st
     authTime: typeof payload.auth_time === "number" ? payload.auth_time : (payload.iat ?? 0),
     scopes: typeof payload.scope === "string" ? payload.scope.split(" ") : [],
     via: "dev",
+    expiresAt: payload.exp,
   };
 }

@@ -40,5 +40,6 @@ export async function verifyOAuthToken(token: string, config: Config): Promise<P
     authTime: typeof payload.auth_time === "number" ? payload.auth_time : (payload.iat ?? 0),
     scopes: scope ? scope.split(" ") : [],
     via: "oauth",
+    expiresAt: payload.exp,
   };
 }

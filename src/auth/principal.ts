@@ -7,6 +7,8 @@ export interface Principal {
   authTime: number;
   scopes: string[];
   via: "oauth" | "dev" | "api_key";
+  /** When the credential stops being valid (seconds since epoch), for signed tokens. */
+  expiresAt?: number;
 }
 
 /** Identifier characters allowed in tenant, client and subject values. */

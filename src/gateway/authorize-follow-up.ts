@@ -4,11 +4,16 @@ import { Refusal } from "../errors.js";
 import type { TaskHandleClaims, TaskOp } from "../handle/claims.js";
 import { TaskHandleError } from "../handle/errors.js";
 import type { KeyRing } from "../handle/keyring.js";
-import { keyRingResolver } from "../handle/resolve.js";
-import { verifyHandle } from "../handle/verify.js";
+import { verifyOwnHandle } from "../handle/verify-cached.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
 import type { DenialReason } from "../ledger/types.js";
 import { taskProtocolOf } from "../mcp/revision.js";
+
+export interface AuthorizedFollowUp {
+  claims: TaskHandleClaims;
+  /** The task status the ledger last saw. */
+  status: string;
+}
 
 /** Thrown for every refused follow-up: the wire sees "Task not found", the ledger has the reason. */
 export class FollowUpRefused extends Refusal {
@@ -30,11 +35,11 @@ export async function authorizeFollowUp(
   keyRing: KeyRing,
   config: Config,
   env: WorkerEnv,
-): Promise<TaskHandleClaims> {
+): Promise<AuthorizedFollowUp> {
   const who = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, authTime: principal.authTime };
   let claims: TaskHandleClaims;
   try {
-    claims = await verifyHandle(handle, { issuer: config.issuer, audience: config.handleAudience, resolveKey: keyRingResolver(keyRing) });
+    claims = await verifyOwnHandle(handle, keyRing, config.issuer, config.handleAudience);
   } catch (error) {
     const code = error instanceof TaskHandleError ? error.code : "ERR_HANDLE_MALFORMED";
     await recordRefusal(env, principal.tenant, who, "handle_invalid", { code, op });
@@ -50,7 +55,7 @@ export async function authorizeFollowUp(
     if (decision.reason === "rate_limited") throw rateLimitRefusal(decision.retryAfterSeconds);
     throw new FollowUpRefused(decision.reason);
   }
-  return claims;
+  return { claims, status: decision.status };
 }
 
 /**
@@ -98,7 +103,7 @@ export async function authorizeSubscriptions(
   const allowed: Array<{ handle: string; claims: TaskHandleClaims }> = [];
   for (const handle of new Set(handles)) {
     try {
-      allowed.push({ handle, claims: await authorizeFollowUp(handle, "get", revision, principal, keyRing, config, env) });
+      allowed.push({ handle, claims: (await authorizeFollowUp(handle, "get", revision, principal, keyRing, config, env)).claims });
     } catch (error) {
       if (!(error instanceof FollowUpRefused)) throw error;
     }

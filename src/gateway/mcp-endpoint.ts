@@ -80,9 +80,9 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
       if (extension && !declaresTasksExtension(classified.message.params)) {
         await requireLegacyHandle(classified.handle, keyRing, config);
       }
-      const claims = await authorizeFollowUp(classified.handle, classified.op, classified.revision, principal, keyRing, config, c.env);
+      const { claims, status } = await authorizeFollowUp(classified.handle, classified.op, classified.revision, principal, keyRing, config, c.env);
       (raw.params as JsonObject).taskId = claims.task;
-      scope.followUp = { handle: classified.handle, claims };
+      scope.followUp = { handle: classified.handle, claims, status };
       handleHeader = classified.handle;
       break;
     }

@@ -16,8 +16,8 @@ export interface MapperScope {
   principal: Principal;
   /** Set for task-creating calls. */
   creation?: { tool: string; revision: string; protocol: TaskProtocol; keyRing: KeyRing };
-  /** Set for follow-ups: the verified handle the request named. */
-  followUp?: { handle: string; claims: TaskHandleClaims };
+  /** Set for follow-ups: the verified handle the request named, and the status the ledger last saw. */
+  followUp?: { handle: string; claims: TaskHandleClaims; status?: string };
   /** Set for subscriptions/listen: the authorized handles of the subscribed tasks. */
   subscriptions?: Array<{ handle: string; claims: TaskHandleClaims }>;
   /** Set for tasks/list: signs cursors; `inboundCursor` is the origin cursor the client's sealed one opened to. */
@@ -37,6 +37,8 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
   const ledgerPrincipal = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject };
   /** Origin ids this request already knows the handle of: the follow-up's own task, or the subscribed ones. */
   const known = new Map<string, string>();
+  // A status the ledger already holds is not written again: most polls then cost one ledger call.
+  if (scope.followUp?.status !== undefined) observed.set(scope.followUp.claims.task, scope.followUp.status);
   for (const { handle, claims } of [...(scope.followUp ? [scope.followUp] : []), ...(scope.subscriptions ?? [])]) {
     known.set(claims.task, handle);
     ttlByTask.set(claims.task, (claims.exp - claims.iat) * 1000);
@@ -95,9 +97,10 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
       }
       if (unknown.length > 0) {
         const owned = await ledger.ownedHandles(principal.tenant, ledgerPrincipal, unknown);
-        for (const [taskId, { handle, ttlMs }] of Object.entries(owned)) {
+        for (const [taskId, { handle, ttlMs, status }] of Object.entries(owned)) {
           handles.set(taskId, handle);
           ttlByTask.set(taskId, ttlMs);
+          observed.set(taskId, status);
         }
       }
       return handles;

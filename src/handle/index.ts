@@ -7,3 +7,4 @@ export { verifyHandle, type VerifyHandleOptions, type HandleKeyResolver } from "
 export { keyRingResolver } from "./resolve.js";
 export { signingKeyRing } from "./signing-keys.js";
 export { sealCursor, openCursor, type CursorOwner } from "./cursor.js";
+export { verifyOwnHandle } from "./verify-cached.js";

@@ -240,15 +240,21 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     void this.scheduleAlarm(Date.now() + graceMs);
   }
 
-  /** Handles (and TTLs) of `principal`'s live tasks among `taskIds` (origin ids), for tasks/list and notifications. */
+  /** Handles (TTLs, statuses) of `principal`'s live tasks among `taskIds` (origin ids), for tasks/list and notifications. */
   ownedHandles(tenant: string, principal: LedgerPrincipal, taskIds: string[]): Record<string, OwnedHandle> {
     this.bindTenant(tenant);
     const owned: Record<string, OwnedHandle> = {};
     const now = Date.now();
-    for (const taskId of taskIds) {
-      const rows = this.sql.exec<TaskRow>(`SELECT * FROM tasks WHERE task_id = ? ORDER BY issued_at DESC`, taskId).toArray();
-      const row = rows.find((r) => this.denialReason(r, undefined, principal, tenant, now) === undefined);
-      if (row) owned[taskId] = { handle: row.handle, ttlMs: Math.round((row.expires_at - row.issued_at) / 1000) * 1000 };
+    // One query per chunk (SQLite caps bound parameters), newest handle first per task.
+    for (let start = 0; start < taskIds.length; start += 90) {
+      const chunk = taskIds.slice(start, start + 90);
+      const rows = this.sql
+        .exec<TaskRow>(`SELECT * FROM tasks WHERE task_id IN (${chunk.map(() => "?").join(",")}) ORDER BY issued_at DESC`, ...chunk)
+        .toArray();
+      for (const row of rows) {
+        if (owned[row.task_id] || this.denialReason(row, undefined, principal, tenant, now) !== undefined) continue;
+        owned[row.task_id] = { handle: row.handle, ttlMs: Math.round((row.expires_at - row.issued_at) / 1000) * 1000, status: row.status };
+      }
     }
     return owned;
   }

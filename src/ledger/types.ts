@@ -80,6 +80,8 @@ export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(["completed", "fai
 export interface OwnedHandle {
   handle: string;
   ttlMs: number;
+  /** Last status the ledger saw, so unchanged statuses are not written back. */
+  status: string;
 }
 
 /** Limits the ledger enforces, from config. */

@@ -173,7 +173,7 @@ describe("status, ownership and expiry", () => {
     await ledger.issue(tenant, record(tenant, "mine"));
     await ledger.issue(tenant, record(tenant, "theirs", { principal: { tenant, clientId: "c1", subject: "bob" } }));
     const owned = await ledger.ownedHandles(tenant, who, ["origin-mine", "origin-theirs", "origin-unknown"]);
-    expect(owned).toEqual({ "origin-mine": { handle: "handle-mine", ttlMs: 60_000 } });
+    expect(owned).toEqual({ "origin-mine": { handle: "handle-mine", ttlMs: 60_000, status: "working" } });
   });
 
   it("purges expired tasks in the alarm and audits each", async () => {
