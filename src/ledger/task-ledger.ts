@@ -103,6 +103,8 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   private readonly audit: AuditLog;
   private readonly creations = new RateLimiter();
   private readonly refusals = new RateLimiter();
+  private boundTenant: string | undefined;
+  private watermarks: Array<{ scope: string; value: string; issued_before: number }> | undefined;
 
   constructor(ctx: DurableObjectState, env: WorkerEnv) {
     super(ctx, env);
@@ -286,6 +288,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
          ON CONFLICT (scope, value) DO UPDATE SET issued_before = excluded.issued_before, revoked_at = excluded.revoked_at, reason = excluded.reason`,
         scope.scope, value, issuedBefore, now, reason,
       );
+      this.watermarks = undefined;
       this.audit.append({ type: "revoked", reason, detail: { actor, scope: scope.scope, value: value || tenant, issuedBefore } });
       return { issuedBefore };
     });
@@ -408,13 +411,18 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   }
 
   private revokedByWatermark(row: TaskRow): boolean {
-    const hit = this.sql
-      .exec(
-        `SELECT 1 FROM revocations WHERE issued_before > ? AND ((scope = 'tenant') OR (scope = 'client' AND value = ?) OR (scope = 'subject' AND value = ?)) LIMIT 1`,
-        row.issued_at, row.client_id, row.subject,
-      )
-      .toArray();
-    return hit.length > 0;
+    return this.currentWatermarks().some(
+      (mark) => row.issued_at < mark.issued_before && (mark.scope === "tenant" || (mark.scope === "client" && mark.value === row.client_id) || (mark.scope === "subject" && mark.value === row.subject)),
+    );
+  }
+
+  /**
+   * The revocation watermarks, read from storage once and kept in memory: this object is their
+   * only writer, and revokeScope drops the copy, so the copy is never stale.
+   */
+  private currentWatermarks(): Array<{ scope: string; value: string; issued_before: number }> {
+    this.watermarks ??= this.sql.exec<{ scope: string; value: string; issued_before: number }>(`SELECT scope, value, issued_before FROM revocations`).toArray();
+    return this.watermarks;
   }
 
   private revokeRow(row: TaskRow, reason: string, actor: string, now: number): void {
@@ -434,25 +442,35 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     return configFor(this.env).ledgerLimits;
   }
 
+  /** The tenant this object serves, read once (it never changes after it is bound). */
+  private storedTenant(): string | undefined {
+    this.boundTenant ??= this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant'`).toArray()[0]?.value;
+    return this.boundTenant;
+  }
+
   /** The ledger belongs to one tenant, bound on first use. */
   private bindTenant(tenant: string): void {
-    const bound = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant'`).toArray()[0];
-    if (!bound) this.sql.exec(`INSERT INTO meta (key, value) VALUES ('tenant', ?)`, tenant);
-    else if (bound.value !== tenant) throw new Error(`ledger of tenant ${bound.value} called for tenant ${tenant}`);
+    const bound = this.storedTenant();
+    if (bound === undefined) {
+      this.sql.exec(`INSERT INTO meta (key, value) VALUES ('tenant', ?)`, tenant);
+      this.boundTenant = tenant;
+    } else if (bound !== tenant) throw new Error(`ledger of tenant ${bound} called for tenant ${tenant}`);
   }
 
   /** False when this object already belongs to another tenant (a routing bug: refuse, record nothing here). */
   private servesTenant(tenant: string): boolean {
-    const bound = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant'`).toArray()[0];
-    if (bound && bound.value !== tenant) {
-      console.error(`taskward: ledger of tenant ${bound.value} asked to decide for tenant ${tenant}`);
+    const bound = this.storedTenant();
+    if (bound !== undefined && bound !== tenant) {
+      console.error(`taskward: ledger of tenant ${bound} asked to decide for tenant ${tenant}`);
       return false;
     }
     return true;
   }
 
   private tenantOf(): string {
-    return this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'tenant'`).one().value;
+    const bound = this.storedTenant();
+    if (bound === undefined) throw new Error("ledger used before its tenant was bound");
+    return bound;
   }
 
   private async scheduleAlarm(at: number): Promise<void> {
