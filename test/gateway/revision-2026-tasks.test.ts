@@ -1,0 +1,112 @@
+import { describe, expect, it } from "vitest";
+import { ALICE, decodeClaims, devToken, originReceived, parseSseMessages, worker, type Identity } from "../support/mcp-client.js";
+
+/** The 2026-07-28 tasks extension end to end in workerd: the real Worker, ledger and demo origin's 2026 mode. */
+const TASKS_EXT = "io.modelcontextprotocol/tasks";
+
+function meta(extra: Record<string, unknown> = {}) {
+  return {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientInfo": { name: "t", version: "0" },
+    "io.modelcontextprotocol/clientCapabilities": { extensions: { [TASKS_EXT]: {} }, elicitation: { form: {} }, ...extra },
+  };
+}
+
+let nextId = 1;
+async function call(identity: Identity, method: string, params: Record<string, unknown>, name?: string) {
+  const id = nextId++;
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+    authorization: `Bearer ${await devToken(identity)}`,
+    "mcp-protocol-version": "2026-07-28",
+    "mcp-method": method,
+  };
+  if (name !== undefined) headers["mcp-name"] = name;
+  const response = await worker().fetch("https://taskward.test/mcp", { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", id, method, params: { ...params, _meta: meta() } }) });
+  const text = await response.text();
+  const messages = (response.headers.get("content-type") ?? "").startsWith("text/event-stream") ? parseSseMessages(text) : text ? [JSON.parse(text)] : [];
+  return { status: response.status, text, reply: messages.find((m) => m.id === id) as Record<string, any> | undefined, messages };
+}
+
+async function createTask(identity: Identity, tool: string, args: Record<string, unknown>) {
+  const created = await call(identity, "tools/call", { name: tool, arguments: args }, tool);
+  const result = created.reply?.result;
+  expect(result?.resultType, created.text).toBe("task");
+  return { handle: result.taskId as string, result, created };
+}
+
+async function pollUntil(identity: Identity, handle: string, statuses: string[]) {
+  for (let i = 0; i < 100; i++) {
+    const got = await call(identity, "tasks/get", { taskId: handle }, handle);
+    if (statuses.includes(got.reply?.result?.status)) return got;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`never reached ${statuses}`);
+}
+
+describe("2026-07-28 tasks through the authority", () => {
+  it("mints a handle for a flat CreateTaskResult, caps ttlMs, and never shows the origin id", async () => {
+    const { handle, result, created } = await createTask(ALICE, "slow_compute", { seconds: 0.2, label: "x" });
+    const claims = decodeClaims(handle);
+    expect(claims).toMatchObject({ mcp: "2026-07-28", ops: ["get", "update", "cancel"], tool: "slow_compute" });
+    expect(result.ttlMs).toBeLessThanOrEqual(86_400_000);
+    expect(created.text).not.toContain(claims.task);
+  });
+
+  it("polls with the result inline, forwards Mcp-Name = the origin id with the handle header", async () => {
+    const { handle } = await createTask(ALICE, "slow_compute", { seconds: 0.1, label: "inline" });
+    const { task } = decodeClaims(handle);
+    const done = await pollUntil(ALICE, handle, ["completed"]);
+    expect(done.reply?.result).toMatchObject({ resultType: "complete", taskId: handle, status: "completed" });
+    expect(done.reply?.result.result.content[0].text).toContain("inline");
+    expect(done.text).not.toContain(task);
+    const forwarded = (await originReceived()).filter((m) => m.method === "tasks/get" && m.taskId === task);
+    expect(forwarded.length).toBeGreaterThan(0);
+    for (const m of forwarded as Array<{ mcpName?: string; handle?: string }>) {
+      expect(m.mcpName).toBe(task);
+      expect(m.handle).toBe(handle);
+    }
+  });
+
+  it("answers input_required, resumes with tasks/update, and cancels with an empty ack", async () => {
+    const who = { ...ALICE, sub: "mrtr" };
+    const { handle } = await createTask(who, "confirm_delete", { filename: "a.txt" });
+    const parked = await pollUntil(who, handle, ["input_required"]);
+    const keys = Object.keys(parked.reply?.result.inputRequests ?? {});
+    expect(keys.length).toBe(1);
+    const update = await call(who, "tasks/update", { taskId: handle, inputResponses: { [keys[0]!]: { action: "accept", content: { confirm: true } } } }, handle);
+    expect(update.reply?.result).toMatchObject({ resultType: "complete" });
+    expect(update.reply?.result.taskId).toBeUndefined();
+    await pollUntil(who, handle, ["completed"]);
+
+    const { handle: long } = await createTask(who, "slow_compute", { seconds: 30, label: "cancel-me" });
+    const cancelled = await call(who, "tasks/cancel", { taskId: long }, long);
+    expect(cancelled.reply?.result).toMatchObject({ resultType: "complete" });
+    await pollUntil(who, long, ["cancelled", "failed", "completed"]);
+  });
+
+  it("refuses another principal's 2026 handle like an unknown task, for get, update and cancel", async () => {
+    const { handle } = await createTask(ALICE, "slow_compute", { seconds: 0.1, label: "mine" });
+    const { task } = decodeClaims(handle);
+    const before = (await originReceived()).length;
+    for (const method of ["tasks/get", "tasks/update", "tasks/cancel"]) {
+      const refused = await call({ ...ALICE, sub: "mallory" }, method, { taskId: handle, ...(method === "tasks/update" ? { inputResponses: {} } : {}) }, handle);
+      expect(refused.reply?.error).toEqual({ code: -32602, message: "Task not found" });
+    }
+    expect((await originReceived()).slice(before).some((m) => m.taskId === task)).toBe(false);
+  });
+
+  it("subscriptions/listen: acknowledges only the caller's own handles and sends notifications/tasks with handles", async () => {
+    const who = { ...ALICE, sub: "listener" };
+    const { handle } = await createTask(who, "slow_compute", { seconds: 0.3, label: "listen" });
+    const { handle: foreign } = await createTask({ ...ALICE, sub: "other" }, "slow_compute", { seconds: 0.3, label: "theirs" });
+    const listened = await call(who, "subscriptions/listen", { notifications: { taskIds: [handle, foreign, "not-a-handle"] } });
+    const ack = listened.messages.find((m) => m.method === "notifications/subscriptions/acknowledged");
+    expect(ack?.params.notifications.taskIds).toEqual([handle]);
+    const update = listened.messages.find((m) => m.method === "notifications/tasks");
+    if (update) expect(update.params.taskId).toBe(handle);
+    expect(listened.text).not.toContain(decodeClaims(handle).task);
+    expect(listened.text).not.toContain(decodeClaims(foreign).task);
+  });
+});
