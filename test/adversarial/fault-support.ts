@@ -1,4 +1,5 @@
 /** Helpers shared by the adversarial tests (fuzz, faults): calling the Worker, reading the ledger, decoding handles. */
+import { parseSseMessages } from "../support/sse-messages.js";
 import { env } from "cloudflare:workers";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { inject } from "vitest";
@@ -105,18 +106,7 @@ export function mcpRequest(token: string, body: unknown, headers: Record<string,
 
 /** Every JSON-RPC message in a body: one JSON object, or each SSE event's data. Throws on anything else. */
 export function messagesOf(outcome: Pick<Outcome, "contentType" | "text">): Array<Record<string, any>> {
-  if (outcome.contentType.startsWith("text/event-stream")) {
-    const messages: Array<Record<string, any>> = [];
-    for (const block of outcome.text.split(/\r?\n\r?\n/)) {
-      const data = block
-        .split(/\r?\n/)
-        .filter((line) => line.startsWith("data:"))
-        .map((line) => line.slice(5).replace(/^ /, ""))
-        .join("\n");
-      if (data.trim()) messages.push(JSON.parse(data));
-    }
-    return messages;
-  }
+  if (outcome.contentType.startsWith("text/event-stream")) return parseSseMessages(outcome.text);
   if (outcome.text === "") return [];
   return [JSON.parse(outcome.text)];
 }

@@ -1,5 +1,8 @@
 import { exports } from "cloudflare:workers";
 import { inject } from "vitest";
+import { parseSseMessages } from "./sse-messages.js";
+
+export { parseSseMessages };
 
 /** Raw MCP-over-HTTP calls to the Worker under test (in workerd), for precise control of the wire. */
 
@@ -32,19 +35,6 @@ export interface RpcReply {
   messages: Array<Record<string, any>>;
   /** The response to the request (same id), if any. */
   reply: Record<string, any> | undefined;
-}
-
-export function parseSseMessages(text: string): Array<Record<string, any>> {
-  const messages: Array<Record<string, any>> = [];
-  for (const block of text.split(/\r?\n\r?\n/)) {
-    const data = block
-      .split(/\r?\n/)
-      .filter((line) => line.startsWith("data:"))
-      .map((line) => line.slice(5).replace(/^ /, ""))
-      .join("\n");
-    if (data.trim()) messages.push(JSON.parse(data));
-  }
-  return messages;
 }
 
 export async function readReply(response: Response, id?: unknown): Promise<RpcReply> {

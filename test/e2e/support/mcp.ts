@@ -2,6 +2,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
+import { parseSseMessages } from "../../support/sse-messages.js";
 import { decodeJwt, decodeProtectedHeader, type JWTPayload } from "jose";
 
 export interface Identity {
@@ -81,14 +82,5 @@ export function messagesIn(body: string): Array<Record<string, any>> {
   const trimmed = body.trim();
   if (trimmed === "") return [];
   if (trimmed.startsWith("{")) return [JSON.parse(trimmed)];
-  const messages: Array<Record<string, any>> = [];
-  for (const block of trimmed.split(/\r?\n\r?\n/)) {
-    const data = block
-      .split(/\r?\n/)
-      .filter((line) => line.startsWith("data:"))
-      .map((line) => line.slice(5).replace(/^ /, ""))
-      .join("\n");
-    if (data.trim()) messages.push(JSON.parse(data));
-  }
-  return messages;
+  return parseSseMessages(trimmed);
 }
