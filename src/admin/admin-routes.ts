@@ -92,6 +92,13 @@ export const adminRoutes = new Hono<AppEnv>()
     const last = tasks.at(-1);
     return c.json({ tasks, next_before: tasks.length === limit && last ? last.issuedAt : null });
   })
+  // Issue 2's shape: the jti alone cannot name a ledger (one object per tenant), so the tenant is a query parameter.
+  .get("/tasks/:jti", async (c) => {
+    const tenant = c.req.query("tenant");
+    if (!tenant || !tenantParam(tenant)) return invalidRequest(c, "?tenant= is required: each tenant has its own ledger");
+    const task = await ledgerFor(c.env.TASK_LEDGER, tenant).task(tenant, c.req.param("jti"));
+    return task ? c.json(task) : c.json({ error: "not_found", message: "no such handle in this tenant" }, 404);
+  })
   .get("/tenants/:tenant/tasks/:jti", async (c) => {
     const tenant = c.req.param("tenant");
     if (!tenantParam(tenant)) return invalidRequest(c, "tenant is not an identifier");

@@ -130,6 +130,10 @@ describe("admin revocation", () => {
     expect(await originSawHandle(handle)).toBe(seenBefore);
     const record = await (await adminFetch(`/tenants/${tenant}/tasks/${jti}`)).json();
     expect(record).toMatchObject({ jti, revokeReason: "leaked" });
+    expect(await (await adminFetch(`/tasks/${jti}?tenant=${tenant}`)).json()).toEqual(record);
+    const noTenant = await adminFetch(`/tasks/${jti}`);
+    expect(noTenant.status).toBe(400);
+    expect(((await noTenant.json()) as { message: string }).message).toContain("?tenant=");
   });
 
   it("revokes by origin task and by handle", async () => {
