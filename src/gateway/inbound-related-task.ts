@@ -1,8 +1,7 @@
 import type { Principal } from "../auth/principal.js";
 import type { Config } from "../config.js";
-import { keyRingResolver } from "../handle/resolve.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
-import { verifyHandle } from "../handle/verify.js";
+import { verifyOwnHandle } from "../handle/verify-cached.js";
 import { isObject, type JsonObject } from "../mcp/envelope.js";
 import { RELATED_TASK_META } from "../mcp/revision.js";
 
@@ -25,11 +24,7 @@ export async function rewriteInboundRelatedTask(raw: JsonObject, principal: Prin
 async function originIdFor(handle: string, principal: Principal, config: Config): Promise<string | undefined> {
   const keyRing = await signingKeyRing(config);
   if (!keyRing) return undefined;
-  try {
-    const claims = await verifyHandle(handle, { issuer: config.issuer, audience: config.handleAudience, resolveKey: keyRingResolver(keyRing) });
-    const owned = claims.tenant === principal.tenant && claims.client_id === principal.clientId && claims.sub === principal.subject;
-    return owned ? claims.task : undefined;
-  } catch {
-    return undefined;
-  }
+  const claims = await verifyOwnHandle(handle, keyRing, config.issuer, config.handleAudience).catch(() => undefined);
+  const owned = claims && claims.tenant === principal.tenant && claims.client_id === principal.clientId && claims.sub === principal.subject;
+  return owned ? claims.task : undefined;
 }

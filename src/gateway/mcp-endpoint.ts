@@ -7,8 +7,8 @@ import type { KeyRing } from "../handle/keyring.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
 import { openCursor } from "../handle/cursor.js";
 import { classify, type Classified } from "../mcp/classify.js";
-import { parseClientMessage, rpcError, type JsonObject, type RequestId } from "../mcp/envelope.js";
-import { MCP_NAME_HEADER, PROTOCOL_VERSION_HEADER, TASK_HANDLE_HEADER } from "../mcp/headers.js";
+import { isObject, parseClientMessage, rpcError, type JsonObject, type RequestId } from "../mcp/envelope.js";
+import { MCP_NAME_HEADER, PROTOCOL_VERSION_HEADER } from "../mcp/headers.js";
 import { rewriteOutboundMessage } from "../mcp/rewrite.js";
 import { forwardToOrigin } from "../proxy/forward.js";
 import { originRequestHeaders } from "../proxy/headers.js";
@@ -18,10 +18,9 @@ import { taskIdMapperFor, type MapperScope } from "./task-id-mapper.js";
 import { authorizeFollowUp, authorizeSubscriptions, rateLimitRefusal } from "./authorize-follow-up.js";
 import { applyTaskSupportPolicy, policyFor } from "../policy/index.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
-import { checkProtocolVersionAgreement, checkRoutingHeaders, encodeHeaderValue } from "../mcp/routing-headers.js";
+import { checkHeadersAgreeWithBody, encodeHeaderValue } from "../mcp/routing-headers.js";
 import { taskProtocolOf } from "../mcp/revision.js";
-import { verifyHandle } from "../handle/verify.js";
-import { keyRingResolver } from "../handle/resolve.js";
+import { verifyOwnHandle } from "../handle/verify-cached.js";
 import { rewriteInboundRelatedTask } from "./inbound-related-task.js";
 
 export type AppEnv = { Bindings: WorkerEnv };
@@ -57,8 +56,7 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
     const message = parseClientMessage(body);
     if (message.kind !== "notification") requestId = message.id;
     const classified = classify(message, c.req.header(PROTOCOL_VERSION_HEADER));
-    checkProtocolVersionAgreement(c.req.raw.headers, message);
-    if (classified.protocol === "extension") checkRoutingHeaders(c.req.raw.headers, message);
+    checkHeadersAgreeWithBody(c.req.raw.headers, message, classified.protocol);
     return await dispatch(c, config, principal, classified);
   } catch (error) {
     if (error instanceof Refusal) return refusalResponse(error, requestId ?? error.requestId, config);
@@ -72,7 +70,7 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
   const raw: JsonObject = message.raw;
   const extension = classified.protocol === "extension";
   let handleHeader: string | undefined;
-  let requestMethod: string | undefined = message.kind === "request" ? message.method : undefined;
+  const requestMethod = message.kind === "request" ? message.method : undefined;
 
   switch (classified.route) {
     case "follow-up": {
@@ -128,8 +126,8 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
   const mapper = taskIdMapperFor(scope);
   const requestId = message.kind === "notification" ? undefined : message.id;
   return relayOriginResponse(origin, async (m) => {
-    if (requestMethod === "tools/list" && m.id === requestId && m.result && typeof m.result === "object") {
-      applyTaskSupportPolicy(m.result as JsonObject, config.policy);
+    if (requestMethod === "tools/list" && m.id === requestId && isObject(m.result)) {
+      applyTaskSupportPolicy(m.result, config.policy);
     }
     return rewriteOutboundMessage(m, { requestId, requestMethod, mapper });
   }, requestId ?? null);
@@ -171,11 +169,8 @@ const CLIENT_CAPABILITIES_META = "io.modelcontextprotocol/clientCapabilities";
 
 /** 2026-07-28: did this very request declare the tasks extension? (Never inferred from earlier requests.) */
 function declaresTasksExtension(params: JsonObject | undefined): boolean {
-  const meta = params?._meta;
-  if (!meta || typeof meta !== "object") return false;
-  const capabilities = (meta as JsonObject)[CLIENT_CAPABILITIES_META];
-  const extensions = capabilities && typeof capabilities === "object" ? (capabilities as JsonObject).extensions : undefined;
-  return !!extensions && typeof extensions === "object" && TASKS_EXTENSION in (extensions as JsonObject);
+  const capabilities = isObject(params?._meta) ? params._meta[CLIENT_CAPABILITIES_META] : undefined;
+  return isObject(capabilities) && isObject(capabilities.extensions) && TASKS_EXTENSION in capabilities.extensions;
 }
 
 function missingTasksCapability(): Refusal {
@@ -190,7 +185,8 @@ function missingTasksCapability(): Refusal {
  * the handle is looked up so a non-handle id gets -32021, not -32602.
  */
 async function requireLegacyHandle(handle: string, keyRing: KeyRing, config: Config): Promise<void> {
-  const claims = await verifyHandle(handle, { issuer: config.issuer, audience: config.handleAudience, resolveKey: keyRingResolver(keyRing) }).catch(() => undefined);
+  // Cached: authorizeFollowUp verifies the same handle right after, and then finds it remembered.
+  const claims = await verifyOwnHandle(handle, keyRing, config.issuer, config.handleAudience).catch(() => undefined);
   if (!claims || taskProtocolOf(claims.mcp) !== "utility") throw missingTasksCapability();
 }
 
@@ -209,8 +205,6 @@ export async function handleMcpStream(c: Context<AppEnv>): Promise<Response> {
   }
 }
 
-export { TASK_HANDLE_HEADER };
-
 /**
  * Client-hosted tasks (task-augmented sampling/elicitation) carry client-minted ids that flow the
  * other way; taskward does not broker them, so the client's offer is removed from `initialize`
@@ -218,12 +212,8 @@ export { TASK_HANDLE_HEADER };
  */
 function withoutClientHostedTasks(params: JsonObject | undefined): void {
   const capabilities = params?.capabilities;
-  if (!capabilities || typeof capabilities !== "object") return;
-  const tasks = (capabilities as JsonObject).tasks;
-  if (!tasks || typeof tasks !== "object") return;
-  const requests = (tasks as JsonObject).requests;
-  if (requests && typeof requests === "object") {
-    delete (requests as JsonObject).sampling;
-    delete (requests as JsonObject).elicitation;
-  }
+  const requests = isObject(capabilities) && isObject(capabilities.tasks) ? capabilities.tasks.requests : undefined;
+  if (!isObject(requests)) return;
+  delete requests.sampling;
+  delete requests.elicitation;
 }

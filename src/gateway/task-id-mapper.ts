@@ -31,7 +31,9 @@ export interface MapperScope {
  */
 export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
   const { config, principal } = scope;
-  const ledger = ledgerFor(scope.env.TASK_LEDGER, principal.tenant);
+  // Most polls need no ledger call here (authorize already answered), so the stub is made on first use.
+  let ledgerStub: ReturnType<typeof ledgerFor> | undefined;
+  const ledger = () => (ledgerStub ??= ledgerFor(scope.env.TASK_LEDGER, principal.tenant));
   const ttlByTask = new Map<string, number>();
   const observed = new Map<string, string>();
   const ledgerPrincipal = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject };
@@ -68,7 +70,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
         { keyRing, issuer: config.issuer, audience: config.handleAudience, now: () => now },
       );
       // Recorded before the handle is shown: a handle the ledger does not know never leaves.
-      await ledger.issue(principal.tenant, {
+      await ledger().issue(principal.tenant, {
         jti: claims.jti,
         taskId: task.taskId,
         handle: token,
@@ -96,7 +98,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
         else unknown.push(taskId);
       }
       if (unknown.length > 0) {
-        const owned = await ledger.ownedHandles(principal.tenant, ledgerPrincipal, unknown);
+        const owned = await ledger().ownedHandles(principal.tenant, ledgerPrincipal, unknown);
         for (const [taskId, { handle, ttlMs, status }] of Object.entries(owned)) {
           handles.set(taskId, handle);
           ttlByTask.set(taskId, ttlMs);
@@ -115,7 +117,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
     observeStatus(taskId: string, status: string) {
       if (observed.get(taskId) === status) return;
       observed.set(taskId, status);
-      scope.waitUntil(ledger.observeStatus(principal.tenant, taskId, status).catch(() => undefined));
+      scope.waitUntil(ledger().observeStatus(principal.tenant, taskId, status).catch(() => undefined));
     },
 
     effectiveTtlMs(taskId: string) {

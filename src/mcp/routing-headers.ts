@@ -1,7 +1,7 @@
 import { Refusal } from "../errors.js";
 import { isObject, type ClientMessage } from "./envelope.js";
 import { MCP_NAME_HEADER, PROTOCOL_VERSION_HEADER } from "./headers.js";
-import { PROTOCOL_VERSION_META } from "./revision.js";
+import { PROTOCOL_VERSION_META, type TaskProtocol } from "./revision.js";
 
 export const MCP_METHOD_HEADER = "Mcp-Method";
 
@@ -55,12 +55,21 @@ function mismatch(header: string, headerValue: string, bodyValue: string | undef
 }
 
 /**
- * The revision decides which rules apply, so its two statements must agree whatever they say:
- * a `MCP-Protocol-Version` header naming one revision and `_meta` another is refused (-32020)
- * rather than letting either silently win.
+ * Headers that restate the body must agree with it, because taskward decides on the body and the
+ * origin may route on the headers; a disagreement is refused (400, -32020) before anything else.
+ *
+ * The revision decides which rules apply, so `MCP-Protocol-Version` and `_meta` must agree
+ * whatever they say, rather than letting either silently win. From 2026-07-28 on, `Mcp-Method`
+ * and `Mcp-Name` must too; a missing `Mcp-Name` is tolerated (some SDK clients omit it) and
+ * taskward sets it when forwarding.
  */
-export function checkProtocolVersionAgreement(headers: Headers, message: ClientMessage): void {
+export function checkHeadersAgreeWithBody(headers: Headers, message: ClientMessage, protocol: TaskProtocol): void {
   if (message.kind === "response") return;
+  checkProtocolVersionAgreement(headers, message);
+  if (protocol === "extension") checkRoutingHeaders(headers, message);
+}
+
+function checkProtocolVersionAgreement(headers: Headers, message: Exclude<ClientMessage, { kind: "response" }>): void {
   const meta = message.params && isObject(message.params._meta) ? message.params._meta : undefined;
   const versionHeader = headers.get(PROTOCOL_VERSION_HEADER);
   const versionMeta = meta?.[PROTOCOL_VERSION_META];
@@ -69,14 +78,7 @@ export function checkProtocolVersionAgreement(headers: Headers, message: ClientM
   }
 }
 
-/**
- * 2026-07-28 routing headers must agree with the body, because taskward decides on the body and
- * the origin may route on the headers: a disagreement is refused (400, -32020) before anything else.
- * A missing `Mcp-Name` is tolerated (some SDK clients omit it); taskward sets it when forwarding.
- */
-export function checkRoutingHeaders(headers: Headers, message: ClientMessage): void {
-  if (message.kind === "response") return;
-  checkProtocolVersionAgreement(headers, message);
+function checkRoutingHeaders(headers: Headers, message: Exclude<ClientMessage, { kind: "response" }>): void {
   const methodHeader = headers.get(MCP_METHOD_HEADER);
   if (methodHeader !== null && decodeHeaderValue(methodHeader) !== message.method) throw mismatch(MCP_METHOD_HEADER, methodHeader, message.method);
   const nameHeader = headers.get(MCP_NAME_HEADER);

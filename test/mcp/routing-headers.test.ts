@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { parseClientMessage } from "../../src/mcp/envelope.js";
-import { checkRoutingHeaders, decodeHeaderValue, encodeHeaderValue } from "../../src/mcp/routing-headers.js";
+import { checkHeadersAgreeWithBody, decodeHeaderValue, encodeHeaderValue } from "../../src/mcp/routing-headers.js";
 
 function check(headers: Record<string, string>, body: unknown) {
-  return () => checkRoutingHeaders(new Headers(headers), parseClientMessage(JSON.stringify(body)));
+  return () => checkHeadersAgreeWithBody(new Headers(headers), parseClientMessage(JSON.stringify(body)), "extension");
 }
 
 const meta = { "io.modelcontextprotocol/protocolVersion": "2026-07-28" };
@@ -24,7 +24,7 @@ describe("=?base64?…?= header values", () => {
   });
 });
 
-describe("checkRoutingHeaders", () => {
+describe("checkHeadersAgreeWithBody (2026-07-28)", () => {
   it("accepts agreeing headers, including an encoded Mcp-Name", () => {
     expect(check({ "mcp-method": "tasks/get", "mcp-name": "T-1", "mcp-protocol-version": "2026-07-28" }, { jsonrpc: "2.0", id: 1, method: "tasks/get", params: { taskId: "T-1", _meta: meta } })).not.toThrow();
     expect(check({ "mcp-name": encodeHeaderValue("outil-é") }, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "outil-é" } })).not.toThrow();
