@@ -108,10 +108,11 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
       return handles;
     },
 
-    observeDelivery(taskId: string) {
-      const handle = known.get(taskId);
-      if (handle === undefined || !scope.followUp || scope.followUp.handle !== handle) return;
-      scope.waitUntil(ledgerFor(scope.env.TASK_LEDGER, scope.followUp.claims.tenant).observeDelivery(scope.followUp.claims.tenant, scope.followUp.claims.jti).catch(() => undefined));
+    observeDelivery(taskId: string | undefined) {
+      // Only the follow-up's own task is delivered by its answer (authorize made its tenant the caller's).
+      const followUp = scope.followUp;
+      if (!followUp || (taskId !== undefined && taskId !== followUp.claims.task)) return;
+      scope.waitUntil(ledger().observeDelivery(principal.tenant, followUp.claims.jti).catch(() => undefined));
     },
 
     observeStatus(taskId: string, status: string) {

@@ -17,8 +17,8 @@ export interface TaskIdMapper {
   resolve(taskIds: string[]): Promise<Map<string, string>>;
   /** The status an origin reported for one of its tasks (for the audit trail). */
   observeStatus(taskId: string, status: string): void;
-  /** The task's terminal result reached the client (starts the post-delivery revocation grace). */
-  observeDelivery(taskId: string): void;
+  /** A task's terminal result reached the client (starts the post-delivery revocation grace); undefined: the task this request names. */
+  observeDelivery(taskId: string | undefined): void;
   /** The effective TTL (ms) for a task the caller owns, to replace the origin's in task objects. */
   effectiveTtlMs(taskId: string): number | undefined;
   /** Seals an origin pagination cursor (it may be an origin task id) for the client. */
@@ -33,8 +33,6 @@ export interface OutboundContext {
   requestMethod: string | undefined;
   mapper: TaskIdMapper;
 }
-
-const TASK_STATUS_NOTIFICATIONS = new Set(["notifications/tasks/status", "notifications/tasks"]);
 
 /** `notifications.taskIds` of a subscriptions/listen acknowledgement (2026-07-28). */
 function subscribedTaskIds(params: JsonObject): string[] | undefined {
@@ -137,16 +135,14 @@ export async function rewriteOutboundMessage(message: JsonObject, context: Outbo
     return message;
   }
   if (isOwnResponse && result) noteDelivery(result, context);
+  // A tasks/list cursor may itself be an origin task id.
+  if (result && Array.isArray(result.tasks) && typeof result.nextCursor === "string") result.nextCursor = await context.mapper.sealCursor(result.nextCursor);
   const ids = collectTaskIds(message);
-  if (ids.length === 0) {
-    if (result && Array.isArray(result.tasks) && typeof result.nextCursor === "string") result.nextCursor = await context.mapper.sealCursor(result.nextCursor);
-    return message;
-  }
+  if (ids.length === 0) return message;
   const handles = await context.mapper.resolve([...new Set(ids)]);
   if (result) {
     if (Array.isArray(result.tasks)) {
       result.tasks = result.tasks.filter((task) => isObject(task) && typeof task.taskId === "string" && rewriteTaskObject(task, handles, context, "ttl"));
-      if (typeof result.nextCursor === "string") result.nextCursor = await context.mapper.sealCursor(result.nextCursor);
     }
     if (typeof result.taskId === "string" && !rewriteTaskObject(result, handles, context, "ttl" in result ? "ttl" : "ttlMs")) {
       return null;
@@ -157,7 +153,7 @@ export async function rewriteOutboundMessage(message: JsonObject, context: Outbo
   if (params) {
     const method = typeof message.method === "string" ? message.method : "";
     if (typeof params.taskId === "string") {
-      if (!TASK_STATUS_NOTIFICATIONS.has(method) && !method.startsWith("notifications/")) {
+      if (!method.startsWith("notifications/")) {
         // A server request naming a task id directly: only forward it when the caller owns the task.
         const handle = handles.get(params.taskId);
         if (!handle) return null;
@@ -195,9 +191,7 @@ function scrubOriginIds(error: JsonObject, names: ReadonlyMap<string, string>): 
 /** Spots a terminal result handed to the client: a tasks/result answer, or a 2026 tasks/get with the result inline. */
 function noteDelivery(result: JsonObject, context: OutboundContext): void {
   if (context.requestMethod === "tasks/result") {
-    const related = relatedTaskOf(result);
-    const taskId = related ? (related.taskId as string) : undefined;
-    for (const [originId] of context.mapper.knownNames()) if (taskId === undefined || taskId === originId) context.mapper.observeDelivery(originId);
+    context.mapper.observeDelivery(relatedTaskOf(result)?.taskId as string | undefined);
   } else if (context.requestMethod === "tasks/get" && typeof result.taskId === "string" && typeof result.status === "string") {
     const inline = "result" in result || "error" in result;
     if (inline && ["completed", "failed"].includes(result.status)) context.mapper.observeDelivery(result.taskId);

@@ -3,10 +3,10 @@ import { rewriteOutboundMessage, type TaskIdMapper } from "../../src/mcp/rewrite
 
 const RELATED = "io.modelcontextprotocol/related-task";
 
-function mapper(owned: Record<string, string>, extra: Partial<TaskIdMapper> = {}): TaskIdMapper & { minted: unknown[]; observed: Array<[string, string]>; delivered: string[] } {
+function mapper(owned: Record<string, string>, extra: Partial<TaskIdMapper> = {}): TaskIdMapper & { minted: unknown[]; observed: Array<[string, string]>; delivered: Array<string | undefined> } {
   const minted: unknown[] = [];
   const observed: Array<[string, string]> = [];
-  const delivered: string[] = [];
+  const delivered: Array<string | undefined> = [];
   return {
     minted,
     observed,
