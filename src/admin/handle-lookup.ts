@@ -2,6 +2,7 @@ import type { Config } from "../config.js";
 import type { TaskHandleClaims } from "../handle/claims.js";
 import { keyRingResolver } from "../handle/resolve.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
+import { verifyOwnHandle } from "../handle/verify-cached.js";
 import { verifyHandle } from "../handle/verify.js";
 
 /**
@@ -11,10 +12,8 @@ import { verifyHandle } from "../handle/verify.js";
 export async function claimsOfOwnHandle(token: string, config: Config, ignoreExpiry = false): Promise<TaskHandleClaims | undefined> {
   const keyRing = await signingKeyRing(config);
   if (!keyRing) return undefined;
-  return verifyHandle(token, {
-    issuer: config.issuer,
-    audience: config.handleAudience,
-    resolveKey: keyRingResolver(keyRing),
-    clockToleranceSeconds: ignoreExpiry ? 10 * 365 * 86_400 : 0,
-  }).catch(() => undefined);
+  const verified = ignoreExpiry
+    ? verifyHandle(token, { issuer: config.issuer, audience: config.handleAudience, resolveKey: keyRingResolver(keyRing), clockToleranceSeconds: 10 * 365 * 86_400 })
+    : verifyOwnHandle(token, keyRing, config.issuer, config.handleAudience);
+  return verified.catch(() => undefined);
 }

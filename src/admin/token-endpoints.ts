@@ -10,7 +10,7 @@ import { TASK_OPS } from "../handle/claims.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
 import { policyFor } from "../policy/task-policy.js";
-import { timingSafeEqualText } from "./admin-auth.js";
+import { equalInConstantTime } from "../constant-time.js";
 import { delegateHandle } from "./delegation.js";
 import { claimsOfOwnHandle } from "./handle-lookup.js";
 import { invalidRequest, parseJsonBody } from "./request-body.js";
@@ -71,7 +71,7 @@ export const tokenEndpoints = new Hono<CallerEnv>()
     const config = configFor(c.env);
     const presented = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1];
     const allowed = [config.introspectionToken, config.adminToken].filter((t): t is string => !!t);
-    if (!presented || !allowed.some((t) => timingSafeEqualText(presented, t))) return unauthorized(c, config);
+    if (!presented || !allowed.some((t) => equalInConstantTime(presented, t))) return unauthorized(c, config);
     const token = await tokenParameter(c);
     if (!token) return c.json({ error: "invalid_request", error_description: "the token parameter is required" }, 400);
     const claims = await claimsOfOwnHandle(token, config);

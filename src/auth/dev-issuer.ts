@@ -1,6 +1,7 @@
 import { SignJWT, jwtVerify } from "jose";
 import type { KeyRing } from "../handle/keyring.js";
-import { keyRingResolver } from "../handle/resolve.js";
+import { HANDLE_ALGORITHMS } from "../handle/claims.js";
+import { keyRingKeyGetter } from "../handle/resolve.js";
 import type { Principal } from "./principal.js";
 
 /** Dev tokens are access tokens, never task handles: a distinct `typ` keeps the two apart. */
@@ -33,9 +34,8 @@ export async function mintDevToken(request: DevTokenRequest, keyRing: KeyRing, i
 
 /** Verifies a dev token; returns undefined when it is not one (so other verifiers may try). */
 export async function verifyDevToken(token: string, keyRing: KeyRing, issuer: string, resource: string): Promise<Principal> {
-  const resolve = keyRingResolver(keyRing);
-  const { payload } = await jwtVerify(token, (header) => resolve(header.kid ?? "", header.alg as never), {
-    algorithms: ["EdDSA", "ES256"],
+  const { payload } = await jwtVerify(token, keyRingKeyGetter(keyRing), {
+    algorithms: [...HANDLE_ALGORITHMS],
     typ: DEV_TOKEN_TYP,
     issuer: devIssuerUrl(issuer),
     audience: resource,

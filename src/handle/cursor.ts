@@ -1,6 +1,7 @@
 import { SignJWT, jwtVerify } from "jose";
 import type { KeyRing } from "./keyring.js";
-import { keyRingResolver } from "./resolve.js";
+import { HANDLE_ALGORITHMS } from "./claims.js";
+import { keyRingKeyGetter } from "./resolve.js";
 
 /**
  * Origin pagination cursors can be origin task ids (the SDK's are), so they never reach clients
@@ -28,10 +29,9 @@ export async function sealCursor(originCursor: string, owner: CursorOwner, keyRi
 
 /** The origin cursor inside a sealed cursor, or undefined if it is not ours, expired, or someone else's. */
 export async function openCursor(sealed: string, owner: CursorOwner, keyRing: KeyRing, issuer: string): Promise<string | undefined> {
-  const resolve = keyRingResolver(keyRing);
   try {
-    const { payload } = await jwtVerify(sealed, (header) => resolve(header.kid ?? "", header.alg as never), {
-      algorithms: ["EdDSA", "ES256"],
+    const { payload } = await jwtVerify(sealed, keyRingKeyGetter(keyRing), {
+      algorithms: [...HANDLE_ALGORITHMS],
       typ: CURSOR_TYP,
       issuer,
       audience: issuer,

@@ -1,13 +1,10 @@
-import { SignJWT } from "jose";
+import { SignJWT, base64url } from "jose";
 import { HANDLE_TYP, type HandleGrant, type TaskHandleClaims } from "./claims.js";
 import type { KeyRing } from "./keyring.js";
 
 /** 128 bits of randomness, base64url: the handle's `jti` and revocation key. */
 export function newJti(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return base64url.encode(crypto.getRandomValues(new Uint8Array(16)));
 }
 
 export interface MintContext {

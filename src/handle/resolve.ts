@@ -1,3 +1,4 @@
+import type { HandleAlgorithm } from "./claims.js";
 import type { HandleKeyResolver } from "./verify.js";
 import type { KeyRing } from "./keyring.js";
 import { TaskHandleError } from "./errors.js";
@@ -10,4 +11,10 @@ export function keyRingResolver(keyRing: KeyRing): HandleKeyResolver {
     if (entry.alg !== alg) throw new TaskHandleError("ERR_HANDLE_ALG_NOT_ALLOWED", `kid ${kid} is for ${entry.alg}, not ${alg}`);
     return entry.key;
   };
+}
+
+/** The same lookup as a jose key getter, for the authority's other JWTs (dev tokens, sealed cursors). */
+export function keyRingKeyGetter(keyRing: KeyRing): (header: { kid?: string; alg?: string }) => ReturnType<HandleKeyResolver> {
+  const resolve = keyRingResolver(keyRing);
+  return (header) => resolve(header.kid ?? "", header.alg as HandleAlgorithm);
 }

@@ -1,4 +1,4 @@
-import { decodeProtectedHeader, errors as joseErrors, type JWTPayload, type ProtectedHeaderParameters } from "jose";
+import { base64url, decodeProtectedHeader, errors as joseErrors, type JWTPayload, type ProtectedHeaderParameters } from "jose";
 import { HANDLE_ALGORITHMS, HANDLE_TYP, MAX_HANDLE_LENGTH, isTaskOp, type HandleAlgorithm, type TaskHandleClaims } from "./claims.js";
 import { TaskHandleError } from "./errors.js";
 
@@ -103,13 +103,6 @@ const SIGNATURE_ALGORITHMS: Record<HandleAlgorithm, { verify: { name: string; ha
   ES256: { verify: { name: "ECDSA", hash: "SHA-256" }, keyAlgorithm: "ECDSA" },
 };
 
-function base64urlBytes(segment: string): Uint8Array {
-  const base64 = segment.replace(/-/g, "+").replace(/_/g, "/");
-  const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
 
 function numericClaim(payload: JWTPayload, claim: "exp" | "iat" | "nbf", required: boolean): number | undefined {
   const value = payload[claim];
@@ -145,7 +138,7 @@ export async function verifyHandle(token: string, options: VerifyHandleOptions):
   let signature: Uint8Array;
   let payload: JWTPayload;
   try {
-    signature = base64urlBytes(token.slice(lastDot + 1));
+    signature = base64url.decode(token.slice(lastDot + 1));
   } catch {
     throw new TaskHandleError("ERR_HANDLE_MALFORMED", "handle signature is not base64url");
   }
@@ -153,7 +146,7 @@ export async function verifyHandle(token: string, options: VerifyHandleOptions):
   const valid = await crypto.subtle.verify(algorithm.verify, key, signature, new TextEncoder().encode(token.slice(0, lastDot))).catch(() => false);
   if (!valid) throw new TaskHandleError("ERR_HANDLE_SIGNATURE", "handle signature does not verify");
   try {
-    payload = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(base64urlBytes(token.slice(firstDot + 1, lastDot)))) as JWTPayload;
+    payload = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(base64url.decode(token.slice(firstDot + 1, lastDot)))) as JWTPayload;
   } catch {
     throw new TaskHandleError("ERR_HANDLE_MALFORMED", "handle payload is not base64url JSON");
   }

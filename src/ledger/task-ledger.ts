@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { TaskOp } from "../handle/claims.js";
 import type { BindableField } from "../policy/task-policy.js";
 import { configFor, type WorkerEnv } from "../config.js";
+import { equalInConstantTime } from "../constant-time.js";
 import type { AuditEvent } from "./audit-chain.js";
 import { AuditLog, type AuditAnchor } from "./audit-log.js";
 import { RateLimiter } from "./rate-limiter.js";
@@ -84,13 +85,6 @@ function toRecord(row: TaskRow): TaskRecord {
 
 function principalKey(principal: { clientId: string; subject: string }): string {
   return `${principal.clientId}\u0000${principal.subject}`;
-}
-
-/** Constant-time comparison of two hex digests. */
-function sameDigest(a: string, b: string): boolean {
-  let difference = a.length ^ b.length;
-  for (let i = 0; i < Math.max(a.length, b.length); i++) difference |= (a.charCodeAt(i) || 0) ^ (b.charCodeAt(i) || 0);
-  return difference === 0;
 }
 
 /**
@@ -351,7 +345,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   apiKeyPrincipal(tenant: string, id: string, secretSha256: string): { clientId: string; subject: string; createdAt: number } | null {
     if (!this.servesTenant(tenant)) return null;
     const row = this.sql.exec<ApiKeyRow>(`SELECT * FROM api_keys WHERE id = ?`, id).toArray()[0];
-    if (!row || row.revoked_at !== null || !sameDigest(row.secret_sha256, secretSha256)) return null;
+    if (!row || row.revoked_at !== null || !equalInConstantTime(row.secret_sha256, secretSha256)) return null;
     return { clientId: row.client_id, subject: row.subject, createdAt: row.created_at };
   }
 
