@@ -36,13 +36,14 @@ const DelegationRequest = z
 
 const ApiKeyRequest = z.object({ client_id: identifier, sub: identifier, label: z.string().max(200).optional() }).strict();
 
-function tenantParam(tenant: string): tenant is string {
-  return isIdentifier(tenant);
-}
 
 /** /admin: operator endpoints behind the admin credential. */
 export const adminRoutes = new Hono<AppEnv>()
   .use("*", requireAdmin)
+  .use("/tenants/:tenant/*", async (c, next) => {
+    if (!isIdentifier(c.req.param("tenant"))) return invalidRequest(c, "tenant is not an identifier");
+    await next();
+  })
   .post("/revocations", async (c) => {
     const body = await parseJsonBody(c, RevocationRequest, REVOCATION_SHAPES);
     if (!body.ok) return body.response;
@@ -82,7 +83,6 @@ export const adminRoutes = new Hono<AppEnv>()
   })
   .get("/tenants/:tenant/tasks", async (c) => {
     const tenant = c.req.param("tenant");
-    if (!tenantParam(tenant)) return invalidRequest(c, "tenant is not an identifier");
     const limit = Number(c.req.query("limit") ?? "100");
     const before = c.req.query("before") === undefined ? undefined : Number(c.req.query("before"));
     if (!Number.isInteger(limit) || limit <= 0 || limit > 1000 || (before !== undefined && !Number.isInteger(before))) {
@@ -95,19 +95,17 @@ export const adminRoutes = new Hono<AppEnv>()
   // Issue 2's shape: the jti alone cannot name a ledger (one object per tenant), so the tenant is a query parameter.
   .get("/tasks/:jti", async (c) => {
     const tenant = c.req.query("tenant");
-    if (!tenant || !tenantParam(tenant)) return invalidRequest(c, "?tenant= is required: each tenant has its own ledger");
+    if (!tenant || !isIdentifier(tenant)) return invalidRequest(c, "?tenant= is required: each tenant has its own ledger");
     const task = await ledgerFor(c.env.TASK_LEDGER, tenant).task(tenant, c.req.param("jti"));
     return task ? c.json(task) : c.json({ error: "not_found", message: "no such handle in this tenant" }, 404);
   })
   .get("/tenants/:tenant/tasks/:jti", async (c) => {
     const tenant = c.req.param("tenant");
-    if (!tenantParam(tenant)) return invalidRequest(c, "tenant is not an identifier");
     const task = await ledgerFor(c.env.TASK_LEDGER, tenant).task(tenant, c.req.param("jti"));
     return task ? c.json(task) : c.json({ error: "not_found", message: "no such handle in this tenant" }, 404);
   })
   .get("/tenants/:tenant/audit", async (c) => {
     const tenant = c.req.param("tenant");
-    if (!tenantParam(tenant)) return invalidRequest(c, "tenant is not an identifier");
     const after = Number(c.req.query("after") ?? "0");
     const limit = Number(c.req.query("limit") ?? "1000");
     if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit <= 0 || limit > 10_000) {
@@ -122,12 +120,10 @@ export const adminRoutes = new Hono<AppEnv>()
   })
   .get("/tenants/:tenant/audit/verify", async (c) => {
     const tenant = c.req.param("tenant");
-    if (!tenantParam(tenant)) return invalidRequest(c, "tenant is not an identifier");
     return c.json(await ledgerFor(c.env.TASK_LEDGER, tenant).verifyAudit(tenant));
   })
   .post("/tenants/:tenant/api-keys", async (c) => {
     const tenant = c.req.param("tenant");
-    if (!tenantParam(tenant)) return invalidRequest(c, "tenant is not an identifier");
     const body = await parseJsonBody(c, ApiKeyRequest, "{client_id, sub, label?}");
     if (!body.ok) return body.response;
     const { key, record } = await createApiKey(c.env, tenant, { clientId: body.value.client_id, subject: body.value.sub, label: body.value.label }, "admin");
@@ -135,7 +131,6 @@ export const adminRoutes = new Hono<AppEnv>()
   })
   .delete("/tenants/:tenant/api-keys/:id", async (c) => {
     const tenant = c.req.param("tenant");
-    if (!tenantParam(tenant)) return invalidRequest(c, "tenant is not an identifier");
     const revoked = await ledgerFor(c.env.TASK_LEDGER, tenant).revokeApiKey(tenant, c.req.param("id"), "admin");
     return revoked ? c.json({ revoked: true }) : c.json({ error: "not_found", message: "no live API key with that id" }, 404);
   });

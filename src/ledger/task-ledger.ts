@@ -139,8 +139,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     const parent = this.taskRow(record.parent);
     const now = Date.now();
     if (!parent) return { issued: false, reason: "parent handle unknown" };
-    if (parent.revoked_at !== null || this.revokedByWatermark(parent) || parent.expires_at <= now) return { issued: false, reason: "parent handle is revoked or expired" };
-    if (parent.parent !== null && this.ancestorRevoked(parent.parent, now)) return { issued: false, reason: "an ancestor handle is revoked" };
+    if (this.ancestorRevoked(record.parent, now)) return { issued: false, reason: "the parent handle, or one it was delegated from, is revoked or expired" };
     if (record.taskId !== parent.task_id) return { issued: false, reason: "a delegated handle must name its parent's task" };
     if (record.expiresAt > parent.expires_at) return { issued: false, reason: "a delegated handle cannot outlive its parent" };
     const parentOps = splitList<TaskOp>(parent.ops);
@@ -182,14 +181,18 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       const now = Date.now();
       const row = this.taskRow(jti);
       // A signed handle naming another task than its ledger record is forged or corrupt.
-      const reason = !row ? "unknown_handle" : claimedTaskId !== undefined && row.task_id !== claimedTaskId ? "task_mismatch" : this.denialReason(row, op, principal, tenant, now);
-      if (reason || !row) {
-        const denial: DenialReason = reason ?? "unknown_handle";
-        this.audit.append({ type: "denied", jti, op, principal, reason: denial });
-        if (denial === "revoked_after_delivery" && row && row.revoked_at === null) this.revokeRow(row, "delivered", "lifecycle", now);
-        if (denial === "step_up_required" && row) return { allowed: false, reason: denial, maxAuthAgeSeconds: row.max_auth_age ?? 0 };
+      const denial: DenialReason | undefined = !row
+        ? "unknown_handle"
+        : claimedTaskId !== undefined && row.task_id !== claimedTaskId
+          ? "task_mismatch"
+          : this.denialReason(row, op, principal, tenant, now);
+      if (denial !== undefined || !row) {
+        const reason = denial ?? "unknown_handle";
+        this.audit.append({ type: "denied", jti, op, principal, reason });
+        if (reason === "step_up_required" && row) return { allowed: false, reason, maxAuthAgeSeconds: row.max_auth_age ?? 0 };
+        if (reason === "revoked_after_delivery" && row?.revoked_at === null) this.revokeRow(row, "delivered", "lifecycle", now);
         this.refusals.record(principalKey(principal));
-        return { allowed: false, reason: denial as Exclude<DenialReason, "step_up_required" | "rate_limited"> };
+        return { allowed: false, reason: reason as Exclude<DenialReason, "step_up_required" | "rate_limited"> };
       }
       this.audit.appendAllowed(jti, op, principal);
       return { allowed: true, taskId: row.task_id, status: row.status, tool: row.tool };

@@ -61,6 +61,14 @@ describe("bulk revocation through watermarks", () => {
     expect(events.filter((e) => e.type === "denied").map((e) => e.reason)).toEqual(["revoked_by_watermark", "revoked_by_watermark", "revoked_by_watermark"]);
   });
 
+  it("refuses a tenant path segment that is not an identifier, on every tenant route", async () => {
+    for (const path of ["/tenants/bad%20tenant/tasks", "/tenants/bad%20tenant/audit", "/tenants/bad%20tenant/audit/verify", "/tenants/bad%20tenant/tasks/j1"]) {
+      const response = await adminFetch(path);
+      expect(response.status, path).toBe(400);
+      expect(await response.json(), path).toEqual({ error: "invalid_request", message: "tenant is not an identifier" });
+    }
+  });
+
   it("explains a bad revocation body", async () => {
     const { status, body } = await revoke({ tenant: "x", scope: "planet" });
     expect(status).toBe(400);
