@@ -21,19 +21,17 @@
  * Environment: LOAD_DURATION_S (20), LOAD_CONNECTIONS (8), LOAD_TENANTS (4), LOAD_PRINCIPALS (2),
  * LOAD_SEED (1) for the operation mix.
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
-import { dotenvLine, generateSigningJwks } from "./dev-keys.mjs";
+import { generateSigningJwks } from "./dev-keys.mjs";
+import { HOST, freePort, spawnGroup, waitUntil, writeSecretsFile } from "./lib/process-group.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const HOST = "127.0.0.1";
 const WRANGLER = join(ROOT, "node_modules/wrangler/bin/wrangler.js");
 
 function intFromEnv(name, fallback) {
@@ -50,7 +48,6 @@ const TENANTS = intFromEnv("LOAD_TENANTS", 4);
 const PRINCIPALS = intFromEnv("LOAD_PRINCIPALS", 2);
 const SEED = intFromEnv("LOAD_SEED", 1);
 const DRAIN_MS = 1_000;
-const READY_TIMEOUT_MS = 120_000;
 const POOL_PER_PRINCIPAL = 4;
 /** The operation mix (weights). `foreign` is a tasks/get by a principal that does not own the handle. */
 const MIX = { create: 12, get: 50, result: 14, cancel: 9, foreign: 15 };
@@ -59,74 +56,10 @@ const MIX = { create: 12, get: 50, result: 14, cancel: 9, foreign: 15 };
 
 const children = [];
 
-function freePort() {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, HOST, () => {
-      const { port } = server.address();
-      server.close(() => done(port));
-    });
-  });
-}
-
 function launch(label, args, env) {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  child.label = label;
-  child.log = "";
-  const keep = (chunk) => (child.log = (child.log + chunk.toString("utf8")).slice(-32_768));
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
-  child.exited = new Promise((done) => child.once("exit", (code, signal) => done({ code, signal })));
+  const child = spawnGroup(process.execPath, args, { cwd: ROOT, env, label });
   children.push(child);
   return child;
-}
-
-const running = (child) => child.exitCode === null && child.signalCode === null;
-
-function signalGroup(child, signal) {
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // gone
-  }
-}
-
-function groupAlive(child) {
-  try {
-    process.kill(-child.pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** SIGTERM the child's process group (by PID), SIGKILL after 5 s, and wait until the group is gone. */
-async function stopChild(child) {
-  if (running(child)) {
-    signalGroup(child, "SIGTERM");
-    const timer = setTimeout(() => signalGroup(child, "SIGKILL"), 5_000);
-    await child.exited;
-    clearTimeout(timer);
-  }
-  signalGroup(child, "SIGKILL");
-  for (let waited = 0; groupAlive(child) && waited < 5_000; waited += 50) await sleep(50);
-}
-
-async function waitUntil(url, accept, owner) {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (!running(owner)) throw new Error(`${owner.label} exited while starting:\n${owner.log}`);
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-      const body = await response.text();
-      if (accept(response, body)) return body;
-    } catch {
-      // not yet
-    }
-    await sleep(250);
-  }
-  throw new Error(`${url} not ready after ${READY_TIMEOUT_MS} ms:\n${owner.log}`);
 }
 
 // ---- MCP helpers (setup and checks, outside the measured run) ----
@@ -235,7 +168,7 @@ function percentile(sorted, p) {
 async function main() {
   const tmp = mkdtempSync(join(tmpdir(), "taskward-load-"));
   const cleanup = async () => {
-    await Promise.all(children.map(stopChild));
+    await Promise.all(children.map((child) => child.stop()));
     rmSync(tmp, { recursive: true, force: true });
   };
   for (const signal of ["SIGINT", "SIGTERM"]) {
@@ -243,7 +176,7 @@ async function main() {
       void cleanup().finally(() => process.exit(130));
     });
   }
-  process.on("exit", () => children.forEach((child) => signalGroup(child, "SIGKILL")));
+  process.on("exit", () => children.forEach((child) => child.kill()));
 
   try {
     // 1. Secrets, ports, processes.
@@ -251,7 +184,7 @@ async function main() {
     const kid = JSON.parse(signingJwks).active;
     const adminToken = randomBytes(24).toString("base64url");
     const secretsFile = join(tmp, "secrets.env");
-    writeFileSync(secretsFile, `${dotenvLine("HANDLE_SIGNING_JWKS", signingJwks)}\n${dotenvLine("ADMIN_TOKEN", adminToken)}\n`, { mode: 0o600 });
+    writeSecretsFile(secretsFile, { HANDLE_SIGNING_JWKS: signingJwks, ADMIN_TOKEN: adminToken });
     const [port, originPort] = [await freePort(), await freePort()];
     const base = `http://${HOST}:${port}`;
     const originUrl = `http://${HOST}:${originPort}/mcp`;
@@ -488,7 +421,7 @@ main().then(
   (code) => process.exit(code),
   (error) => {
     console.error(`load: ${error.stack ?? error.message}`);
-    for (const child of children) if (child.log) console.error(`--- ${child.label} (last output) ---\n${child.log.slice(-4000)}`);
+    for (const child of children) if (child.output()) console.error(`--- ${child.label} (last output) ---\n${child.output().slice(-4000)}`);
     process.exit(1);
   },
 );

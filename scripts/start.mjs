@@ -14,17 +14,16 @@
  * Ctrl-C or SIGTERM stops both processes and exits 0; if either dies, the other is stopped and
  * this exits 1.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_DEV_ADMIN_TOKEN, ensureDevVars } from "./dev-keys.mjs";
+import { HOST, portIsFree, spawnGroup } from "./lib/process-group.mjs";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const HOST = "127.0.0.1";
 const DEFAULT_TASKWARD_PORT = 8787;
 const DEFAULT_ORIGIN_PORT = 8788;
 const SLOW_START_MS = 60_000;
@@ -109,14 +108,6 @@ function portFromEnv(name, fallback) {
   return port;
 }
 
-function portIsFree(port) {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once("error", () => done(false));
-    server.listen(port, HOST, () => server.close(() => done(true)));
-  });
-}
-
 /** The file `wrangler dev --env dev` reads its secrets from: .dev.vars.<env> wins over .dev.vars. */
 function devVarsFile() {
   if (process.env.TASKWARD_DEV_VARS) return { path: resolve(process.env.TASKWARD_DEV_VARS), explicit: true };
@@ -141,49 +132,11 @@ function relay(stream, prefix, sink) {
 }
 
 function launch(name, args, env) {
-  // Own process group (detached), so a stop reaches wrangler's workerd and tsx's node too.
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  relay(child.stdout, `[${name}]`, process.stdout);
-  relay(child.stderr, `[${name}]`, process.stderr);
-  child.label = name;
-  return child;
-}
-
-function running(child) {
-  return child.exitCode === null && child.signalCode === null;
-}
-
-function signalGroup(child, signal) {
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
-function groupExists(child) {
-  try {
-    process.kill(-child.pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * SIGTERM the child's process group, SIGKILL it after a grace period, then sweep stragglers
- * (esbuild, workerd) and wait until the group is gone, so nothing outlives this script.
- */
-async function terminate(child) {
-  if (running(child)) {
-    const exited = new Promise((done) => child.once("exit", done));
-    signalGroup(child, "SIGTERM");
-    const timer = setTimeout(() => signalGroup(child, "SIGKILL"), STOP_GRACE_MS);
-    await exited;
-    clearTimeout(timer);
-  }
-  signalGroup(child, "SIGKILL");
-  for (let waited = 0; groupExists(child) && waited < STOP_GRACE_MS; waited += 50) await sleep(50);
+  // Own process group, so a stop reaches wrangler's workerd and tsx's node too.
+  const group = spawnGroup(process.execPath, args, { cwd: ROOT, env, label: name, stopGraceMs: STOP_GRACE_MS });
+  relay(group.child.stdout, `[${name}]`, process.stdout);
+  relay(group.child.stderr, `[${name}]`, process.stderr);
+  return group;
 }
 
 /** Polls `url` until `accept` says yes. No deadline: after a failed build wrangler waits for a fix. */
@@ -191,8 +144,8 @@ async function waitUntilReady(url, accept, children) {
   const startedAt = Date.now();
   let nagged = false;
   for (;;) {
-    const dead = children.find((child) => !running(child));
-    if (dead) throw new Error(`${dead.label} exited while starting (${dead.exitCode ?? dead.signalCode})`);
+    const dead = children.find((child) => !child.running());
+    if (dead) throw new Error(`${dead.label} exited while starting (${dead.child.exitCode ?? dead.child.signalCode})`);
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
       const body = await response.text();
@@ -244,20 +197,20 @@ async function main() {
     if (stopping) return;
     stopping = true;
     if (message) console.error(message);
-    await Promise.all(children.map(terminate));
+    await Promise.all(children.map((child) => child.stop()));
     process.exit(code);
   }
   for (const signal of ["SIGINT", "SIGTERM"]) {
     process.on(signal, () => {
       // A second Ctrl-C does not wait for the grace period.
-      if (stopping) for (const child of children) signalGroup(child, "SIGKILL");
+      if (stopping) for (const child of children) child.kill();
       else void stop(0, `\n${signal}: stopping the demo origin and taskward…`);
     });
   }
   // Last resort (an uncaught error): never leave the children behind.
-  process.on("exit", () => children.forEach((child) => signalGroup(child, "SIGKILL")));
+  process.on("exit", () => children.forEach((child) => child.kill()));
   for (const child of children) {
-    child.once("exit", (code, signal) => {
+    child.child.once("exit", (code, signal) => {
       const others = children.filter((other) => other !== child).map((other) => other.label).join(" and ");
       void stop(1, `${child.label} exited unexpectedly (${signal ?? `code ${code}`}); stopping ${others}.`);
     });

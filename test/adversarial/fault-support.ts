@@ -1,4 +1,5 @@
 /** Helpers shared by the adversarial tests (fuzz, faults): calling the Worker, reading the ledger, decoding handles. */
+import type { AuditEvent } from "../../src/ledger/audit-chain.js";
 import { parseSseMessages } from "../support/sse-messages.js";
 import { env } from "cloudflare:workers";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
@@ -135,19 +136,8 @@ export function claimsOf(handle: string): Record<string, any> | undefined {
   return decodeSegment(handle.split(".")[1] ?? "");
 }
 
-export interface AuditRow {
-  seq: number;
-  at: number;
-  last_at: number;
-  count: number;
-  type: string;
-  jti: string | null;
-  op: string | null;
-  client_id: string | null;
-  subject: string | null;
-  reason: string | null;
-  detail: string | null;
-}
+/** One exported audit event, as the ledger defines it. */
+export type AuditRow = AuditEvent;
 
 /** The tenant's whole audit export (NDJSON, following audit-next-cursor). */
 export async function auditOf(tenant: string): Promise<AuditRow[]> {

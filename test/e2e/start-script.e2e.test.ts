@@ -62,7 +62,7 @@ async function waitForOutput(proc: GroupProcess, text: string, timeoutMs = 90_00
 
 /** `node scripts/start.mjs`, in its own process group like a terminal job; resolves once it printed its next steps. */
 async function npmStart(): Promise<{ proc: GroupProcess; origin: Child; taskward: Child }> {
-  const proc = spawnGroup(process.execPath, ["scripts/start.mjs"], env);
+  const proc = spawnGroup(process.execPath, ["scripts/start.mjs"], { cwd: ROOT, env, label: "npm start" });
   started.push(proc);
   await waitForOutput(proc, READY_LINE);
   const children = childrenOf(proc.pid);
@@ -236,7 +236,7 @@ describe("npm start", () => {
     const squatter = createServer();
     await new Promise<void>((resolve) => squatter.listen(taskwardPort, HOST, resolve));
     try {
-      const proc = spawnGroup(process.execPath, ["scripts/start.mjs"], env);
+      const proc = spawnGroup(process.execPath, ["scripts/start.mjs"], { cwd: ROOT, env, label: "npm start" });
       started.push(proc);
       expect(await proc.exited).toEqual({ code: 1, signal: null });
       expect(proc.output()).toContain(`port ${taskwardPort} on ${HOST} is in use (another npm start?); set TASKWARD_PORT to use another port`);
