@@ -39,11 +39,19 @@ export interface Config {
   devMode: boolean;
   /** Browser origins allowed to call /mcp (DNS-rebinding defence); the issuer's own origin by default. */
   allowedOrigins: string[];
+  /** The authority serves on loopback (development): then only loopback Hosts and Origins may call it. */
+  loopbackIssuer: boolean;
   adminToken: string | undefined;
   introspectionToken: string | undefined;
   signingJwks: string | undefined;
   policy: TaskPolicy;
   ledgerLimits: LedgerLimits;
+}
+
+const LOOPBACK_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+export function isLoopbackHostname(hostname: string): boolean {
+  return LOOPBACK_HOSTNAMES.has(hostname.toLowerCase());
 }
 
 export class ConfigError extends Error {
@@ -99,6 +107,7 @@ export function parseConfig(env: WorkerEnv): Config {
     maxTaskTtlSeconds: positiveInteger("MAX_TASK_TTL_SECONDS", env.MAX_TASK_TTL_SECONDS, 86_400),
     maxBodyBytes: positiveInteger("MAX_BODY_BYTES", env.MAX_BODY_BYTES, 1_048_576),
     devMode: booleanFlag("DEV_MODE", env.DEV_MODE),
+    loopbackIssuer: isLoopbackHostname(new URL(issuer).hostname),
     allowedOrigins: [new URL(issuer).origin, ...(env.ALLOWED_ORIGINS ?? "").split(",").map((s) => s.trim()).filter(Boolean)],
     adminToken: env.ADMIN_TOKEN || undefined,
     introspectionToken: env.INTROSPECTION_TOKEN || undefined,

@@ -1,18 +1,12 @@
 import type { MiddlewareHandler } from "hono";
-import { configFor, type Config } from "../config.js";
+import { configFor, isLoopbackHostname, type Config } from "../config.js";
 import { Refusal } from "../errors.js";
 import { refusalResponse, type AppEnv } from "./mcp-endpoint.js";
 
-const LOOPBACK_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
-
-function isLoopback(hostname: string): boolean {
-  return LOOPBACK_HOSTNAMES.has(hostname.toLowerCase());
-}
-
-function originAllowed(origin: string, config: Config, issuerIsLoopback: boolean): boolean {
+function originAllowed(origin: string, config: Config): boolean {
   if (config.allowedOrigins.includes(origin)) return true;
   try {
-    return issuerIsLoopback && isLoopback(new URL(origin).hostname);
+    return config.loopbackIssuer && isLoopbackHostname(new URL(origin).hostname);
   } catch {
     return false;
   }
@@ -26,11 +20,11 @@ function originAllowed(origin: string, config: Config, issuerIsLoopback: boolean
  */
 export const rejectForeignOrigins: MiddlewareHandler<AppEnv> = async (c, next) => {
   const config = configFor(c.env);
-  const issuerIsLoopback = isLoopback(new URL(config.issuer).hostname);
   const origin = c.req.header("origin");
-  const host = new URL(c.req.url).hostname;
-  if ((origin !== undefined && !originAllowed(origin, config, issuerIsLoopback)) || (issuerIsLoopback && !isLoopback(host))) {
-    return refusalResponse(new Refusal("forbidden_origin", `origin ${origin ?? "-"} host ${host}`), null, config);
+  const foreignOrigin = origin !== undefined && !originAllowed(origin, config);
+  const foreignHost = config.loopbackIssuer && !isLoopbackHostname(new URL(c.req.url).hostname);
+  if (foreignOrigin || foreignHost) {
+    return refusalResponse(new Refusal("forbidden_origin", `origin ${origin ?? "-"} url ${c.req.url}`), null, config);
   }
   await next();
 };
