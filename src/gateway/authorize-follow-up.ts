@@ -7,12 +7,14 @@ import type { KeyRing } from "../handle/keyring.js";
 import { verifyOwnHandle } from "../handle/verify-cached.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
 import type { DenialReason } from "../ledger/types.js";
-import { taskProtocolOf } from "../mcp/revision.js";
+import { moduleFor, type RevisionModule } from "../mcp/revisions/index.js";
 
 export interface AuthorizedFollowUp {
   claims: TaskHandleClaims;
   /** The task status the ledger last saw. */
   status: string;
+  /** The caller may also receive the task's result payload (operations by effect: a status answer can carry it). */
+  resultAllowed: boolean;
 }
 
 /** Thrown for every refused follow-up: the wire sees "Task not found", the ledger has the reason. */
@@ -30,7 +32,7 @@ export class FollowUpRefused extends Refusal {
 export async function authorizeFollowUp(
   handle: string,
   op: TaskOp,
-  revision: string,
+  module: RevisionModule,
   principal: Principal,
   keyRing: KeyRing,
   config: Config,
@@ -45,8 +47,8 @@ export async function authorizeFollowUp(
     await recordRefusal(env, principal.tenant, who, "handle_invalid", { code, op });
     throw new FollowUpRefused(`handle_invalid:${code}`);
   }
-  if (!revisionAllows(claims.mcp, revision, op)) {
-    await recordRefusal(env, claims.tenant, who, "operation_not_allowed", { op, minted: claims.mcp, used: revision }, claims.jti);
+  if (!module.servesHandleOf(moduleFor(claims.mcp), op)) {
+    await recordRefusal(env, claims.tenant, who, "operation_not_allowed", { op, minted: claims.mcp, used: module.name }, claims.jti);
     throw new FollowUpRefused("revision_mismatch");
   }
   const decision = await ledgerFor(env.TASK_LEDGER, claims.tenant).authorize(claims.tenant, claims.jti, op, who, claims.task);
@@ -55,18 +57,7 @@ export async function authorizeFollowUp(
     if (decision.reason === "rate_limited") throw rateLimitRefusal(decision.retryAfterSeconds);
     throw new FollowUpRefused(decision.reason);
   }
-  return { claims, status: decision.status };
-}
-
-/**
- * A handle is used under the task protocol it was minted for. Dual servers keep serving
- * tasks/get and tasks/cancel for tasks created under the older revision, so those cross over.
- */
-function revisionAllows(mintedUnder: string, usedUnder: string, op: TaskOp): boolean {
-  const minted = taskProtocolOf(mintedUnder);
-  const used = taskProtocolOf(usedUnder);
-  if (minted === used) return true;
-  return minted === "utility" && used === "extension" && (op === "get" || op === "cancel");
+  return { claims, status: decision.status, resultAllowed: decision.resultAllowed };
 }
 
 async function recordRefusal(env: WorkerEnv, tenant: string, who: { tenant: string; clientId: string; subject: string }, reason: DenialReason, detail: unknown, jti?: string): Promise<void> {
@@ -87,6 +78,13 @@ export function rateLimitRefusal(retryAfterSeconds: number): Refusal {
   });
 }
 
+export interface AuthorizedSubscription {
+  handle: string;
+  claims: TaskHandleClaims;
+  /** Notifications about this task may carry its result payload to this caller. */
+  resultAllowed: boolean;
+}
+
 /**
  * subscriptions/listen names tasks by handle: each is authorized like a `get`; refused ones are
  * dropped from the forwarded filter (and so from the acknowledgement), as the origin would for
@@ -94,16 +92,17 @@ export function rateLimitRefusal(retryAfterSeconds: number): Refusal {
  */
 export async function authorizeSubscriptions(
   handles: string[],
-  revision: string,
+  module: RevisionModule,
   principal: Principal,
   keyRing: KeyRing,
   config: Config,
   env: WorkerEnv,
-): Promise<Array<{ handle: string; claims: TaskHandleClaims }>> {
-  const allowed: Array<{ handle: string; claims: TaskHandleClaims }> = [];
+): Promise<AuthorizedSubscription[]> {
+  const allowed: AuthorizedSubscription[] = [];
   for (const handle of new Set(handles)) {
     try {
-      allowed.push({ handle, claims: (await authorizeFollowUp(handle, "get", revision, principal, keyRing, config, env)).claims });
+      const { claims, resultAllowed } = await authorizeFollowUp(handle, "get", module, principal, keyRing, config, env);
+      allowed.push({ handle, claims, resultAllowed });
     } catch (error) {
       if (!(error instanceof FollowUpRefused)) throw error;
     }

@@ -3,22 +3,26 @@ import type { Config } from "../config.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
 import { verifyOwnHandle } from "../handle/verify-cached.js";
 import { isObject, type JsonObject } from "../mcp/envelope.js";
-import { RELATED_TASK_META } from "../mcp/revision.js";
+import { RELATED_TASK_META } from "../mcp/revisions/index.js";
 
 /**
- * A client's response or notification may name its task in `_meta[related-task]`. The handle is
- * swapped for the origin id when it verifies and belongs to the caller; otherwise the reference
- * is removed, so the origin never sees a handle it cannot resolve or a task the caller does not own.
+ * A client's response or notification may name its task in `_meta[related-task]`. The returned
+ * copy has the handle swapped for the origin id when it verifies and belongs to the caller;
+ * otherwise the reference is removed, so the origin never sees a handle it cannot resolve or a
+ * task the caller does not own.
  */
-export async function rewriteInboundRelatedTask(raw: JsonObject, principal: Principal, config: Config): Promise<void> {
-  for (const holder of [raw.params, raw.result]) {
+export async function withInboundRelatedTask(raw: JsonObject, principal: Principal, config: Config): Promise<JsonObject> {
+  const copy: JsonObject = { ...raw };
+  for (const key of ["params", "result"] as const) {
+    const holder = raw[key];
     if (!isObject(holder) || !isObject(holder._meta)) continue;
     const related = holder._meta[RELATED_TASK_META];
     if (!isObject(related) || typeof related.taskId !== "string") continue;
     const originId = await originIdFor(related.taskId, principal, config);
-    if (originId) related.taskId = originId;
-    else delete holder._meta[RELATED_TASK_META];
+    const { [RELATED_TASK_META]: _handle, ...meta } = holder._meta;
+    copy[key] = { ...holder, _meta: originId ? { ...meta, [RELATED_TASK_META]: { ...related, taskId: originId } } : meta };
   }
+  return copy;
 }
 
 async function originIdFor(handle: string, principal: Principal, config: Config): Promise<string | undefined> {

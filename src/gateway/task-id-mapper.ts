@@ -7,7 +7,8 @@ import { mintHandle } from "../handle/mint.js";
 import { sealCursor } from "../handle/cursor.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
 import type { CreatedTask, TaskIdMapper } from "../mcp/rewrite.js";
-import type { TaskProtocol } from "../mcp/revision.js";
+import type { RevisionModule } from "../mcp/revisions/index.js";
+import type { AuthorizedSubscription } from "./authorize-follow-up.js";
 import { effectiveTtlMs, opsFor, policyFor, ttlCapSeconds } from "../policy/task-policy.js";
 
 export interface MapperScope {
@@ -15,13 +16,15 @@ export interface MapperScope {
   config: Config;
   principal: Principal;
   /** Set for task-creating calls. */
-  creation?: { tool: string; revision: string; protocol: TaskProtocol; keyRing: KeyRing };
-  /** Set for follow-ups: the verified handle the request named, and the status the ledger last saw. */
-  followUp?: { handle: string; claims: TaskHandleClaims; status?: string };
+  creation?: { tool: string; version: string; module: RevisionModule; keyRing: KeyRing };
+  /** Set for follow-ups: the verified handle the request named, the status the ledger last saw, and whether its payload may be shown. */
+  followUp?: { handle: string; claims: TaskHandleClaims; status?: string; resultAllowed: boolean };
   /** Set for subscriptions/listen: the authorized handles of the subscribed tasks. */
-  subscriptions?: Array<{ handle: string; claims: TaskHandleClaims }>;
+  subscriptions?: AuthorizedSubscription[];
   /** Set for tasks/list: signs cursors; `inboundCursor` is the origin cursor the client's sealed one opened to. */
   listing?: { keyRing: KeyRing; inboundCursor?: { origin: string; sealed: string } };
+  /** The client's method, for the audit detail of a withheld payload. */
+  requestMethod?: string;
   waitUntil(promise: Promise<unknown>): void;
 }
 
@@ -39,17 +42,20 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
   const ledgerPrincipal = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject };
   /** Origin ids this request already knows the handle of: the follow-up's own task, or the subscribed ones. */
   const known = new Map<string, string>();
+  /** Authorized handles of this request by origin id: only these may carry a result payload to the caller. */
+  const authorized = new Map<string, { claims: TaskHandleClaims; resultAllowed: boolean }>();
   // A status the ledger already holds is not written again: most polls then cost one ledger call.
   if (scope.followUp?.status !== undefined) observed.set(scope.followUp.claims.task, scope.followUp.status);
-  for (const { handle, claims } of [...(scope.followUp ? [scope.followUp] : []), ...(scope.subscriptions ?? [])]) {
+  for (const { handle, claims, resultAllowed } of [...(scope.followUp ? [scope.followUp] : []), ...(scope.subscriptions ?? [])]) {
     known.set(claims.task, handle);
+    authorized.set(claims.task, { claims, resultAllowed });
     ttlByTask.set(claims.task, (claims.exp - claims.iat) * 1000);
   }
 
   return {
     async mint(task: CreatedTask) {
       if (!scope.creation) throw new Refusal("origin_invalid_response", "task created outside tools/call");
-      const { tool, revision, protocol, keyRing } = scope.creation;
+      const { tool, version, module, keyRing } = scope.creation;
       const rules = policyFor(config.policy, tool);
       if (rules.taskSupport === "forbidden") {
         throw new Refusal("task_support_forbidden", `origin created a task for ${tool}`, `Policy forbids running tool ${tool} as a task`);
@@ -63,8 +69,8 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
           client_id: principal.clientId,
           task: task.taskId,
           tool,
-          ops: opsFor(rules, protocol),
-          mcp: revision,
+          ops: opsFor(rules, module),
+          mcp: version,
           exp: Math.floor((now + ttlMs) / 1000),
         },
         { keyRing, issuer: config.issuer, audience: config.handleAudience, now: () => now },
@@ -77,7 +83,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
         principal: ledgerPrincipal,
         tool,
         ops: claims.ops,
-        mcp: revision,
+        mcp: version,
         bind: rules.bind,
         maxAuthAgeSeconds: rules.maxAuthAgeSeconds,
         stepUpOps: rules.stepUpOps,
@@ -128,6 +134,17 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
     async sealCursor(cursor: string) {
       if (!scope.listing) throw new Refusal("origin_invalid_response", "pagination cursor outside tasks/list");
       return sealCursor(cursor, ledgerPrincipal, scope.listing.keyRing, config.issuer);
+    },
+
+    payloadAllowed(taskId: string) {
+      return authorized.get(taskId)?.resultAllowed === true;
+    },
+
+    observeWithheld(taskId: string, fields: string[]) {
+      const claims = authorized.get(taskId)?.claims;
+      const tenant = claims?.tenant ?? principal.tenant;
+      const detail = { fields, method: scope.requestMethod ?? null, ...(claims ? {} : { task: taskId }) };
+      scope.waitUntil(ledgerFor(scope.env.TASK_LEDGER, tenant).recordWithheld(tenant, claims?.jti ?? null, ledgerPrincipal, detail).catch(() => undefined));
     },
 
     knownNames() {

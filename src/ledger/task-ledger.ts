@@ -195,7 +195,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
         return { allowed: false, reason: reason as Exclude<DenialReason, "step_up_required" | "rate_limited"> };
       }
       this.audit.appendAllowed(jti, op, principal);
-      return { allowed: true, taskId: row.task_id, status: row.status, tool: row.tool };
+      return { allowed: true, taskId: row.task_id, status: row.status, tool: row.tool, resultAllowed: this.resultAllowed(row, principal, now) };
     });
   }
 
@@ -206,6 +206,14 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       this.audit.append({ type: "denied", jti: jti ?? null, principal, reason, detail });
       this.refusals.record(principalKey(principal));
       return { retryAfterSeconds: this.refusalRetryAfter(principal) };
+    });
+  }
+
+  /** Records that a task's result payload was removed from what `principal` received (status without payload, operations by effect). */
+  recordWithheld(tenant: string, jti: string | null, principal: LedgerPrincipal, detail: unknown): void {
+    this.ctx.storage.transactionSync(() => {
+      this.bindTenant(tenant);
+      this.audit.append({ type: "withheld", jti, op: "result", principal, reason: "result", detail });
     });
   }
 
@@ -394,6 +402,11 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       if (age > row.max_auth_age) return "step_up_required";
     }
     return undefined;
+  }
+
+  /** Whether `principal`, already allowed some operation on `row`, may also receive the result payload: same ops and step-up rules as `result`. */
+  private resultAllowed(row: TaskRow, principal: LedgerPrincipal, now: number): boolean {
+    return this.denialReason(row, "result", principal, this.tenantOf(), now) === undefined;
   }
 
   /** True when any ancestor of a delegated handle is revoked, expired, voided by a watermark or gone. */

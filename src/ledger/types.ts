@@ -48,7 +48,8 @@ export type DenialReason =
   | "wrong_ledger";
 
 export type Decision =
-  | { allowed: true; taskId: string; status: string; tool: string }
+  /** `resultAllowed`: the same principal may also see the task's result payload now (ops and step-up for `result`). */
+  | { allowed: true; taskId: string; status: string; tool: string; resultAllowed: boolean }
   | { allowed: false; reason: Exclude<DenialReason, "step_up_required" | "rate_limited"> }
   | { allowed: false; reason: "step_up_required"; maxAuthAgeSeconds: number }
   | { allowed: false; reason: "rate_limited"; retryAfterSeconds: number };

@@ -1,13 +1,7 @@
 import { isObject, type JsonObject, type RequestId } from "./envelope.js";
-import { RELATED_TASK_META } from "./revision.js";
+import { RELATED_TASK_META, type CreatedTask, type RevisionModule } from "./revisions/index.js";
 
-/** A task the origin just created, as read from a CreateTaskResult. */
-export interface CreatedTask {
-  taskId: string;
-  status: string;
-  /** Origin's TTL in ms; null means unlimited. */
-  ttlMs: number | null;
-}
+export type { CreatedTask };
 
 /** How origin task ids become handles; supplied by the proxy, backed by the handle minter and ledger. */
 export interface TaskIdMapper {
@@ -25,6 +19,10 @@ export interface TaskIdMapper {
   sealCursor(cursor: string): Promise<string>;
   /** Origin ids this request already knows the client-side name of (handle or sealed cursor), for scrubbing error text. */
   knownNames(): ReadonlyMap<string, string>;
+  /** May the caller see this task's result payload now? Only when this request authorized `result` (by effect) for it. */
+  payloadAllowed(taskId: string): boolean;
+  /** A task's result payload was removed before the caller saw it (audited). */
+  observeWithheld(taskId: string, fields: string[]): void;
 }
 
 export interface OutboundContext {
@@ -32,6 +30,10 @@ export interface OutboundContext {
   requestId: RequestId | undefined;
   requestMethod: string | undefined;
   mapper: TaskIdMapper;
+  /** The revision the request was read under: the creation-result shape, TTL key and payload fields. */
+  module: RevisionModule;
+  /** Set only on the create route: a CreateTaskResult answering this request gets a handle minted. */
+  creates?: boolean;
 }
 
 /** `notifications.taskIds` of a subscriptions/listen acknowledgement (2026-07-28). */
@@ -47,38 +49,50 @@ function relatedTaskOf(holder: unknown): JsonObject | undefined {
   return isObject(related) && typeof related.taskId === "string" ? related : undefined;
 }
 
-/** Every origin task id in a message, so they can be resolved in one ledger round trip. */
+/** A nested 2025-11-25 task object (`result.task`), whatever revision the request was read under. */
+function nestedTaskOf(result: JsonObject): JsonObject | undefined {
+  return isObject(result.task) && typeof result.task.taskId === "string" ? result.task : undefined;
+}
+
+/** Every origin task id in a message, wherever a task id can travel, so they resolve in one ledger round trip. */
 function collectTaskIds(message: JsonObject): string[] {
   const ids: string[] = [];
-  const result = isObject(message.result) ? message.result : undefined;
-  const params = isObject(message.params) ? message.params : undefined;
-  if (result) {
-    if (typeof result.taskId === "string") ids.push(result.taskId);
-    if (Array.isArray(result.tasks)) for (const task of result.tasks) if (isObject(task) && typeof task.taskId === "string") ids.push(task.taskId);
-    const related = relatedTaskOf(result);
+  for (const holder of [message.result, message.params]) {
+    if (!isObject(holder)) continue;
+    if (typeof holder.taskId === "string") ids.push(holder.taskId);
+    const nested = nestedTaskOf(holder);
+    if (nested) ids.push(nested.taskId as string);
+    if (Array.isArray(holder.tasks)) for (const task of holder.tasks) if (isObject(task) && typeof task.taskId === "string") ids.push(task.taskId);
+    const related = relatedTaskOf(holder);
     if (related) ids.push(related.taskId as string);
-  }
-  if (params) {
-    if (typeof params.taskId === "string") ids.push(params.taskId);
-    const subscribed = subscribedTaskIds(params);
+    const subscribed = subscribedTaskIds(holder);
     if (subscribed) ids.push(...subscribed);
-    const related = relatedTaskOf(params);
-    if (related) ids.push(related.taskId as string);
   }
   return ids;
 }
 
-/** Rewrites a task object's id and TTL in place; returns false if the caller does not own it. */
-function rewriteTaskObject(task: JsonObject, handles: Map<string, string>, context: OutboundContext, ttlKey: "ttl" | "ttlMs"): boolean {
+/** Removes the result payload from a task object the caller may only see the status of. */
+function withholdPayload(task: JsonObject, originId: string, context: OutboundContext): void {
+  if (context.mapper.payloadAllowed(originId)) return;
+  const present = context.module.payloadFields.filter((field) => field in task);
+  if (present.length === 0) return;
+  for (const field of present) delete task[field];
+  context.mapper.observeWithheld(originId, present);
+}
+
+/** Rewrites a task object's id and TTL in place and withholds a payload the caller may not see; false if the caller does not own it. */
+function rewriteTaskObject(task: JsonObject, handles: Map<string, string>, context: OutboundContext): boolean {
   const originId = task.taskId as string;
   const handle = handles.get(originId);
   if (!handle) return false;
   if (typeof task.status === "string") context.mapper.observeStatus(originId, task.status);
+  const ttlKey = context.module.ttlKey;
   const effective = context.mapper.effectiveTtlMs(originId);
   if (effective !== undefined && ttlKey in task) {
     const originTtl = task[ttlKey];
     task[ttlKey] = typeof originTtl === "number" ? Math.min(originTtl, effective) : effective;
   }
+  withholdPayload(task, originId, context);
   task.taskId = handle;
   return true;
 }
@@ -92,84 +106,73 @@ function rewriteRelatedTask(holder: JsonObject | undefined, handles: Map<string,
   return "ok";
 }
 
-async function rewriteCreation(result: JsonObject, context: OutboundContext): Promise<boolean> {
-  // 2025-11-25: { task: { taskId, status, ttl, … } }
-  if (isObject(result.task) && typeof result.task.taskId === "string") {
-    const task = result.task;
-    const { handle, ttlMs } = await context.mapper.mint({
-      taskId: task.taskId as string,
-      status: typeof task.status === "string" ? task.status : "working",
-      ttlMs: typeof task.ttl === "number" ? task.ttl : null,
-    });
-    task.taskId = handle;
-    task.ttl = ttlMs;
-    return true;
-  }
-  // 2026-07-28 extension: flat { resultType: "task", taskId, status, ttlMs, … }
-  if (result.resultType === "task" && typeof result.taskId === "string") {
-    const { handle, ttlMs } = await context.mapper.mint({
-      taskId: result.taskId,
-      status: typeof result.status === "string" ? result.status : "working",
-      ttlMs: typeof result.ttlMs === "number" ? result.ttlMs : null,
-    });
-    result.taskId = handle;
-    result.ttlMs = ttlMs;
-    return true;
-  }
-  return false;
+/** The creation result answering this request, in the decided revision's shape, with its handle minted. */
+async function mintCreation(message: JsonObject, context: OutboundContext): Promise<{ originId: string; handle: string } | undefined> {
+  const isOwnResponse = "id" in message && message.id === context.requestId;
+  if (!context.creates || !isOwnResponse || !isObject(message.result)) return undefined;
+  const created = context.module.readCreatedTask(message.result);
+  if (!created) return undefined;
+  const { handle, ttlMs } = await context.mapper.mint(created);
+  message.result = context.module.withIssuedHandle(message.result, handle, ttlMs);
+  return { originId: created.taskId, handle };
 }
 
 /**
- * Replaces every origin task id in one origin→client message with its handle. Returns the
- * message to send, or null when it only concerns tasks the caller does not own (dropped: an
- * origin id never reaches a client).
+ * Replaces every origin task id in one origin→client message with its handle, in one pass over
+ * every part (result, params, error, task lists, nested and related tasks), and withholds result
+ * payloads the caller may not see. Returns the message to send, or null when it concerns a task
+ * the caller does not own (dropped: an origin id never reaches a client).
  */
 export async function rewriteOutboundMessage(message: JsonObject, context: OutboundContext): Promise<JsonObject | null> {
-  if (isObject(message.error)) {
-    message.error = scrubOriginIds(message.error, context.mapper.knownNames());
-    return message;
-  }
-  const isOwnResponse = "id" in message && message.id === context.requestId && ("result" in message || "error" in message);
+  const minted = await mintCreation(message, context);
+  const names = new Map(context.mapper.knownNames());
+  if (minted) names.set(minted.originId, minted.handle);
+  if (isObject(message.error)) message.error = scrubOriginIds(message.error, names);
+
   const result = isObject(message.result) ? message.result : undefined;
-  if (isOwnResponse && result && context.requestMethod === "tools/call" && (await rewriteCreation(result, context))) {
-    return message;
-  }
-  if (isOwnResponse && result) noteDelivery(result, context);
   // A tasks/list cursor may itself be an origin task id.
   if (result && Array.isArray(result.tasks) && typeof result.nextCursor === "string") result.nextCursor = await context.mapper.sealCursor(result.nextCursor);
-  const ids = collectTaskIds(message);
-  if (ids.length === 0) return message;
-  const handles = await context.mapper.resolve([...new Set(ids)]);
+  const ids = [...new Set(collectTaskIds(message))].filter((id) => id !== minted?.originId);
+  const handles = ids.length > 0 ? await context.mapper.resolve(ids) : new Map<string, string>();
+  if (minted) handles.set(minted.originId, minted.handle);
+
   if (result) {
     if (Array.isArray(result.tasks)) {
-      result.tasks = result.tasks.filter((task) => isObject(task) && typeof task.taskId === "string" && rewriteTaskObject(task, handles, context, "ttl"));
+      result.tasks = result.tasks.filter((task) => isObject(task) && typeof task.taskId === "string" && rewriteTaskObject(task, handles, context));
     }
-    if (typeof result.taskId === "string" && !rewriteTaskObject(result, handles, context, "ttl" in result ? "ttl" : "ttlMs")) {
-      return null;
-    }
+    const nested = minted ? undefined : nestedTaskOf(result);
+    // A CreateTaskResult not answering this request's own creation (replayed, or on the GET stream) passes only for a task the caller owns.
+    if (nested && !rewriteTaskObject(nested, handles, context)) return null;
+    if (!minted && typeof result.taskId === "string" && !rewriteTaskObject(result, handles, context)) return null;
     if (rewriteRelatedTask(result, handles) === "unowned" && isObject(result._meta)) delete result._meta[RELATED_TASK_META];
   }
   const params = isObject(message.params) ? message.params : undefined;
-  if (params) {
-    const method = typeof message.method === "string" ? message.method : "";
-    if (typeof params.taskId === "string") {
-      if (!method.startsWith("notifications/")) {
-        // A server request naming a task id directly: only forward it when the caller owns the task.
-        const handle = handles.get(params.taskId);
-        if (!handle) return null;
-        params.taskId = handle;
-      } else if (!rewriteTaskObject(params, handles, context, "ttl" in params ? "ttl" : "ttlMs")) {
-        return null;
-      }
-    }
-    if (rewriteRelatedTask(params, handles) === "unowned") return null;
-    const subscribed = subscribedTaskIds(params);
-    if (subscribed) {
-      // Acknowledged ids the caller does not own are dropped, never shown as origin ids.
-      (params.notifications as JsonObject).taskIds = subscribed.flatMap((id) => (handles.has(id) ? [handles.get(id)!] : []));
+  if (params && !(await rewriteParams(message, params, handles, context))) return null;
+  if (result && "id" in message && message.id === context.requestId) noteDelivery(result, context);
+  return message;
+}
+
+async function rewriteParams(message: JsonObject, params: JsonObject, handles: Map<string, string>, context: OutboundContext): Promise<boolean> {
+  const method = typeof message.method === "string" ? message.method : "";
+  if (typeof params.taskId === "string") {
+    if (!method.startsWith("notifications/")) {
+      // A server request naming a task id directly: only forward it when the caller owns the task.
+      const handle = handles.get(params.taskId);
+      if (!handle) return false;
+      params.taskId = handle;
+    } else if (!rewriteTaskObject(params, handles, context)) {
+      return false;
     }
   }
-  return message;
+  const nested = nestedTaskOf(params);
+  if (nested && !rewriteTaskObject(nested, handles, context)) return false;
+  if (rewriteRelatedTask(params, handles) === "unowned") return false;
+  const subscribed = subscribedTaskIds(params);
+  if (subscribed) {
+    // Acknowledged ids the caller does not own are dropped, never shown as origin ids.
+    (params.notifications as JsonObject).taskIds = subscribed.flatMap((id) => (handles.has(id) ? [handles.get(id)!] : []));
+  }
+  return true;
 }
 
 /**
@@ -188,12 +191,16 @@ function scrubOriginIds(error: JsonObject, names: ReadonlyMap<string, string>): 
   return JSON.parse(text) as JsonObject;
 }
 
-/** Spots a terminal result handed to the client: a tasks/result answer, or a 2026 tasks/get with the result inline. */
+/**
+ * Spots a terminal result actually handed to the client: a tasks/result answer, or a tasks/get
+ * answer that still carries its payload after withholding (2026-07-28 inline result).
+ */
 function noteDelivery(result: JsonObject, context: OutboundContext): void {
+  // Runs after rewriting: ids are handles by now, so the delivered task is the one this request names.
   if (context.requestMethod === "tasks/result") {
-    context.mapper.observeDelivery(relatedTaskOf(result)?.taskId as string | undefined);
+    context.mapper.observeDelivery(undefined);
   } else if (context.requestMethod === "tasks/get" && typeof result.taskId === "string" && typeof result.status === "string") {
-    const inline = "result" in result || "error" in result;
-    if (inline && ["completed", "failed"].includes(result.status)) context.mapper.observeDelivery(result.taskId);
+    const inline = context.module.payloadFields.some((field) => field in result);
+    if (inline && ["completed", "failed"].includes(result.status)) context.mapper.observeDelivery(undefined);
   }
 }

@@ -1,7 +1,7 @@
 import { Refusal } from "../errors.js";
-import { isObject, type ClientMessage } from "./envelope.js";
-import { MCP_NAME_HEADER, PROTOCOL_VERSION_HEADER } from "./headers.js";
-import { PROTOCOL_VERSION_META, type TaskProtocol } from "./revision.js";
+import type { ClientMessage } from "./envelope.js";
+import { MCP_NAME_HEADER } from "./headers.js";
+import type { RevisionModule } from "./revisions/index.js";
 
 export const MCP_METHOD_HEADER = "Mcp-Method";
 
@@ -29,7 +29,7 @@ export function encodeHeaderValue(value: string): string {
 }
 
 /** The body value `Mcp-Name` must mirror, by method. */
-function nameValueOf(message: Extract<ClientMessage, { kind: "request" }>): string | undefined {
+export function nameValueOf(message: Extract<ClientMessage, { kind: "request" }>): string | undefined {
   const params = message.params ?? {};
   switch (message.method) {
     case "tools/call":
@@ -55,27 +55,14 @@ function mismatch(header: string, headerValue: string, bodyValue: string | undef
 }
 
 /**
- * Headers that restate the body must agree with it, because taskward decides on the body and the
- * origin may route on the headers; a disagreement is refused (400, -32020) before anything else.
- *
- * The revision decides which rules apply, so `MCP-Protocol-Version` and `_meta` must agree
- * whatever they say, rather than letting either silently win. From 2026-07-28 on, `Mcp-Method`
- * and `Mcp-Name` must too; a missing `Mcp-Name` is tolerated (some SDK clients omit it) and
- * taskward sets it when forwarding.
+ * From 2026-07-28 on, `Mcp-Method` and `Mcp-Name` restate the body; taskward decides on the body
+ * and the origin may route on the headers, so a disagreement is refused (400, -32020) before
+ * anything else. A missing `Mcp-Name` is tolerated (some SDK clients omit it). The
+ * `MCP-Protocol-Version` header is checked with the revision decision (revisions/decide.ts).
  */
-export function checkHeadersAgreeWithBody(headers: Headers, message: ClientMessage, protocol: TaskProtocol): void {
-  if (message.kind === "response") return;
-  checkProtocolVersionAgreement(headers, message);
-  if (protocol === "extension") checkRoutingHeaders(headers, message);
-}
-
-function checkProtocolVersionAgreement(headers: Headers, message: Exclude<ClientMessage, { kind: "response" }>): void {
-  const meta = message.params && isObject(message.params._meta) ? message.params._meta : undefined;
-  const versionHeader = headers.get(PROTOCOL_VERSION_HEADER);
-  const versionMeta = meta?.[PROTOCOL_VERSION_META];
-  if (versionHeader !== null && typeof versionMeta === "string" && versionHeader !== versionMeta) {
-    throw mismatch(PROTOCOL_VERSION_HEADER, versionHeader, versionMeta);
-  }
+export function checkHeadersAgreeWithBody(headers: Headers, message: ClientMessage, module: RevisionModule): void {
+  if (message.kind === "response" || !module.routingHeaders) return;
+  checkRoutingHeaders(headers, message);
 }
 
 function checkRoutingHeaders(headers: Headers, message: Exclude<ClientMessage, { kind: "response" }>): void {
@@ -86,4 +73,26 @@ function checkRoutingHeaders(headers: Headers, message: Exclude<ClientMessage, {
     const expected = nameValueOf(message);
     if (expected !== undefined && decodeHeaderValue(nameHeader) !== expected) throw mismatch(MCP_NAME_HEADER, nameHeader, expected);
   }
+}
+
+const MCP_PARAM_PREFIX = "mcp-param-";
+
+/**
+ * The routing headers the origin receives, re-encoded from the forwarded body: `Mcp-Method` and
+ * `Mcp-Name` when the client sent them (after the check above) and `Mcp-Name` always on task
+ * follow-ups (it then names the origin's own task id); `Mcp-Param-*` only on tools/call, where
+ * they mirror arguments the origin validates against its own tool schema. Nothing for revisions
+ * without routing headers or for client responses.
+ */
+export function routingHeadersFor(client: Headers, forwarded: ClientMessage, module: RevisionModule, taskFollowUp: boolean): Array<[string, string]> {
+  if (!module.routingHeaders || forwarded.kind === "response") return [];
+  const headers: Array<[string, string]> = [];
+  if (client.has(MCP_METHOD_HEADER)) headers.push([MCP_METHOD_HEADER, encodeHeaderValue(forwarded.method)]);
+  if (forwarded.kind !== "request") return headers;
+  const name = nameValueOf(forwarded);
+  if (name !== undefined && (taskFollowUp || client.has(MCP_NAME_HEADER))) headers.push([MCP_NAME_HEADER, encodeHeaderValue(name)]);
+  if (forwarded.method === "tools/call") {
+    for (const [header, value] of client) if (header.toLowerCase().startsWith(MCP_PARAM_PREFIX)) headers.push([header, value]);
+  }
+  return headers;
 }

@@ -4,6 +4,9 @@ import { isObject, type JsonObject } from "./envelope.js";
 /** Longest single SSE event accepted from the origin; a longer one errors the stream. */
 export const MAX_SSE_EVENT_CHARS = 4 * 1024 * 1024;
 
+/** What an origin comment becomes: its text is the origin's, so only the fact that one arrived passes. */
+const KEEP_ALIVE = ": keep-alive\n\n";
+
 type SseItem = { kind: "event"; event: EventSourceMessage } | { kind: "retry"; retry: number } | { kind: "comment"; comment: string };
 
 export function serializeSseEvent(event: { id?: string | undefined; event?: string | undefined; data: string }): string {
@@ -16,10 +19,16 @@ export function serializeSseEvent(event: { id?: string | undefined; event?: stri
 
 /**
  * A stream that rewrites the JSON-RPC message in each SSE event as it arrives (never buffering
- * the whole stream). `rewrite` returns the message to send, or null to drop the event. Event
- * ids, event types, retry hints and comments pass through in order.
+ * the whole stream). `rewrite` returns the message to send, or null to drop the event. Only what
+ * taskward can vouch for is passed on: event ids are origin-chosen strings (they may carry origin
+ * ids), so each is replaced by `sealEventId`'s opaque form, or removed when there is no sealer;
+ * events of a type other than `message` are dropped; comments become a fixed keep-alive comment;
+ * retry hints pass.
  */
-export function rewriteSseStream(rewrite: (message: JsonObject) => Promise<JsonObject | null>): TransformStream<Uint8Array, Uint8Array> {
+export function rewriteSseStream(
+  rewrite: (message: JsonObject) => Promise<JsonObject | null>,
+  sealEventId?: (originId: string) => Promise<string>,
+): TransformStream<Uint8Array, Uint8Array> {
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
   const pending: SseItem[] = [];
@@ -35,11 +44,13 @@ export function rewriteSseStream(rewrite: (message: JsonObject) => Promise<JsonO
     while (pending.length > 0) {
       const item = pending.shift()!;
       if (item.kind === "retry") controller.enqueue(encoder.encode(`retry: ${item.retry}\n\n`));
-      else if (item.kind === "comment") controller.enqueue(encoder.encode(`:${item.comment}\n\n`));
+      else if (item.kind === "comment") controller.enqueue(encoder.encode(KEEP_ALIVE));
       else {
+        if (item.event.event !== undefined && item.event.event !== "message") continue;
         const text = await rewriteEventData(item.event.data, rewrite);
         if (text === null) continue;
-        controller.enqueue(encoder.encode(serializeSseEvent({ id: item.event.id, event: item.event.event, data: text })));
+        const id = item.event.id !== undefined && sealEventId ? await sealEventId(item.event.id) : undefined;
+        controller.enqueue(encoder.encode(serializeSseEvent({ id, event: item.event.event, data: text })));
       }
     }
   }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { TASK_OPS, type TaskOp } from "../handle/claims.js";
-import type { TaskProtocol } from "../mcp/revision.js";
+import type { RevisionModule } from "../mcp/revisions/index.js";
 
 export const BINDABLE_FIELDS = ["tenant", "client", "subject"] as const;
 export type BindableField = (typeof BINDABLE_FIELDS)[number];
@@ -83,9 +83,8 @@ export function policyFor(policy: TaskPolicy, tool: string): ToolPolicy {
 }
 
 /** Operations a handle allows: the policy's, limited to those its protocol revision has. */
-export function opsFor(rules: ToolPolicy, protocol: TaskProtocol): TaskOp[] {
-  const available: TaskOp[] = protocol === "extension" ? ["get", "update", "cancel"] : ["get", "result", "cancel"];
-  return available.filter((o) => rules.ops.includes(o));
+export function opsFor(rules: ToolPolicy, module: RevisionModule): TaskOp[] {
+  return module.handleOps.filter((o) => rules.ops.includes(o));
 }
 
 /** The TTL a handle gets: the origin's TTL capped by policy; an unlimited (null) origin TTL is capped too. */

@@ -1,6 +1,7 @@
 import { Refusal } from "../errors.js";
 import { isObject, rpcError, type JsonObject, type RequestId } from "../mcp/envelope.js";
 import { rewriteSseStream } from "../mcp/sse.js";
+import type { EventIdSealer } from "./event-ids.js";
 import { clientResponseHeaders } from "./headers.js";
 import { readBoundedBytes } from "./read-bounded.js";
 
@@ -28,7 +29,12 @@ async function readOriginText(origin: Response): Promise<string> {
  * ids): an empty body passes with its status; a non-MCP error page becomes a JSON-RPC error with
  * the origin's status; a success that is neither JSON nor SSE, or a redirect, is refused.
  */
-export async function relayOriginResponse(origin: Response, rewrite: MessageRewriter, requestId: RequestId | null = null): Promise<Response> {
+export async function relayOriginResponse(
+  origin: Response,
+  rewrite: MessageRewriter,
+  requestId: RequestId | null = null,
+  eventIds?: EventIdSealer,
+): Promise<Response> {
   const headers = clientResponseHeaders(origin.headers);
   const contentType = origin.headers.get("content-type") ?? "";
   if (origin.status >= 300 && origin.status < 400) {
@@ -36,7 +42,7 @@ export async function relayOriginResponse(origin: Response, rewrite: MessageRewr
     throw new Refusal("origin_invalid_response", `origin redirected (${origin.status})`);
   }
   if (origin.body && contentType.startsWith("text/event-stream")) {
-    return new Response(origin.body.pipeThrough(rewriteSseStream(answerRefusalsInStream(rewrite))), { status: origin.status, headers });
+    return new Response(origin.body.pipeThrough(rewriteSseStream(answerRefusalsInStream(rewrite), eventIds && ((id) => eventIds.seal(id)))), { status: origin.status, headers });
   }
   const text = await readOriginText(origin);
   if (contentType.startsWith("application/json") && text.length > 0) {

@@ -484,9 +484,9 @@ describe("header smuggling", () => {
       "content-type": "application/json",
       "mcp-session-id": "s",
     });
-    const headers = originRequestHeaders(client, undefined, true);
-    expect([...headers.keys()].sort()).toEqual(["content-type", "mcp-session-id"]);
-    expect(originRequestHeaders(client, "the-verified-handle", true).get("taskward-task-handle")).toBe("the-verified-handle");
+    const headers = originRequestHeaders(client, { version: "2025-11-25", routing: [] });
+    expect([...headers.keys()].sort()).toEqual(["content-type", "mcp-protocol-version", "mcp-session-id"]);
+    expect(originRequestHeaders(client, { version: "2025-11-25", routing: [], handle: "the-verified-handle" }).get("taskward-task-handle")).toBe("the-verified-handle");
   });
 
   it("refuses a follow-up even when sent on another principal's session (session ids are not authority)", async () => {

@@ -49,7 +49,7 @@ describe("2026-07-28 tasks through the authority", () => {
   it("mints a handle for a flat CreateTaskResult, caps ttlMs, and never shows the origin id", async () => {
     const { handle, result, created } = await createTask(ALICE, "slow_compute", { seconds: 0.2, label: "x" });
     const claims = decodeClaims(handle);
-    expect(claims).toMatchObject({ mcp: "2026-07-28", ops: ["get", "update", "cancel"], tool: "slow_compute" });
+    expect(claims).toMatchObject({ mcp: "2026-07-28", ops: ["get", "result", "update", "cancel"], tool: "slow_compute" });
     expect(result.ttlMs).toBeLessThanOrEqual(86_400_000);
     expect(created.text).not.toContain(claims.task);
   });

@@ -48,7 +48,7 @@ describe("TaskLedger.authorize", () => {
     const tenant = "t-allow";
     const { ledger, who } = await freshLedger(tenant);
     await ledger.issue(tenant, record(tenant, "j1"));
-    expect(await ledger.authorize(tenant, "j1", "get", who)).toEqual({ allowed: true, taskId: "origin-j1", status: "working", tool: "slow_echo" });
+    expect(await ledger.authorize(tenant, "j1", "get", who)).toEqual({ allowed: true, taskId: "origin-j1", status: "working", tool: "slow_echo", resultAllowed: true });
     const events = await eventsOf(ledger, tenant);
     expect(events.map((e) => e.type)).toEqual(["issued", "allowed"]);
     expect(events[1]!.prev_hash).toBe(events[0]!.hash);

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { parseClientMessage } from "../../src/mcp/envelope.js";
+import { revision20260728 } from "../../src/mcp/revisions/2026-07-28.js";
 import { checkHeadersAgreeWithBody, decodeHeaderValue, encodeHeaderValue } from "../../src/mcp/routing-headers.js";
 
 function check(headers: Record<string, string>, body: unknown) {
-  return () => checkHeadersAgreeWithBody(new Headers(headers), parseClientMessage(JSON.stringify(body)), "extension");
+  return () => checkHeadersAgreeWithBody(new Headers(headers), parseClientMessage(JSON.stringify(body)), revision20260728);
 }
 
 const meta = { "io.modelcontextprotocol/protocolVersion": "2026-07-28" };
@@ -36,7 +37,6 @@ describe("checkHeadersAgreeWithBody (2026-07-28)", () => {
       [{ "mcp-method": "tasks/get" }, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "x" } }, /Mcp-Method header value 'tasks\/get'/],
       [{ "mcp-name": "other" }, { jsonrpc: "2.0", id: 1, method: "tasks/get", params: { taskId: "T-1" } }, /Mcp-Name header value 'other' does not match body value 'T-1'/],
       [{ "mcp-name": "a" }, { jsonrpc: "2.0", id: 1, method: "resources/read", params: { uri: "b" } }, /Mcp-Name/],
-      [{ "mcp-protocol-version": "2025-11-25" }, { jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: meta } }, /MCP-Protocol-Version/],
     ];
     for (const [headers, body, message] of cases) {
       let refusal: unknown;

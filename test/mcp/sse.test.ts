@@ -34,12 +34,19 @@ const renameTask = async (message: Record<string, any>) => {
 };
 
 describe("rewriteSseStream", () => {
-  it("rewrites each event's JSON-RPC message and keeps id and event fields", async () => {
+  it("rewrites each event's JSON-RPC message, keeps the message event type and removes the origin's event id", async () => {
     const stream = pipe(renameTask);
     void stream.write(`id: 7\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/tasks/status","params":{"taskId":"origin-1","status":"working"}}\n\n`);
     void stream.close();
     const out = await stream.readAll();
-    expect(out).toBe(`id: 7\nevent: message\ndata: {"jsonrpc":"2.0","method":"notifications/tasks/status","params":{"taskId":"handle-1","status":"working"}}\n\n`);
+    expect(out).toBe(`event: message\ndata: {"jsonrpc":"2.0","method":"notifications/tasks/status","params":{"taskId":"handle-1","status":"working"}}\n\n`);
+  });
+
+  it("drops events of any type other than message", async () => {
+    const stream = pipe(renameTask);
+    void stream.write(`event: origin-1\ndata: {"jsonrpc":"2.0","method":"n","params":{}}\n\ndata: {"jsonrpc":"2.0","id":2,"result":{}}\n\n`);
+    void stream.close();
+    expect(await stream.readAll()).toBe(`data: {"jsonrpc":"2.0","id":2,"result":{}}\n\n`);
   });
 
   it("reassembles events split across arbitrary chunk boundaries, including inside UTF-8 characters", async () => {
@@ -67,12 +74,12 @@ describe("rewriteSseStream", () => {
     expect(out).toContain("handle-1");
   });
 
-  it("passes priming events (empty data), retry hints and comments in order", async () => {
+  it("passes priming events (empty data, without their id), retry hints and comments (as a fixed keep-alive) in order", async () => {
     const stream = pipe(renameTask);
-    void stream.write(`id: p1\ndata: \n\nretry: 1500\n\n: keep-alive\n\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n`);
+    void stream.write(`id: p1\ndata: \n\nretry: 1500\n\n: origin-1 says hi\n\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n`);
     void stream.close();
     const out = await stream.readAll();
-    expect(out).toBe(`id: p1\ndata: \n\nretry: 1500\n\n:keep-alive\n\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n`);
+    expect(out).toBe(`data: \n\nretry: 1500\n\n: keep-alive\n\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n`);
   });
 
   it("streams: an event is emitted before the origin's stream ends", async () => {

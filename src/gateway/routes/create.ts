@@ -1,0 +1,33 @@
+import { Refusal } from "../../errors.js";
+import type { Classified } from "../../mcp/classify.js";
+import { ledgerFor } from "../../ledger/ledger-client.js";
+import { policyFor } from "../../policy/index.js";
+import { rateLimitRefusal } from "../authorize-follow-up.js";
+import { outboundRewriter, reencoded, type ForwardPlan, type RouteContext } from "./plan.js";
+
+/**
+ * tools/call: per-tool task support enforced before the origin sees the call, the creation rate
+ * limit for every call that asks for a task, and a handle minted for the CreateTaskResult the
+ * decided revision defines (anything else shaped like one is treated as a task the caller may not know).
+ */
+export async function planCreate(context: RouteContext, classified: Extract<Classified, { route: "create" }>): Promise<ForwardPlan> {
+  const { module } = context.revision;
+  const { request, tool } = classified;
+  const support = policyFor(context.config.policy, tool).taskSupport;
+  let params = request.params ?? {};
+  let asksForTask = module.asksForTask(params);
+  if (asksForTask && support === "forbidden") {
+    const outcome = module.forbiddenTaskRequest(tool);
+    if (outcome instanceof Refusal) throw outcome;
+    params = module.withoutTaskRequest(params);
+    asksForTask = false;
+  }
+  if (!asksForTask && support === "required") throw module.requiredTaskRequest(tool);
+  if (asksForTask) {
+    const { principal } = context;
+    const retryAfter = await ledgerFor(context.env.TASK_LEDGER, principal.tenant).creationRetryAfter(principal.tenant, principal);
+    if (retryAfter > 0) throw rateLimitRefusal(retryAfter);
+  }
+  const creation = { tool, version: context.revision.version, module, keyRing: await context.keyRing() };
+  return { message: reencoded(request, context, params), mapResponse: outboundRewriter(context, request, { creation }, true) };
+}

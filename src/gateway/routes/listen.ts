@@ -1,0 +1,24 @@
+import type { Classified } from "../../mcp/classify.js";
+import { isObject } from "../../mcp/envelope.js";
+import { authorizeSubscriptions } from "../authorize-follow-up.js";
+import { outboundRewriter, reencoded, type ForwardPlan, type RouteContext } from "./plan.js";
+
+/**
+ * subscriptions/listen with task ids: each handle is authorized like a `get` (refused ones are
+ * left out of the forwarded filter); notifications carry a result payload only for handles
+ * allowed `result`.
+ */
+export async function planListen(context: RouteContext, classified: Extract<Classified, { route: "listen" }>): Promise<ForwardPlan> {
+  const { module } = context.revision;
+  const { request, handles } = classified;
+  if (!module.listenAllowed(request.params)) throw module.capabilityRefusal(request.method);
+  const subscriptions = await authorizeSubscriptions(handles, module, context.principal, await context.keyRing(), context.config, context.env);
+  const notifications = isObject(request.params?.notifications) ? request.params.notifications : {};
+  const params = { ...request.params, notifications: { ...notifications, taskIds: subscriptions.map((s) => s.claims.task) } };
+  return {
+    message: reencoded(request, context, params),
+    // The origin can re-verify every subscribed task: their handles travel comma-separated.
+    ...(subscriptions.length > 0 ? { handle: subscriptions.map((s) => s.handle).join(", ") } : {}),
+    mapResponse: outboundRewriter(context, request, { subscriptions }),
+  };
+}
