@@ -97,6 +97,8 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   private readonly audit: AuditLog;
   private readonly creations = new RateLimiter();
   private readonly refusals = new RateLimiter();
+  /** Handle and caller pairs whose withheld payload is already audited (see recordWithheld). */
+  private readonly withheldRecorded = new Set<string>();
   private boundTenant: string | undefined;
   private watermarks: Array<{ scope: string; value: string; issued_before: number }> | undefined;
 
@@ -209,12 +211,20 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     });
   }
 
-  /** Records that a task's result payload was removed from what `principal` received (status without payload, operations by effect). */
+  /**
+   * Records that a task's result payload was removed from what `principal` received (status
+   * without payload, operations by effect). Once per handle and caller while this object is in
+   * memory: a holder polling a finished task must not grow the trail per poll, nor break the
+   * folding of its polls.
+   */
   recordWithheld(tenant: string, jti: string | null, principal: LedgerPrincipal, detail: unknown): void {
+    const key = `${jti ?? JSON.stringify(detail)}\u0000${principalKey(principal)}`;
+    if (this.withheldRecorded.has(key)) return;
     this.ctx.storage.transactionSync(() => {
       this.bindTenant(tenant);
       this.audit.append({ type: "withheld", jti, op: "result", principal, reason: "result", detail });
     });
+    this.withheldRecorded.add(key);
   }
 
   /** Updates the last status the origin reported for one of its tasks; a first terminal status is audited. */

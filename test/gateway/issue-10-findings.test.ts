@@ -7,7 +7,7 @@ import { revision20251125 } from "../../src/mcp/revisions/2025-11-25.js";
 import { rewriteSseStream } from "../../src/mcp/sse.js";
 import { eventIdSealer } from "../../src/proxy/event-ids.js";
 import { streamRequestHeaders } from "../../src/proxy/headers.js";
-import { ALICE, decodeClaims, devToken, McpSession, originReceived, readReply, worker, type Identity } from "../support/mcp-client.js";
+import { adminFetch, ALICE, decodeClaims, devToken, McpSession, originReceived, readReply, worker, type Identity } from "../support/mcp-client.js";
 import { devTokenAuthenticatedAgo } from "../support/tokens.js";
 
 /** What the demo origin received, with the fields these tests read. */
@@ -70,7 +70,11 @@ describe("finding 1: get-only handle reads result via 2026 tasks/get", () => {
     expect(status.taskId).toBe(handle);
     expect(status).not.toHaveProperty("result");
     expect(status).not.toHaveProperty("error");
-    expect(await auditTypes(who.tenant, decodeClaims(handle).jti)).toContain("withheld:result");
+    const again = await poll2026(await devToken(who), handle, false);
+    expect(again).not.toHaveProperty("result");
+    // Audited once, not once per poll (polls keep folding into one counted event).
+    const types = await auditTypes(who.tenant, decodeClaims(handle).jti);
+    expect(types.filter((t) => t === "withheld:result")).toHaveLength(1);
   });
 
   it("a 2026 task under step-up for result (long_job, maxAuthAgeSeconds 300): an old login polls status only, a fresh one gets the result", async () => {
@@ -85,6 +89,21 @@ describe("finding 1: get-only handle reads result via 2026 tasks/get", () => {
     expect(withheld).not.toHaveProperty("result");
     const delivered = await poll2026(fresh, handle, true);
     expect(delivered.result?.content?.[0]?.text).toContain("long_job done");
+  });
+
+  it("an operator-delegated get-only handle of a 2026 task polls status without the payload, while its owner gets it", async () => {
+    const owner: Identity = { ...ALICE, sub: "f1-owner" };
+    const delegate: Identity = { ...ALICE, client_id: "f1-console", sub: "f1-oncall" };
+    const ownerToken = await devToken(owner);
+    const created = await call2026(ownerToken, "tools/call", { name: "slow_compute", arguments: { seconds: 0.1, label: "f1-delegated" } }, { name: "slow_compute" });
+    const handle = created.reply?.result?.taskId as string;
+    const delegated = await adminFetch("/delegations", { method: "POST", body: JSON.stringify({ handle, to: { client_id: delegate.client_id, sub: delegate.sub }, ops: ["get"] }) });
+    expect(delegated.status).toBe(201);
+    const { handle: child } = (await delegated.json()) as { handle: string };
+    const status = await poll2026(await devToken(delegate), child, true);
+    expect(status.status).toBe("completed");
+    expect(status).not.toHaveProperty("result");
+    expect((await poll2026(ownerToken, handle, true)).result?.content?.[0]?.text).toContain("f1-delegated");
   });
 
   it("a withheld payload does not start the post-delivery revocation grace", async () => {
