@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { authenticate, bearerChallenge } from "../auth/authenticate.js";
+import type { Principal } from "../auth/principal.js";
 import { configFor, type Config, type WorkerEnv } from "../config.js";
 import { Refusal } from "../errors.js";
 import type { KeyRing } from "../handle/keyring.js";
@@ -9,7 +10,6 @@ import { PROTOCOL_VERSION_HEADER } from "../mcp/headers.js";
 import { rewriteOutboundMessage } from "../mcp/rewrite.js";
 import { decideRevision } from "../mcp/revisions/index.js";
 import { routingHeadersFor } from "../mcp/routing-headers.js";
-import type { Principal } from "../auth/principal.js";
 import { eventIdSealer, type EventIdSealer } from "../proxy/event-ids.js";
 import { forwardToOrigin } from "../proxy/forward.js";
 import { originRequestHeaders, streamRequestHeaders } from "../proxy/headers.js";
