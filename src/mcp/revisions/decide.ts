@@ -1,4 +1,5 @@
-import { DEFAULT_REVISION, moduleFor, type RevisionModule } from "./index.js";
+import type { RevisionModule } from "./index.js";
+import { DEFAULT_REVISION, moduleFor } from "./registry.js";
 
 /** Everything a request says about its revision. */
 export interface RevisionSignals {

@@ -1,8 +1,6 @@
 import type { Refusal } from "../../errors.js";
 import type { TaskOp } from "../../handle/claims.js";
 import type { JsonObject } from "../envelope.js";
-import { revision20251125 } from "./2025-11-25.js";
-import { revision20260728 } from "./2026-07-28.js";
 
 /** How a revision carries tasks: the 2025-11-25 utility or the 2026-07-28 extension. */
 export type TaskProtocol = "utility" | "extension";
@@ -18,7 +16,7 @@ export interface CreatedTask {
 /**
  * Everything taskward needs to know about one MCP protocol revision. The pipeline decides the
  * revision once per request and then asks only this module; a new revision is a new module plus
- * one line in `REVISIONS`.
+ * one line in `REVISIONS` (registry.ts).
  */
 export interface RevisionModule {
   /** The revision's date string; requests with this version (and later ones up to the next module) use this module. */
@@ -60,18 +58,6 @@ export interface RevisionModule {
   listenAllowed(params: JsonObject | undefined): boolean;
 }
 
-/** Oldest first; a version uses the newest module whose name is not later than it. */
-export const REVISIONS: readonly RevisionModule[] = [revision20251125, revision20260728];
-
-/** The revision assumed when a request names none (no header, no session): documented in the README. */
-export const DEFAULT_REVISION = revision20251125.name;
-
-/** The module that reads `version`: versions before 2026-07-28 speak the tasks utility. */
-export function moduleFor(version: string): RevisionModule {
-  let chosen = REVISIONS[0]!;
-  for (const candidate of REVISIONS) if (version >= candidate.name) chosen = candidate;
-  return chosen;
-}
-
+export { REVISIONS, DEFAULT_REVISION, moduleFor } from "./registry.js";
 export { decideRevision, type RevisionSignals, type RevisionDecision, type DecidedRevision } from "./decide.js";
 export { PROTOCOL_VERSION_META, RELATED_TASK_META, CLIENT_CAPABILITIES_META, TASKS_EXTENSION } from "./meta-keys.js";
