@@ -13,9 +13,12 @@ export async function planFollowUp(context: RouteContext, classified: Extract<Cl
   const { module } = context.revision;
   const { request, handle, op } = classified;
   const keyRing = await context.keyRing();
-  // Decided before the ledger is asked, so a non-handle id gets the capability error, not -32602 (cached: authorize verifies it again).
-  const minted = await verifyOwnHandle(handle, keyRing, context.config.issuer, context.config.handleAudience).catch(() => undefined);
-  if (module.followUpNeedsDeclaration(request.params, minted ? moduleFor(minted.mcp) : module)) throw module.capabilityRefusal(request.method);
+  // Decided before the ledger is asked, so a non-handle id gets the capability error, not -32602;
+  // the handle is read only when its revision could lift the requirement (cached: authorize verifies it again).
+  if (module.followUpNeedsDeclaration(request.params, module)) {
+    const minted = await verifyOwnHandle(handle, keyRing, context.config.issuer, context.config.handleAudience).catch(() => undefined);
+    if (!minted || module.followUpNeedsDeclaration(request.params, moduleFor(minted.mcp))) throw module.capabilityRefusal(request.method);
+  }
   const { claims, status, resultAllowed } = await authorizeFollowUp(handle, op, module, context.principal, keyRing, context.config, context.env);
   return {
     message: reencoded(request, context, { ...request.params, taskId: claims.task }),
