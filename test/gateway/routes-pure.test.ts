@@ -1,0 +1,52 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Principal } from "../../src/auth/principal.js";
+import { configFor, type WorkerEnv } from "../../src/config.js";
+import { signingKeyRing } from "../../src/handle/signing-keys.js";
+import { parseClientMessage, type ClientMessage } from "../../src/mcp/envelope.js";
+import { readRequest } from "../../src/gateway/read-request.js";
+import { planRoute, type RouteContext } from "../../src/gateway/routes/index.js";
+
+/** Routes are stages that return a forward plan: the parsed request they are given is never edited. */
+const workerEnv = env as unknown as WorkerEnv;
+const config = configFor(workerEnv);
+const principal: Principal = { tenant: "pure-routes", clientId: "c", subject: "s", authTime: Math.floor(Date.now() / 1000), scopes: [], via: "dev" };
+const TASKS_EXT = "io.modelcontextprotocol/tasks";
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+async function plan(version: string, body: Record<string, unknown>) {
+  const message = deepFreeze(parseClientMessage(JSON.stringify(body))) as ClientMessage;
+  const before = JSON.stringify(message);
+  const { revision, classified } = readRequest(new Headers({ "mcp-protocol-version": version }), message, undefined);
+  const context: RouteContext = { env: workerEnv, config, principal, revision, keyRing: async () => (await signingKeyRing(config))!, waitUntil: () => undefined };
+  const forward = await planRoute(context, classified);
+  expect(JSON.stringify(message)).toBe(before);
+  return forward.message.raw as Record<string, any>;
+}
+
+describe("routes as pure stages", () => {
+  it("create (2026-07-28, policy-forbidden tool): the extension declaration and params.task are left out of a new body", async () => {
+    const meta = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": { extensions: { [TASKS_EXT]: {} } } };
+    const forwarded = await plan("2026-07-28", { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "summarize", arguments: { text: "x" }, task: { ttl: 1 }, _meta: meta } });
+    expect(forwarded.params).not.toHaveProperty("task");
+    expect(forwarded.params._meta["io.modelcontextprotocol/clientCapabilities"].extensions).toEqual({});
+  });
+
+  it("passthrough initialize (2025-11-25): the client-hosted task offer is left out of a new body", async () => {
+    const capabilities = { tasks: { list: {}, requests: { tools: { call: {} }, sampling: { createMessage: {} }, elicitation: { create: {} } } } };
+    const forwarded = await plan("2025-11-25", { jsonrpc: "2.0", id: 2, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities, clientInfo: { name: "t", version: "0" } } });
+    expect(forwarded.params.capabilities.tasks.requests).toEqual({ tools: { call: {} } });
+  });
+
+  it("passthrough (2025-11-25): later-revision _meta keys are left out of a new body", async () => {
+    const forwarded = await plan("2025-11-25", { jsonrpc: "2.0", id: 3, method: "tools/list", params: { _meta: { "io.modelcontextprotocol/protocolVersion": "2025-11-25", keep: 1 } } });
+    expect(forwarded.params._meta).toEqual({ keep: 1 });
+  });
+});
