@@ -114,10 +114,10 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
       return handles;
     },
 
-    observeDelivery(taskId: string | undefined) {
+    observeDelivery() {
       // Only the follow-up's own task is delivered by its answer (authorize made its tenant the caller's).
       const followUp = scope.followUp;
-      if (!followUp || (taskId !== undefined && taskId !== followUp.claims.task)) return;
+      if (!followUp) return;
       scope.waitUntil(ledger().observeDelivery(principal.tenant, followUp.claims.jti).catch(() => undefined));
     },
 

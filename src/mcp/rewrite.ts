@@ -11,8 +11,8 @@ export interface TaskIdMapper {
   resolve(taskIds: string[]): Promise<Map<string, string>>;
   /** The status an origin reported for one of its tasks (for the audit trail). */
   observeStatus(taskId: string, status: string): void;
-  /** A task's terminal result reached the client (starts the post-delivery revocation grace); undefined: the task this request names. */
-  observeDelivery(taskId: string | undefined): void;
+  /** The terminal result of the task this request names reached the client (starts the post-delivery revocation grace). */
+  observeDelivery(): void;
   /** The effective TTL (ms) for a task the caller owns, to replace the origin's in task objects. */
   effectiveTtlMs(taskId: string): number | undefined;
   /** Seals an origin pagination cursor (it may be an origin task id) for the client. */
@@ -196,11 +196,11 @@ function scrubOriginIds(error: JsonObject, names: ReadonlyMap<string, string>): 
  * answer that still carries its payload after withholding (2026-07-28 inline result).
  */
 function noteDelivery(result: JsonObject, context: OutboundContext): void {
-  // Runs after rewriting: ids are handles by now, so the delivered task is the one this request names.
+  // Only a follow-up's own answer delivers, and a follow-up names exactly one task.
   if (context.requestMethod === "tasks/result") {
-    context.mapper.observeDelivery(undefined);
+    context.mapper.observeDelivery();
   } else if (context.requestMethod === "tasks/get" && typeof result.taskId === "string" && typeof result.status === "string") {
     const inline = context.module.payloadFields.some((field) => field in result);
-    if (inline && ["completed", "failed"].includes(result.status)) context.mapper.observeDelivery(undefined);
+    if (inline && ["completed", "failed"].includes(result.status)) context.mapper.observeDelivery();
   }
 }

@@ -5,15 +5,15 @@ import { revision20260728 as R26 } from "../../src/mcp/revisions/2026-07-28.js";
 
 const RELATED = "io.modelcontextprotocol/related-task";
 
-function mapper(owned: Record<string, string>, extra: Partial<TaskIdMapper> = {}): TaskIdMapper & { minted: unknown[]; observed: Array<[string, string]>; delivered: Array<string | undefined> } {
+function mapper(owned: Record<string, string>, extra: Partial<TaskIdMapper> = {}): TaskIdMapper & { minted: unknown[]; observed: Array<[string, string]>; delivered: unknown[] } {
   const minted: unknown[] = [];
   const observed: Array<[string, string]> = [];
-  const delivered: Array<string | undefined> = [];
+  const delivered: unknown[] = [];
   return {
     minted,
     observed,
     delivered,
-    observeDelivery: (id) => void delivered.push(id),
+    observeDelivery: () => void delivered.push(true),
     async mint(task) {
       minted.push(task);
       return { handle: `H(${task.taskId})`, ttlMs: Math.min(task.ttlMs ?? 5000, 5000) };
