@@ -29,7 +29,7 @@ export function encodeHeaderValue(value: string): string {
 }
 
 /** The body value `Mcp-Name` must mirror, by method. */
-export function nameValueOf(message: Extract<ClientMessage, { kind: "request" }>): string | undefined {
+function nameValueOf(message: Extract<ClientMessage, { kind: "request" }>): string | undefined {
   const params = message.params ?? {};
   switch (message.method) {
     case "tools/call":
