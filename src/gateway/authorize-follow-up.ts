@@ -8,9 +8,14 @@ import { verifyOwnHandle } from "../handle/verify-cached.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
 import type { DenialReason } from "../ledger/types.js";
 import { taskProtocolOf } from "../mcp/revision.js";
+import { rulesInForce } from "../policy/task-policy.js";
 
 export interface AuthorizedFollowUp {
   claims: TaskHandleClaims;
+  /** The origin's id of the task, from the ledger (client handles do not carry it). */
+  taskId: string;
+  /** The origin-facing copy of the handle, forwarded for stateless verification. */
+  originHandle: string;
   /** The task status the ledger last saw. */
   status: string;
 }
@@ -36,7 +41,7 @@ export async function authorizeFollowUp(
   config: Config,
   env: WorkerEnv,
 ): Promise<AuthorizedFollowUp> {
-  const who = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, authTime: principal.authTime };
+  const who = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, authTime: principal.authTime, session: principal.session };
   let claims: TaskHandleClaims;
   try {
     claims = await verifyOwnHandle(handle, keyRing, config.issuer, config.handleAudience);
@@ -49,13 +54,14 @@ export async function authorizeFollowUp(
     await recordRefusal(env, claims.tenant, who, "operation_not_allowed", { op, minted: claims.mcp, used: revision }, claims.jti);
     throw new FollowUpRefused("revision_mismatch");
   }
-  const decision = await ledgerFor(env.TASK_LEDGER, claims.tenant).authorize(claims.tenant, claims.jti, op, who, claims.task);
+  const rules = rulesInForce(config.policy, config.policyVersion, config.maxTaskTtlSeconds, claims.tool);
+  const decision = await ledgerFor(env.TASK_LEDGER, claims.tenant).authorize(claims.tenant, claims.jti, op, who, claims.task, rules);
   if (!decision.allowed) {
     if (decision.reason === "step_up_required") throw stepUpRefusal(decision.maxAuthAgeSeconds);
     if (decision.reason === "rate_limited") throw rateLimitRefusal(decision.retryAfterSeconds);
     throw new FollowUpRefused(decision.reason);
   }
-  return { claims, status: decision.status };
+  return { claims, taskId: decision.taskId, originHandle: decision.originHandle, status: decision.status };
 }
 
 /**
@@ -99,11 +105,11 @@ export async function authorizeSubscriptions(
   keyRing: KeyRing,
   config: Config,
   env: WorkerEnv,
-): Promise<Array<{ handle: string; claims: TaskHandleClaims }>> {
-  const allowed: Array<{ handle: string; claims: TaskHandleClaims }> = [];
+): Promise<Array<{ handle: string } & AuthorizedFollowUp>> {
+  const allowed: Array<{ handle: string } & AuthorizedFollowUp> = [];
   for (const handle of new Set(handles)) {
     try {
-      allowed.push({ handle, claims: (await authorizeFollowUp(handle, "get", revision, principal, keyRing, config, env)).claims });
+      allowed.push({ handle, ...(await authorizeFollowUp(handle, "get", revision, principal, keyRing, config, env)) });
     } catch (error) {
       if (!(error instanceof FollowUpRefused)) throw error;
     }

@@ -1,5 +1,6 @@
 import type { Principal } from "../auth/principal.js";
-import type { Config } from "../config.js";
+import type { Config, WorkerEnv } from "../config.js";
+import { ledgerFor } from "../ledger/ledger-client.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
 import { verifyOwnHandle } from "../handle/verify-cached.js";
 import { isObject, type JsonObject } from "../mcp/envelope.js";
@@ -10,21 +11,23 @@ import { RELATED_TASK_META } from "../mcp/revision.js";
  * swapped for the origin id when it verifies and belongs to the caller; otherwise the reference
  * is removed, so the origin never sees a handle it cannot resolve or a task the caller does not own.
  */
-export async function rewriteInboundRelatedTask(raw: JsonObject, principal: Principal, config: Config): Promise<void> {
+export async function rewriteInboundRelatedTask(raw: JsonObject, principal: Principal, config: Config, env: WorkerEnv): Promise<void> {
   for (const holder of [raw.params, raw.result]) {
     if (!isObject(holder) || !isObject(holder._meta)) continue;
     const related = holder._meta[RELATED_TASK_META];
     if (!isObject(related) || typeof related.taskId !== "string") continue;
-    const originId = await originIdFor(related.taskId, principal, config);
+    const originId = await originIdFor(related.taskId, principal, config, env);
     if (originId) related.taskId = originId;
     else delete holder._meta[RELATED_TASK_META];
   }
 }
 
-async function originIdFor(handle: string, principal: Principal, config: Config): Promise<string | undefined> {
+async function originIdFor(handle: string, principal: Principal, config: Config, env: WorkerEnv): Promise<string | undefined> {
   const keyRing = await signingKeyRing(config);
   if (!keyRing) return undefined;
   const claims = await verifyOwnHandle(handle, keyRing, config.issuer, config.handleAudience).catch(() => undefined);
   const owned = claims && claims.tenant === principal.tenant && claims.client_id === principal.clientId && claims.sub === principal.subject;
-  return owned ? claims.task : undefined;
+  if (!owned) return undefined;
+  // Client handles name no origin task: the ledger maps the jti (older handles still carry it).
+  return claims.task ?? (await ledgerFor(env.TASK_LEDGER, claims.tenant).task(claims.tenant, claims.jti))?.taskId;
 }

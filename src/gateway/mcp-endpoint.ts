@@ -8,7 +8,7 @@ import { signingKeyRing } from "../handle/signing-keys.js";
 import { openCursor } from "../handle/cursor.js";
 import { classify, type Classified } from "../mcp/classify.js";
 import { isObject, parseClientMessage, rpcError, type JsonObject, type RequestId } from "../mcp/envelope.js";
-import { MCP_NAME_HEADER, PROTOCOL_VERSION_HEADER } from "../mcp/headers.js";
+import { MCP_NAME_HEADER, PROTOCOL_VERSION_HEADER, SESSION_ID_HEADER } from "../mcp/headers.js";
 import { rewriteOutboundMessage } from "../mcp/rewrite.js";
 import { forwardToOrigin } from "../proxy/forward.js";
 import { originRequestHeaders } from "../proxy/headers.js";
@@ -22,6 +22,7 @@ import { checkHeadersAgreeWithBody, encodeHeaderValue } from "../mcp/routing-hea
 import { taskProtocolOf } from "../mcp/revision.js";
 import { verifyOwnHandle } from "../handle/verify-cached.js";
 import { rewriteInboundRelatedTask } from "./inbound-related-task.js";
+import { openClientSession, withClientSessionId, type BoundSession } from "./session.js";
 
 export type AppEnv = { Bindings: WorkerEnv };
 
@@ -51,20 +52,48 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
   try {
     const contentType = c.req.header("content-type") ?? "";
     if (!/^application\/json\b/i.test(contentType)) throw new Refusal("unsupported_media_type");
-    const principal = await authenticate(c.req.header("authorization"), config, c.env);
+    const authenticated = await authenticate(c.req.header("authorization"), config, c.env);
     const body = await readBoundedBody(c.req.raw, config.maxBodyBytes);
     const message = parseClientMessage(body);
     if (message.kind !== "notification") requestId = message.id;
-    const classified = classify(message, c.req.header(PROTOCOL_VERSION_HEADER));
+    const session = await openSessionOf(c, config, authenticated);
+    const principal: Principal = session ? { ...authenticated, session: session.key } : authenticated;
+    const classified = classify(message, revisionHeaderAgreeingWithSession(c.req.header(PROTOCOL_VERSION_HEADER), session));
     checkHeadersAgreeWithBody(c.req.raw.headers, message, classified.protocol);
-    return await dispatch(c, config, principal, classified);
+    return await dispatch(c, config, principal, classified, session);
   } catch (error) {
     if (error instanceof Refusal) return refusalResponse(error, requestId ?? error.requestId, config);
     throw error;
   }
 }
 
-async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal, classified: Classified): Promise<Response> {
+/** The session named by Mcp-Session-Id, opened and bound to the caller (404 for anyone else's). */
+async function openSessionOf(c: Context<AppEnv>, config: Config, principal: Principal): Promise<BoundSession | undefined> {
+  const sealed = c.req.raw.headers.get(SESSION_ID_HEADER);
+  if (sealed === null) return undefined;
+  return openClientSession(sealed, principal, await requireKeyRing(config), c.env);
+}
+
+/**
+ * A 2025-11-25 session speaks the revision it negotiated: without a header the session's revision
+ * applies, and a header naming another is a mismatch (400, -32020).
+ */
+function revisionHeaderAgreeingWithSession(header: string | undefined, session: BoundSession | undefined): string | undefined {
+  if (!session) return header;
+  if (header !== undefined && header !== session.revision) {
+    throw new Refusal("header_mismatch", `${PROTOCOL_VERSION_HEADER} ${header} vs session ${session.revision}`, `Header mismatch: ${PROTOCOL_VERSION_HEADER} header value '${header}' does not match the session's negotiated version '${session.revision}'`);
+  }
+  return session.revision;
+}
+
+/** Mcp-Session-Id toward the origin: the origin's own id of the opened session, or none. */
+function withOriginSessionId(headers: Headers, session: BoundSession | undefined): Headers {
+  if (session) headers.set(SESSION_ID_HEADER, session.originSessionId);
+  else headers.delete(SESSION_ID_HEADER);
+  return headers;
+}
+
+async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal, classified: Classified, session: BoundSession | undefined): Promise<Response> {
   const scope: MapperScope = { env: c.env, config, principal, waitUntil: (p) => c.executionCtx.waitUntil(p) };
   const message = classified.message;
   const raw: JsonObject = message.raw;
@@ -78,19 +107,19 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
       if (extension && !declaresTasksExtension(classified.message.params)) {
         await requireLegacyHandle(classified.handle, keyRing, config);
       }
-      const { claims, status } = await authorizeFollowUp(classified.handle, classified.op, classified.revision, principal, keyRing, config, c.env);
-      (raw.params as JsonObject).taskId = claims.task;
-      scope.followUp = { handle: classified.handle, claims, status };
-      handleHeader = classified.handle;
+      const { claims, taskId, originHandle, status } = await authorizeFollowUp(classified.handle, classified.op, classified.revision, principal, keyRing, config, c.env);
+      (raw.params as JsonObject).taskId = taskId;
+      scope.followUp = { handle: classified.handle, claims, taskId, status };
+      handleHeader = originHandle;
       break;
     }
     case "listen": {
       if (!declaresTasksExtension(classified.message.params)) throw missingTasksCapability();
       const keyRing = await requireKeyRing(config);
       scope.subscriptions = await authorizeSubscriptions(classified.handles, classified.revision, principal, keyRing, config, c.env);
-      ((raw.params as JsonObject).notifications as JsonObject).taskIds = scope.subscriptions.map((s) => s.claims.task);
-      // The origin can re-verify every subscribed task: their handles travel comma-separated.
-      if (scope.subscriptions.length > 0) handleHeader = scope.subscriptions.map((s) => s.handle).join(", ");
+      ((raw.params as JsonObject).notifications as JsonObject).taskIds = scope.subscriptions.map((s) => s.taskId);
+      // The origin can re-verify every subscribed task: their origin-facing handles travel comma-separated.
+      if (scope.subscriptions.length > 0) handleHeader = scope.subscriptions.map((s) => s.originHandle).join(", ");
       break;
     }
     case "list": {
@@ -114,15 +143,17 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
     }
     case "passthrough": {
       if (classified.message.kind === "request" && classified.message.method === "initialize") withoutClientHostedTasks(classified.message.params);
-      if (classified.message.kind !== "request") await rewriteInboundRelatedTask(raw, principal, config);
+      if (classified.message.kind !== "request") await rewriteInboundRelatedTask(raw, principal, config, c.env);
       break;
     }
   }
 
-  const forwardHeaders = originRequestHeaders(c.req.raw.headers, handleHeader, extension);
+  const forwardHeaders = withOriginSessionId(originRequestHeaders(c.req.raw.headers, handleHeader, extension), session);
   // 2026-07-28: Mcp-Name always equals the forwarded params.taskId (set even if the client omitted it).
-  if (extension && scope.followUp) forwardHeaders.set(MCP_NAME_HEADER, encodeHeaderValue(scope.followUp.claims.task));
-  const origin = await forwardToOrigin(config.originUrl, { method: "POST", headers: forwardHeaders, body: JSON.stringify(raw) });
+  if (extension && scope.followUp) forwardHeaders.set(MCP_NAME_HEADER, encodeHeaderValue(scope.followUp.taskId));
+  const forwarded = await forwardToOrigin(config.originUrl, { method: "POST", headers: forwardHeaders, body: JSON.stringify(raw) });
+  const initialize = message.kind === "request" && message.method === "initialize" ? { requestedRevision: classified.revision, keyRing: await requireKeyRing(config) } : undefined;
+  const origin = await withClientSessionId(forwarded, { inbound: session, principal, initialize });
   const mapper = taskIdMapperFor(scope);
   const requestId = message.kind === "notification" ? undefined : message.id;
   return relayOriginResponse(origin, async (m) => {
@@ -194,9 +225,16 @@ async function requireLegacyHandle(handle: string, keyRing: KeyRing, config: Con
 export async function handleMcpStream(c: Context<AppEnv>): Promise<Response> {
   const config = configFor(c.env);
   try {
-    const principal = await authenticate(c.req.header("authorization"), config, c.env);
-    const extension = taskProtocolOf(c.req.header(PROTOCOL_VERSION_HEADER) ?? "") === "extension";
-    const origin = await forwardToOrigin(config.originUrl, { method: c.req.method, headers: originRequestHeaders(c.req.raw.headers, undefined, extension) });
+    const authenticated = await authenticate(c.req.header("authorization"), config, c.env);
+    const session = await openSessionOf(c, config, authenticated);
+    const principal: Principal = session ? { ...authenticated, session: session.key } : authenticated;
+    const extension = taskProtocolOf(revisionHeaderAgreeingWithSession(c.req.header(PROTOCOL_VERSION_HEADER), session) ?? "") === "extension";
+    const forwarded = await forwardToOrigin(config.originUrl, { method: c.req.method, headers: withOriginSessionId(originRequestHeaders(c.req.raw.headers, undefined, extension), session) });
+    if (c.req.method === "DELETE" && session && forwarded.ok) {
+      // Handles that policy bound to this session die with it, before the client hears it ended.
+      await ledgerFor(c.env.TASK_LEDGER, principal.tenant).revokeSessionHandles(principal.tenant, session.key, `session:${principal.subject}`);
+    }
+    const origin = await withClientSessionId(forwarded, { inbound: session, principal });
     const mapper = taskIdMapperFor({ env: c.env, config, principal, waitUntil: (p) => c.executionCtx.waitUntil(p) });
     return relayOriginResponse(origin, (m) => rewriteOutboundMessage(m, { requestId: undefined, requestMethod: undefined, mapper }));
   } catch (error) {
