@@ -71,6 +71,8 @@ export interface ReceivedMessage {
   taskId?: string;
   handle?: string;
   sessionId?: string;
+  /** The User-Agent as received (tests tag requests with it). */
+  userAgent?: string;
   /** The request's params as received, so tests can see exactly what taskward forwarded. */
   params?: Record<string, unknown>;
   /** The MCP-Protocol-Version, Mcp-Method and Mcp-Name headers, raw, when present. */
@@ -152,6 +154,8 @@ function describe(value: unknown, req: IncomingMessage): ReceivedMessage {
   if (handle !== undefined) entry.handle = handle;
   const sessionId = headerValue(req, "mcp-session-id");
   if (sessionId !== undefined) entry.sessionId = sessionId;
+  const userAgent = headerValue(req, "user-agent");
+  if (userAgent !== undefined) entry.userAgent = userAgent;
   const params = asRecord(message.params);
   if (params) entry.params = params;
   const protocolVersion = headerValue(req, "mcp-protocol-version");
@@ -197,9 +201,10 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
   const host = options.host ?? "127.0.0.1";
   const fixtures = options.conformanceFixtures ?? false;
   const dnsRebindingProtection = options.dnsRebindingProtection ?? LOOPBACK_HOSTS.has(host);
-  // One store for the whole process, so a task outlives the HTTP connection that created it; the
-  // SDK still binds each task to the session that created it.
-  const store = new CancellableTaskStore();
+  // One store for the whole process, so a task outlives the HTTP connection that created it. Alone,
+  // the SDK binds each task to the session that created it; behind taskward (handles verified) the
+  // authority binds handles to principals and sessions, so a task is reachable from any session.
+  const store = new CancellableTaskStore({ sessionScoped: !options.handleVerification });
   const queue = new InMemoryTaskMessageQueue();
   const eventStore = fixtures ? createEventStore() : undefined;
   const sessions = new Map<string, StreamableHTTPServerTransport>();

@@ -77,7 +77,7 @@ async function main() {
   const handle = await createTask(alice, "slow_echo", { text: "hello from taskward", delayMs: 1500 });
   const claims = decodeJwt(handle);
   show("taskId (handle)", shorten(handle));
-  show("handle claims", { tenant: claims.tenant, client_id: claims.client_id, sub: claims.sub, task: claims.task, ops: claims.ops, exp: claims.exp });
+  show("handle claims (no origin task id: the ledger maps it)", { tenant: claims.tenant, client_id: claims.client_id, sub: claims.sub, tool: claims.tool, ops: claims.ops, exp: claims.exp });
 
   step("Poll it with tasks/get until it completes");
   let lastStatus;

@@ -1,6 +1,8 @@
 /** Worker env → typed, validated config. Parsed once per env object; a bad value fails loudly. */
 import type { TaskLedger } from "./ledger/task-ledger.js";
 import type { LedgerLimits } from "./ledger/types.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { parseTaskPolicy, type TaskPolicy } from "./policy/task-policy.js";
 
 /** Bindings from wrangler.toml plus the secrets `wrangler types` cannot see. */
@@ -45,6 +47,8 @@ export interface Config {
   introspectionToken: string | undefined;
   signingJwks: string | undefined;
   policy: TaskPolicy;
+  /** Names the policy in force (TASK_POLICY and MAX_TASK_TTL_SECONDS); recorded with each decision. */
+  policyVersion: string;
   ledgerLimits: LedgerLimits;
 }
 
@@ -89,6 +93,7 @@ export function parseConfig(env: WorkerEnv): Config {
   if (oauthIssuers.length > 0 && !jwksUrl) throw new ConfigError("OAUTH_JWKS_URL is required when OAUTH_ISSUERS is set");
   const policy = parseTaskPolicy(env.TASK_POLICY);
   if ("problems" in policy) throw new ConfigError(policy.problems.join("; "));
+  const maxTaskTtlSeconds = positiveInteger("MAX_TASK_TTL_SECONDS", env.MAX_TASK_TTL_SECONDS, 86_400);
   const retentionDays = env.AUDIT_RETENTION_DAYS ? positiveInteger("AUDIT_RETENTION_DAYS", env.AUDIT_RETENTION_DAYS, 0) : undefined;
   return {
     issuer,
@@ -104,7 +109,7 @@ export function parseConfig(env: WorkerEnv): Config {
         subject: env.CLAIM_SUBJECT || "sub",
       },
     },
-    maxTaskTtlSeconds: positiveInteger("MAX_TASK_TTL_SECONDS", env.MAX_TASK_TTL_SECONDS, 86_400),
+    maxTaskTtlSeconds,
     maxBodyBytes: positiveInteger("MAX_BODY_BYTES", env.MAX_BODY_BYTES, 1_048_576),
     devMode: booleanFlag("DEV_MODE", env.DEV_MODE),
     loopbackIssuer: isLoopbackHostname(new URL(issuer).hostname),
@@ -113,6 +118,7 @@ export function parseConfig(env: WorkerEnv): Config {
     introspectionToken: env.INTROSPECTION_TOKEN || undefined,
     signingJwks: env.HANDLE_SIGNING_JWKS || undefined,
     policy: policy.policy,
+    policyVersion: policyVersionOf(policy.policy, maxTaskTtlSeconds),
     ledgerLimits: {
       deliveryGraceMs: positiveInteger("DELIVERY_GRACE_SECONDS", env.DELIVERY_GRACE_SECONDS, 300) * 1000,
       creationsPerMinute: positiveInteger("RATE_LIMIT_CREATIONS_PER_MINUTE", env.RATE_LIMIT_CREATIONS_PER_MINUTE, 120),
@@ -120,6 +126,11 @@ export function parseConfig(env: WorkerEnv): Config {
       auditRetentionMs: retentionDays === undefined ? undefined : retentionDays * 86_400_000,
     },
   };
+}
+
+/** The first 64 bits of SHA-256 over the parsed policy: equal policies, equal versions. */
+function policyVersionOf(policy: TaskPolicy, maxTaskTtlSeconds: number): string {
+  return bytesToHex(sha256(utf8ToBytes(JSON.stringify({ policy, maxTaskTtlSeconds })))).slice(0, 16);
 }
 
 const parsedConfigs = new WeakMap<object, Config>();

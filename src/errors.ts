@@ -33,6 +33,8 @@ export const REFUSALS = {
   origin_unreachable: { status: 502, rpc: -32603, message: "The origin MCP server could not be reached" },
   origin_invalid_response: { status: 502, rpc: -32603, message: "The origin MCP server returned an invalid response" },
   not_found: { status: 404, rpc: -32601, message: "Not found" },
+  // 2025-11-25 sessions: another principal's, forged or unknown session ids all answer like this.
+  session_not_found: { status: 404, rpc: -32001, message: "Session not found" },
   method_not_allowed: { status: 405, rpc: -32601, message: "Method not allowed" },
 } as const;
 

@@ -9,6 +9,31 @@ import type { Task } from "@modelcontextprotocol/sdk/types.js";
 export class CancellableTaskStore extends InMemoryTaskStore {
   private readonly running = new Map<string, AbortController>();
 
+  /**
+   * `sessionScoped: false` (behind taskward): a task is reachable from any session, because the
+   * authority binds each handle to its principal (and, where policy says, its session) and vouches
+   * for every follow-up; a delegate polls in its own session. Lists stay per session.
+   */
+  constructor(private readonly options: { sessionScoped: boolean } = { sessionScoped: true }) {
+    super();
+  }
+
+  private scope(sessionId: string | undefined): string | undefined {
+    return this.options.sessionScoped ? sessionId : undefined;
+  }
+
+  override async getTask(taskId: string, sessionId?: string): Promise<Task | null> {
+    return super.getTask(taskId, this.scope(sessionId));
+  }
+
+  override async getTaskResult(taskId: string, sessionId?: string): ReturnType<InMemoryTaskStore["getTaskResult"]> {
+    return super.getTaskResult(taskId, this.scope(sessionId));
+  }
+
+  override async storeTaskResult(...[taskId, status, result, sessionId]: Parameters<InMemoryTaskStore["storeTaskResult"]>): Promise<void> {
+    await super.storeTaskResult(taskId, status, result, this.scope(sessionId));
+  }
+
   signalFor(taskId: string): AbortSignal {
     const controller = new AbortController();
     this.running.set(taskId, controller);
@@ -20,7 +45,7 @@ export class CancellableTaskStore extends InMemoryTaskStore {
   }
 
   override async updateTaskStatus(taskId: string, status: Task["status"], statusMessage?: string, sessionId?: string): Promise<void> {
-    await super.updateTaskStatus(taskId, status, statusMessage, sessionId);
+    await super.updateTaskStatus(taskId, status, statusMessage, this.scope(sessionId));
     if (status === "cancelled") this.running.get(taskId)?.abort(new Error("task cancelled"));
   }
 

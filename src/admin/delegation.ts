@@ -1,5 +1,5 @@
 import type { Config, WorkerEnv } from "../config.js";
-import type { TaskHandleClaims, TaskOp } from "../handle/claims.js";
+import type { Actor, TaskHandleClaims, TaskOp } from "../handle/claims.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { mintHandle } from "../handle/mint.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
@@ -12,16 +12,37 @@ export interface DelegationRequest {
   ops?: TaskOp[];
   /** Lifetime; capped by the parent's remaining lifetime. */
   ttlSeconds?: number;
-  /** Who delegated: the operator ("admin") or the owner's subject. */
+  /** Who delegates: the operator ("admin") or the holder's subject. */
   actor: { sub: string; client_id?: string };
 }
 
 export type DelegationResult = { ok: true; handle: string; claims: TaskHandleClaims } | { ok: false; reason: string };
 
 /**
- * Mints an attenuated handle for another principal of the same tenant (RFC 8693 `act`, and
- * `parent` = the parent's jti). The ledger re-checks that the parent is live and the child
- * narrower, in one transaction; revoking the parent later voids the child.
+ * The `act` of a handle delegated by `actor` from `parent` (RFC 8693 §4.1): the actor now, with
+ * whoever delegated the parent nested inside, so the whole chain travels with the handle.
+ */
+export function nestedActor(actor: DelegationRequest["actor"], parent: TaskHandleClaims): Actor {
+  return { ...actor, ...(parent.act ? { act: parent.act } : {}) };
+}
+
+/**
+ * Whether a holder (not an operator) may delegate `parent`: an owner where the tool's policy sets
+ * `ownerMayDelegate`; a delegate only where it also sets `delegatesMayDelegate`.
+ */
+export function holderMayDelegate(parent: TaskHandleClaims, config: Config): { ok: true } | { ok: false; message: string } {
+  const rules = policyFor(config.policy, parent.tool);
+  if (!rules.ownerMayDelegate) return { ok: false, message: `Policy does not let owners delegate tasks of tool ${parent.tool}` };
+  if (parent.parent !== undefined && !rules.delegatesMayDelegate) {
+    return { ok: false, message: `Policy does not let delegates re-delegate tasks of tool ${parent.tool}` };
+  }
+  return { ok: true };
+}
+
+/**
+ * Mints an attenuated handle for another principal of the same tenant (`act`, and `parent` =
+ * the parent's jti). The ledger re-checks that the parent is live and the child narrower, in one
+ * transaction; revoking the parent later voids the child.
  */
 export async function delegateHandle(request: DelegationRequest, keyRing: KeyRing, config: Config, env: WorkerEnv): Promise<DelegationResult> {
   const { parent } = request;
@@ -30,26 +51,21 @@ export async function delegateHandle(request: DelegationRequest, keyRing: KeyRin
   const now = Math.floor(Date.now() / 1000);
   const exp = Math.min(parent.exp, request.ttlSeconds ? now + request.ttlSeconds : parent.exp);
   if (exp <= now) return { ok: false, reason: "the parent handle has expired" };
-  const { token, claims } = await mintHandle(
-    {
-      sub: request.to.subject,
-      tenant: parent.tenant,
-      client_id: request.to.clientId,
-      task: parent.task,
-      tool: parent.tool,
-      ops,
-      mcp: parent.mcp,
-      exp,
-      act: request.actor,
-      parent: parent.jti,
-    },
-    { keyRing, issuer: config.issuer, audience: config.handleAudience },
-  );
+  const ledger = ledgerFor(env.TASK_LEDGER, parent.tenant);
+  // Client handles name no origin task; the ledger knows it.
+  const taskId = parent.task ?? (await ledger.task(parent.tenant, parent.jti))?.taskId;
+  if (taskId === undefined) return { ok: false, reason: "parent handle unknown" };
+  const act = nestedActor(request.actor, parent);
+  const grant = { sub: request.to.subject, tenant: parent.tenant, client_id: request.to.clientId, tool: parent.tool, ops, mcp: parent.mcp, exp, act, parent: parent.jti };
+  const context = { keyRing, issuer: config.issuer, audience: config.handleAudience };
+  const { token, claims } = await mintHandle(grant, context);
+  const { token: originHandle } = await mintHandle({ ...grant, jti: claims.jti, task: taskId }, context);
   const rules = policyFor(config.policy, parent.tool);
-  const result = await ledgerFor(env.TASK_LEDGER, parent.tenant).delegate(parent.tenant, {
+  const result = await ledger.delegate(parent.tenant, {
     jti: claims.jti,
-    taskId: parent.task,
+    taskId,
     handle: token,
+    originHandle,
     principal: { tenant: parent.tenant, clientId: request.to.clientId, subject: request.to.subject },
     tool: parent.tool,
     ops,
@@ -62,6 +78,7 @@ export async function delegateHandle(request: DelegationRequest, keyRing: KeyRin
     expiresAt: exp * 1000,
     parent: parent.jti,
     actor: request.actor.sub,
+    act,
   });
   return result.issued ? { ok: true, handle: token, claims } : { ok: false, reason: result.reason };
 }

@@ -11,7 +11,7 @@ import { signingKeyRing } from "../handle/signing-keys.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
 import { policyFor } from "../policy/task-policy.js";
 import { equalInConstantTime } from "../constant-time.js";
-import { delegateHandle } from "./delegation.js";
+import { delegateHandle, holderMayDelegate } from "./delegation.js";
 import { claimsOfOwnHandle } from "./handle-lookup.js";
 import { invalidRequest, parseJsonBody } from "./request-body.js";
 
@@ -88,7 +88,8 @@ export const tokenEndpoints = new Hono<CallerEnv>()
     const owns = parent && parent.tenant === principal.tenant && parent.client_id === principal.clientId && parent.sub === principal.subject;
     // Not owning a handle answers like not knowing it.
     if (!parent || !owns) return c.json({ error: "not_found", message: "Task not found" }, 404);
-    if (!policyFor(config.policy, parent.tool).ownerMayDelegate) return c.json({ error: "forbidden", message: `Policy does not let owners delegate tasks of tool ${parent.tool}` }, 403);
+    const permitted = holderMayDelegate(parent, config);
+    if (!permitted.ok) return c.json({ error: "forbidden", message: permitted.message }, 403);
     const keyRing = await signingKeyRing(config);
     if (!keyRing) return c.json({ error: "signing_unavailable", message: "no signing key" }, 503);
     const result = await delegateHandle(

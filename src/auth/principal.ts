@@ -9,6 +9,8 @@ export interface Principal {
   via: "oauth" | "dev" | "api_key";
   /** When the credential stops being valid (seconds since epoch), for signed tokens. */
   expiresAt?: number;
+  /** SHA-256 of the origin session this request belongs to (2025-11-25), once its sealed id is opened. */
+  session?: string;
 }
 
 /** Identifier characters allowed in tenant, client and subject values. */

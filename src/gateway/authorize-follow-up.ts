@@ -8,9 +8,14 @@ import { verifyOwnHandle } from "../handle/verify-cached.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
 import type { DenialReason } from "../ledger/types.js";
 import { moduleFor, type RevisionModule } from "../mcp/revisions/index.js";
+import { rulesInForce } from "../policy/task-policy.js";
 
 export interface AuthorizedFollowUp {
   claims: TaskHandleClaims;
+  /** The origin's id of the task, from the ledger (client handles do not carry it). */
+  taskId: string;
+  /** The origin-facing copy of the handle, forwarded for stateless verification. */
+  originHandle: string;
   /** The task status the ledger last saw. */
   status: string;
   /** The caller may also receive the task's result payload (operations by effect: a status answer can carry it). */
@@ -38,7 +43,7 @@ export async function authorizeFollowUp(
   config: Config,
   env: WorkerEnv,
 ): Promise<AuthorizedFollowUp> {
-  const who = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, authTime: principal.authTime };
+  const who = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, authTime: principal.authTime, session: principal.session };
   let claims: TaskHandleClaims;
   try {
     claims = await verifyOwnHandle(handle, keyRing, config.issuer, config.handleAudience);
@@ -51,13 +56,14 @@ export async function authorizeFollowUp(
     await recordRefusal(env, claims.tenant, who, "operation_not_allowed", { op, minted: claims.mcp, used: module.name }, claims.jti);
     throw new FollowUpRefused("revision_mismatch");
   }
-  const decision = await ledgerFor(env.TASK_LEDGER, claims.tenant).authorize(claims.tenant, claims.jti, op, who, claims.task);
+  const rules = rulesInForce(config.policy, config.policyVersion, config.maxTaskTtlSeconds, claims.tool);
+  const decision = await ledgerFor(env.TASK_LEDGER, claims.tenant).authorize(claims.tenant, claims.jti, op, who, claims.task, rules);
   if (!decision.allowed) {
     if (decision.reason === "step_up_required") throw stepUpRefusal(decision.maxAuthAgeSeconds);
     if (decision.reason === "rate_limited") throw rateLimitRefusal(decision.retryAfterSeconds);
     throw new FollowUpRefused(decision.reason);
   }
-  return { claims, status: decision.status, resultAllowed: decision.resultAllowed };
+  return { claims, taskId: decision.taskId, originHandle: decision.originHandle, status: decision.status, resultAllowed: decision.resultAllowed };
 }
 
 async function recordRefusal(env: WorkerEnv, tenant: string, who: { tenant: string; clientId: string; subject: string }, reason: DenialReason, detail: unknown, jti?: string): Promise<void> {
@@ -81,6 +87,10 @@ export function rateLimitRefusal(retryAfterSeconds: number): Refusal {
 export interface AuthorizedSubscription {
   handle: string;
   claims: TaskHandleClaims;
+  /** The origin's id of the subscribed task. */
+  taskId: string;
+  /** The origin-facing copy of the handle. */
+  originHandle: string;
   /** Notifications about this task may carry its result payload to this caller. */
   resultAllowed: boolean;
 }
@@ -101,8 +111,8 @@ export async function authorizeSubscriptions(
   const allowed: AuthorizedSubscription[] = [];
   for (const handle of new Set(handles)) {
     try {
-      const { claims, resultAllowed } = await authorizeFollowUp(handle, "get", module, principal, keyRing, config, env);
-      allowed.push({ handle, claims, resultAllowed });
+      const { claims, taskId, originHandle, resultAllowed } = await authorizeFollowUp(handle, "get", module, principal, keyRing, config, env);
+      allowed.push({ handle, claims, taskId, originHandle, resultAllowed });
     } catch (error) {
       if (!(error instanceof FollowUpRefused)) throw error;
     }

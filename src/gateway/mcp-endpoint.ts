@@ -6,7 +6,7 @@ import { Refusal } from "../errors.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
 import { parseClientMessage, rpcError, type RequestId } from "../mcp/envelope.js";
-import { PROTOCOL_VERSION_HEADER } from "../mcp/headers.js";
+import { PROTOCOL_VERSION_HEADER, SESSION_ID_HEADER } from "../mcp/headers.js";
 import { rewriteOutboundMessage } from "../mcp/rewrite.js";
 import { decideRevision } from "../mcp/revisions/index.js";
 import { routingHeadersFor } from "../mcp/routing-headers.js";
@@ -18,6 +18,8 @@ import { readBoundedBody } from "./read-body.js";
 import { readRequest } from "./read-request.js";
 import { planRoute, type RouteContext } from "./routes/index.js";
 import { taskIdMapperFor } from "./task-id-mapper.js";
+import { openClientSession, withClientSessionId, type BoundSession } from "./session.js";
+import { ledgerFor } from "../ledger/ledger-client.js";
 
 export type AppEnv = { Bindings: WorkerEnv };
 
@@ -55,25 +57,46 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
   try {
     const contentType = c.req.header("content-type") ?? "";
     if (!/^application\/json\b/i.test(contentType)) throw new Refusal("unsupported_media_type");
-    const principal = await authenticate(c.req.header("authorization"), config, c.env);
+    const authenticated = await authenticate(c.req.header("authorization"), config, c.env);
     const body = await readBoundedBody(c.req.raw, config.maxBodyBytes);
     const message = parseClientMessage(body);
     if (message.kind !== "notification") requestId = message.id;
-    // The negotiated version of a 2025-11-25 session comes from the session module (not bound yet: undefined).
-    const { revision, classified } = readRequest(c.req.raw.headers, message, undefined);
+    const session = await openSessionOf(c, config, authenticated);
+    const principal: Principal = session ? { ...authenticated, session: session.key } : authenticated;
+    // A 2025-11-25 session speaks the revision it negotiated; the header must agree with it.
+    const { revision, classified } = readRequest(c.req.raw.headers, message, session?.revision);
     const context: RouteContext = { env: c.env, config, principal, revision, keyRing: () => requireKeyRing(config), waitUntil: (p) => c.executionCtx.waitUntil(p) };
     const plan = await planRoute(context, classified);
-    const headers = originRequestHeaders(c.req.raw.headers, {
-      version: revision.version,
-      routing: routingHeadersFor(c.req.raw.headers, plan.message, revision.module, plan.taskFollowUp ?? false),
-      handle: plan.handle,
-    });
-    const origin = await forwardToOrigin(config.originUrl, { method: "POST", headers, body: JSON.stringify(plan.message.raw) });
+    const headers = withOriginSessionId(
+      originRequestHeaders(c.req.raw.headers, {
+        version: revision.version,
+        routing: routingHeadersFor(c.req.raw.headers, plan.message, revision.module, plan.taskFollowUp ?? false),
+        handle: plan.handle,
+      }),
+      session,
+    );
+    const forwarded = await forwardToOrigin(config.originUrl, { method: "POST", headers, body: JSON.stringify(plan.message.raw) });
+    const initialize = message.kind === "request" && message.method === "initialize" ? { requestedRevision: revision.version, keyRing: await requireKeyRing(config) } : undefined;
+    const origin = await withClientSessionId(forwarded, { inbound: session, principal, initialize });
     return await relayOriginResponse(origin, plan.mapResponse, requestId, eventIdsFor(config, principal));
   } catch (error) {
     if (error instanceof Refusal) return refusalResponse(error, requestId ?? error.requestId, config);
     throw error;
   }
+}
+
+/** The session named by Mcp-Session-Id, opened and bound to the caller (404 for anyone else's). */
+async function openSessionOf(c: Context<AppEnv>, config: Config, principal: Principal): Promise<BoundSession | undefined> {
+  const sealed = c.req.raw.headers.get(SESSION_ID_HEADER);
+  if (sealed === null) return undefined;
+  return openClientSession(sealed, principal, await requireKeyRing(config), c.env);
+}
+
+/** Mcp-Session-Id toward the origin: the origin's own id of the opened session, or none. */
+function withOriginSessionId(headers: Headers, session: BoundSession | undefined): Headers {
+  if (session) headers.set(SESSION_ID_HEADER, session.originSessionId);
+  else headers.delete(SESSION_ID_HEADER);
+  return headers;
 }
 
 /**
@@ -84,14 +107,21 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
 export async function handleMcpStream(c: Context<AppEnv>): Promise<Response> {
   const config = configFor(c.env);
   try {
-    const principal = await authenticate(c.req.header("authorization"), config, c.env);
-    const decision = decideRevision({ header: c.req.header(PROTOCOL_VERSION_HEADER), metaVersion: undefined, paramsProtocolVersion: undefined, method: undefined, sessionRevision: undefined });
+    const authenticated = await authenticate(c.req.header("authorization"), config, c.env);
+    const session = await openSessionOf(c, config, authenticated);
+    const principal: Principal = session ? { ...authenticated, session: session.key } : authenticated;
+    const decision = decideRevision({ header: c.req.header(PROTOCOL_VERSION_HEADER), metaVersion: undefined, paramsProtocolVersion: undefined, method: undefined, sessionRevision: session?.revision });
     if (!decision.ok) throw new Refusal("header_mismatch", `${decision.signal} ${decision.claimed} vs ${decision.decided}`);
     const eventIds = eventIdsFor(config, principal);
     const sealedLastEventId = c.req.header("last-event-id");
     // A Last-Event-ID this authority did not issue to this caller is dropped: the origin starts a fresh stream.
     const lastEventId = sealedLastEventId !== undefined && eventIds ? await eventIds.open(sealedLastEventId) : undefined;
-    const origin = await forwardToOrigin(config.originUrl, { method: c.req.method, headers: streamRequestHeaders(c.req.raw.headers, decision.version, lastEventId) });
+    const forwarded = await forwardToOrigin(config.originUrl, { method: c.req.method, headers: withOriginSessionId(streamRequestHeaders(c.req.raw.headers, decision.version, lastEventId), session) });
+    if (c.req.method === "DELETE" && session && forwarded.ok) {
+      // Handles that policy bound to this session die with it, before the client hears it ended.
+      await ledgerFor(c.env.TASK_LEDGER, principal.tenant).revokeSessionHandles(principal.tenant, session.key, `session:${principal.subject}`);
+    }
+    const origin = await withClientSessionId(forwarded, { inbound: session, principal });
     const mapper = taskIdMapperFor({ env: c.env, config, principal, waitUntil: (p) => c.executionCtx.waitUntil(p) });
     return relayOriginResponse(origin, (m) => rewriteOutboundMessage(m, { requestId: undefined, requestMethod: undefined, mapper, module: decision.module }), null, eventIds);
   } catch (error) {

@@ -18,7 +18,7 @@ export interface MapperScope {
   /** Set for task-creating calls. */
   creation?: { tool: string; version: string; module: RevisionModule; keyRing: KeyRing };
   /** Set for follow-ups: the verified handle the request named, the status the ledger last saw, and whether its payload may be shown. */
-  followUp?: { handle: string; claims: TaskHandleClaims; status?: string; resultAllowed: boolean };
+  followUp?: { handle: string; claims: TaskHandleClaims; taskId: string; status?: string; resultAllowed: boolean };
   /** Set for subscriptions/listen: the authorized handles of the subscribed tasks. */
   subscriptions?: AuthorizedSubscription[];
   /** Set for tasks/list: signs cursors; `inboundCursor` is the origin cursor the client's sealed one opened to. */
@@ -39,17 +39,17 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
   const ledger = () => (ledgerStub ??= ledgerFor(scope.env.TASK_LEDGER, principal.tenant));
   const ttlByTask = new Map<string, number>();
   const observed = new Map<string, string>();
-  const ledgerPrincipal = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject };
+  const ledgerPrincipal = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, session: principal.session };
   /** Origin ids this request already knows the handle of: the follow-up's own task, or the subscribed ones. */
   const known = new Map<string, string>();
   /** Authorized handles of this request by origin id: only these may carry a result payload to the caller. */
   const authorized = new Map<string, { claims: TaskHandleClaims; resultAllowed: boolean }>();
   // A status the ledger already holds is not written again: most polls then cost one ledger call.
-  if (scope.followUp?.status !== undefined) observed.set(scope.followUp.claims.task, scope.followUp.status);
-  for (const { handle, claims, resultAllowed } of [...(scope.followUp ? [scope.followUp] : []), ...(scope.subscriptions ?? [])]) {
-    known.set(claims.task, handle);
-    authorized.set(claims.task, { claims, resultAllowed });
-    ttlByTask.set(claims.task, (claims.exp - claims.iat) * 1000);
+  if (scope.followUp?.status !== undefined) observed.set(scope.followUp.taskId, scope.followUp.status);
+  for (const { handle, claims, taskId, resultAllowed } of [...(scope.followUp ? [scope.followUp] : []), ...(scope.subscriptions ?? [])]) {
+    known.set(taskId, handle);
+    authorized.set(taskId, { claims, resultAllowed });
+    ttlByTask.set(taskId, (claims.exp - claims.iat) * 1000);
   }
 
   return {
@@ -62,24 +62,25 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
       }
       const ttlMs = effectiveTtlMs(task.ttlMs, ttlCapSeconds(rules, config.maxTaskTtlSeconds));
       const now = Date.now();
-      const { token, claims } = await mintHandle(
-        {
-          sub: principal.subject,
-          tenant: principal.tenant,
-          client_id: principal.clientId,
-          task: task.taskId,
-          tool,
-          ops: opsFor(rules, module),
-          mcp: version,
-          exp: Math.floor((now + ttlMs) / 1000),
-        },
-        { keyRing, issuer: config.issuer, audience: config.handleAudience, now: () => now },
-      );
+      const grant = {
+        sub: principal.subject,
+        tenant: principal.tenant,
+        client_id: principal.clientId,
+        tool,
+        ops: opsFor(rules, module),
+        mcp: version,
+        exp: Math.floor((now + ttlMs) / 1000),
+      };
+      const context = { keyRing, issuer: config.issuer, audience: config.handleAudience, now: () => now };
+      // The client's handle names no origin task; the origin's copy (same jti) does.
+      const { token, claims } = await mintHandle(grant, context);
+      const { token: originHandle } = await mintHandle({ ...grant, jti: claims.jti, task: task.taskId }, context);
       // Recorded before the handle is shown: a handle the ledger does not know never leaves.
       await ledger().issue(principal.tenant, {
         jti: claims.jti,
         taskId: task.taskId,
         handle: token,
+        originHandle,
         principal: ledgerPrincipal,
         tool,
         ops: claims.ops,
@@ -90,6 +91,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
         status: task.status,
         issuedAt: now,
         expiresAt: claims.exp * 1000,
+        session: principal.session,
       });
       ttlByTask.set(task.taskId, ttlMs);
       return { handle: token, ttlMs };

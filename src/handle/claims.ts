@@ -1,4 +1,4 @@
-/** The claims of a task handle (DESIGN.md §3). */
+/** The claims of a task handle (docs/architecture.md, "Task handles"). */
 
 export const HANDLE_TYP = "mcp-task-handle+jwt";
 export const HANDLE_ALGORITHMS = ["EdDSA", "ES256"] as const;
@@ -18,16 +18,26 @@ export interface TaskHandleClaims {
   jti: string;
   iat: number;
   exp: number;
-  /** The origin's own task id. */
-  task: string;
+  /**
+   * The origin's own task id: only in the origin-facing copy the edge forwards. Handles clients
+   * hold leave it out (the ledger maps `jti` to it); handles minted before that carry it.
+   */
+  task?: string;
   /** The tool that created the task. */
   tool: string;
   ops: TaskOp[];
   /** MCP protocol revision the task was created under. */
   mcp: string;
-  act?: { sub: string; client_id?: string };
+  /** Who delegated this handle; an earlier delegator nests inside (RFC 8693 §4.1). */
+  act?: Actor;
   parent?: string;
   cnf?: { jkt: string };
+}
+
+export interface Actor {
+  sub: string;
+  client_id?: string;
+  act?: Actor;
 }
 
 /** What the caller of `mintHandle` decides; `iss`, `aud`, `iat` and `jti` are filled in. */

@@ -1,4 +1,4 @@
-import { exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
+import { base64url, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import { HANDLE_ALGORITHMS, type HandleAlgorithm } from "./claims.js";
 
 /** The configured signing keys: one active key signs, every listed key verifies. */
@@ -9,6 +9,11 @@ export interface KeyRing {
   readonly verifying: ReadonlyMap<string, { alg: HandleAlgorithm; key: CryptoKey }>;
   /** The public JWKS served at /.well-known/jwks.json. */
   readonly publicJwks: { keys: JWK[] };
+  /**
+   * Secret material of every private key, by kid: the input from which sealing keys are derived
+   * (see seal.ts). Only the active kid seals; every listed private key unseals.
+   */
+  readonly sealingSecrets: ReadonlyMap<string, Uint8Array>;
 }
 
 export class KeyRingError extends Error {
@@ -46,6 +51,7 @@ export async function loadKeyRing(document: string): Promise<KeyRing> {
     throw new KeyRingError("HANDLE_SIGNING_JWKS must be an object with a non-empty `keys` array");
   }
   const verifying = new Map<string, { alg: HandleAlgorithm; key: CryptoKey }>();
+  const sealingSecrets = new Map<string, Uint8Array>();
   const publicKeys: JWK[] = [];
   let signing: KeyRing["signing"] | undefined;
   const activeKid = parsed.active ?? parsed.keys.find((k) => k.d)?.kid;
@@ -58,13 +64,14 @@ export async function loadKeyRing(document: string): Promise<KeyRing> {
     const pub = publicPart(jwk);
     verifying.set(jwk.kid, { alg: jwk.alg, key: (await importJWK(pub, jwk.alg)) as CryptoKey });
     publicKeys.push(pub);
+    if (jwk.d) sealingSecrets.set(jwk.kid, base64url.decode(jwk.d));
     if (jwk.kid === activeKid) {
       if (!jwk.d) throw new KeyRingError(`active key ${jwk.kid} has no private part`);
       signing = { kid: jwk.kid, alg: jwk.alg, key: (await importJWK(jwk, jwk.alg)) as CryptoKey };
     }
   }
   if (!signing || !activeKid) throw new KeyRingError(`active kid ${activeKid ?? "(none)"} is not in keys`);
-  return { activeKid, signing, verifying, publicJwks: { keys: publicKeys } };
+  return { activeKid, signing, verifying, publicJwks: { keys: publicKeys }, sealingSecrets };
 }
 
 /** Generates a private signing JWK (for the CLI, `npm start` and tests). */

@@ -86,7 +86,7 @@ function readClaims(payload: JWTPayload): TaskHandleClaims {
     jti: requireString(payload, "jti"),
     iat: payload.iat,
     exp: payload.exp,
-    task: requireString(payload, "task"),
+    ...(payload.task === undefined ? {} : { task: requireString(payload, "task") }),
     tool: requireString(payload, "tool"),
     ops,
     mcp: requireString(payload, "mcp"),

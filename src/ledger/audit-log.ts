@@ -54,20 +54,21 @@ export class AuditLog {
   }
 
   /**
-   * A repeated allowed `get` by the same principal on the same handle extends the newest event's
+   * A repeated allowed `get` by the same principal on the same handle, under the same policy, extends the newest event's
    * span (count, last_at) instead of adding a row: storage grows with what happened, not with
    * how often a client polled. Only the chain head is ever rewritten, and its hash is recomputed.
    */
-  appendAllowed(jti: string, op: string, principal: { clientId: string; subject: string }): void {
+  appendAllowed(jti: string, op: string, principal: { clientId: string; subject: string }, policyVersion: string): void {
+    const detail = JSON.stringify({ policy: policyVersion });
     if (op === "get") {
       const head = this.head();
-      if (head && head.type === "allowed" && head.jti === jti && head.op === op && head.client_id === principal.clientId && head.subject === principal.subject) {
+      if (head && head.type === "allowed" && head.jti === jti && head.op === op && head.client_id === principal.clientId && head.subject === principal.subject && head.detail === detail) {
         const { hash: _previous, ...extended } = { ...head, count: head.count + 1, last_at: Date.now() };
         this.sql.exec(`UPDATE audit SET count = ?, last_at = ?, hash = ? WHERE seq = ?`, extended.count, extended.last_at, eventHash(extended), head.seq);
         return;
       }
     }
-    this.append({ type: "allowed", jti, op, principal });
+    this.append({ type: "allowed", jti, op, principal, detail: { policy: policyVersion } });
   }
 
   events(afterSeq: number, limit: number): AuditEvent[] {

@@ -62,3 +62,9 @@ export const LEDGER_SCHEMA = [
    )`,
   `CREATE INDEX IF NOT EXISTS audit_by_time ON audit(at)`,
 ];
+
+/** Columns added after a table first shipped: added in place to objects created before them. */
+export const LEDGER_ADDED_COLUMNS: ReadonlyArray<{ table: string; column: string; definition: string }> = [
+  { table: "tasks", column: "origin_handle", definition: "TEXT" },
+  { table: "tasks", column: "session_key", definition: "TEXT" },
+];

@@ -6,7 +6,8 @@ import { equalInConstantTime } from "../constant-time.js";
 import type { AuditEvent } from "./audit-chain.js";
 import { AuditLog, type AuditAnchor } from "./audit-log.js";
 import { RateLimiter } from "./rate-limiter.js";
-import { LEDGER_SCHEMA } from "./schema.js";
+import { LEDGER_ADDED_COLUMNS, LEDGER_SCHEMA } from "./schema.js";
+import { rulesInForce, type RulesInForce } from "../policy/task-policy.js";
 import {
   TERMINAL_STATUSES,
   type ApiKeyRecord,
@@ -41,6 +42,8 @@ interface TaskRow extends Record<string, SqlStorageValue> {
   revoke_reason: string | null;
   parent: string | null;
   actor: string | null;
+  origin_handle: string | null;
+  session_key: string | null;
 }
 
 interface ApiKeyRow extends Record<string, SqlStorageValue> {
@@ -106,6 +109,10 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     for (const statement of LEDGER_SCHEMA) this.sql.exec(statement);
+    for (const { table, column, definition } of LEDGER_ADDED_COLUMNS) {
+      const present = this.sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info(?)`, table).toArray().some((c) => c.name === column);
+      if (!present) this.sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+    }
     this.audit = new AuditLog(this.sql, () => this.tenantOf());
   }
 
@@ -114,18 +121,27 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     this.ctx.storage.transactionSync(() => {
       this.bindTenant(tenant);
       this.sql.exec(
-        `INSERT INTO tasks (jti, task_id, handle, client_id, subject, tool, ops, mcp, bind, max_auth_age, step_up_ops, status, issued_at, expires_at, parent, actor)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        record.jti, record.taskId, record.handle, record.principal.clientId, record.principal.subject, record.tool,
+        `INSERT INTO tasks (jti, task_id, handle, origin_handle, client_id, subject, tool, ops, mcp, bind, max_auth_age, step_up_ops, status, issued_at, expires_at, parent, actor, session_key)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        record.jti, record.taskId, record.handle, record.originHandle, record.principal.clientId, record.principal.subject, record.tool,
         record.ops.join(","), record.mcp, record.bind.join(","), record.maxAuthAgeSeconds ?? null, record.stepUpOps.join(","),
-        record.status, record.issuedAt, record.expiresAt, record.parent ?? null, record.actor ?? null,
+        record.status, record.issuedAt, record.expiresAt, record.parent ?? null, record.actor ?? null, record.session ?? null,
       );
       this.audit.append({
         type: record.parent ? "delegated" : "issued",
         jti: record.jti,
         principal: record.principal,
         reason: record.parent ? `parent:${record.parent}` : null,
-        detail: { task: record.taskId, tool: record.tool, ops: record.ops, exp: record.expiresAt, mcp: record.mcp, ...(record.actor ? { actor: record.actor } : {}) },
+        detail: {
+          task: record.taskId,
+          tool: record.tool,
+          ops: record.ops,
+          exp: record.expiresAt,
+          mcp: record.mcp,
+          ...(record.actor ? { actor: record.actor } : {}),
+          ...(record.act ? { act: record.act } : {}),
+          ...(record.session && record.bind.includes("session") ? { sessionBound: true } : {}),
+        },
       });
       this.creations.record(principalKey(record.principal));
     });
@@ -156,7 +172,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     const row = this.taskRow(jti);
     if (!row) return false;
     const now = Date.now();
-    const asOwner = { tenant, clientId: row.client_id, subject: row.subject, authTime: Math.floor(now / 1000) };
+    const asOwner = { tenant, clientId: row.client_id, subject: row.subject, authTime: Math.floor(now / 1000), session: row.session_key ?? undefined };
     return this.denialReason(row, undefined, asOwner, tenant, now) === undefined;
   }
 
@@ -171,7 +187,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
    * Rate limit, binding, revocation (direct, watermark, ancestor, after delivery), expiry,
    * operation and step-up checks all happen here, in one transaction.
    */
-  authorize(tenant: string, jti: string, op: TaskOp, principal: LedgerPrincipal, claimedTaskId?: string): Decision {
+  authorize(tenant: string, jti: string, op: TaskOp, principal: LedgerPrincipal, claimedTaskId?: string, rules?: RulesInForce): Decision {
     if (!this.servesTenant(tenant)) return { allowed: false, reason: "wrong_ledger" };
     return this.ctx.storage.transactionSync((): Decision => {
       this.bindTenant(tenant);
@@ -187,17 +203,17 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
         ? "unknown_handle"
         : claimedTaskId !== undefined && row.task_id !== claimedTaskId
           ? "task_mismatch"
-          : this.denialReason(row, op, principal, tenant, now);
+          : this.denialReason(row, op, principal, tenant, now, rules);
       if (denial !== undefined || !row) {
         const reason = denial ?? "unknown_handle";
-        this.audit.append({ type: "denied", jti, op, principal, reason });
-        if (reason === "step_up_required" && row) return { allowed: false, reason, maxAuthAgeSeconds: row.max_auth_age ?? 0 };
+        this.audit.append({ type: "denied", jti, op, principal, reason, ...(rules ? { detail: { policy: rules.version } } : {}) });
+        if (reason === "step_up_required" && row) return { allowed: false, reason, maxAuthAgeSeconds: this.rulesFor(row, rules).maxAuthAgeSeconds ?? 0 };
         if (reason === "revoked_after_delivery" && row?.revoked_at === null) this.revokeRow(row, "delivered", "lifecycle", now);
         this.refusals.record(principalKey(principal));
         return { allowed: false, reason: reason as Exclude<DenialReason, "step_up_required" | "rate_limited"> };
       }
-      this.audit.appendAllowed(jti, op, principal);
-      return { allowed: true, taskId: row.task_id, status: row.status, tool: row.tool, resultAllowed: this.resultAllowed(row, principal, now) };
+      this.audit.appendAllowed(jti, op, principal, this.rulesFor(row, rules).version);
+      return { allowed: true, taskId: row.task_id, originHandle: row.origin_handle ?? row.handle, status: row.status, tool: row.tool, resultAllowed: this.resultAllowed(row, principal, now, rules) };
     });
   }
 
@@ -286,6 +302,19 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
           ? this.sql.exec<TaskRow>(`SELECT * FROM tasks WHERE jti = ? AND revoked_at IS NULL`, target.jti).toArray()
           : this.sql.exec<TaskRow>(`SELECT * FROM tasks WHERE task_id = ? AND revoked_at IS NULL`, target.taskId).toArray();
       for (const row of rows) this.revokeRow(row, reason, actor, now);
+      return { revoked: rows.length };
+    });
+  }
+
+  /** The session's handles that policy bound to it die with it (DELETE of a 2025-11-25 session). */
+  revokeSessionHandles(tenant: string, sessionKey: string, actor: string): { revoked: number } {
+    return this.ctx.storage.transactionSync(() => {
+      this.bindTenant(tenant);
+      const now = Date.now();
+      const rows = this.sql
+        .exec<TaskRow>(`SELECT * FROM tasks WHERE session_key = ? AND revoked_at IS NULL AND (',' || bind || ',') LIKE '%,session,%'`, sessionKey)
+        .toArray();
+      for (const row of rows) this.revokeRow(row, "session_ended", actor, now);
       return { revoked: rows.length };
     });
   }
@@ -396,27 +425,42 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     if (candidates.length > 0) await this.ctx.storage.setAlarm(Math.max(Math.min(...candidates), now + 1000));
   }
 
-  private denialReason(row: TaskRow, op: TaskOp | undefined, principal: LedgerPrincipal, tenant: string, now: number): DenialReason | undefined {
-    const bind = splitList<BindableField>(row.bind);
+  /**
+   * Why `principal` may not use `row` now (undefined: it may). The handle's own grant (bindings,
+   * operations, expiry) is narrowed by the policy in force: the edge's when it passed it, else this
+   * object's own configuration.
+   */
+  private denialReason(row: TaskRow, op: TaskOp | undefined, principal: LedgerPrincipal, tenant: string, now: number, passedRules?: RulesInForce): DenialReason | undefined {
+    const rules = this.rulesFor(row, passedRules);
+    const bind = new Set([...splitList<BindableField>(row.bind), ...rules.bind]);
     if (principal.tenant !== tenant) return "tenant_mismatch";
-    if (bind.includes("client") && principal.clientId !== row.client_id) return "client_mismatch";
-    if (bind.includes("subject") && principal.subject !== row.subject) return "subject_mismatch";
+    if (bind.has("client") && principal.clientId !== row.client_id) return "client_mismatch";
+    if (bind.has("subject") && principal.subject !== row.subject) return "subject_mismatch";
+    if (bind.has("session") && (principal.session ?? null) !== row.session_key) return "session_mismatch";
     if (row.revoked_at !== null) return row.revoke_reason === "delivered" ? "revoked_after_delivery" : "revoked";
     if (this.revokedByWatermark(row)) return "revoked_by_watermark";
     if (row.parent !== null && this.ancestorRevoked(row.parent, now)) return "parent_revoked";
     if (row.delivered_at !== null && row.delivered_at + this.limits().deliveryGraceMs <= now) return "revoked_after_delivery";
-    if (row.expires_at <= now) return "expired";
-    if (op !== undefined && !splitList(row.ops).includes(op)) return "operation_not_allowed";
-    if (op !== undefined && row.max_auth_age !== null && splitList(row.step_up_ops).includes(op)) {
+    if (Math.min(row.expires_at, row.issued_at + rules.ttlCapSeconds * 1000) <= now) return "expired";
+    if (rules.forbidden) return "policy_forbids";
+    if (op !== undefined && !(splitList(row.ops).includes(op) && rules.ops.includes(op))) return "operation_not_allowed";
+    if (op !== undefined && rules.maxAuthAgeSeconds !== null && rules.stepUpOps.includes(op)) {
       const age = Math.floor(now / 1000) - (principal.authTime ?? 0);
-      if (age > row.max_auth_age) return "step_up_required";
+      if (age > rules.maxAuthAgeSeconds) return "step_up_required";
     }
     return undefined;
   }
 
   /** Whether `principal`, already allowed some operation on `row`, may also receive the result payload: same ops and step-up rules as `result`. */
-  private resultAllowed(row: TaskRow, principal: LedgerPrincipal, now: number): boolean {
-    return this.denialReason(row, "result", principal, this.tenantOf(), now) === undefined;
+  private resultAllowed(row: TaskRow, principal: LedgerPrincipal, now: number, rules: RulesInForce | undefined): boolean {
+    return this.denialReason(row, "result", principal, this.tenantOf(), now, rules) === undefined;
+  }
+
+  /** The policy in force for a row's tool: as the edge passed it, else as this object's configuration says. */
+  private rulesFor(row: TaskRow, passed: RulesInForce | undefined): RulesInForce {
+    if (passed) return passed;
+    const config = configFor(this.env);
+    return rulesInForce(config.policy, config.policyVersion, config.maxTaskTtlSeconds, row.tool);
   }
 
   /** True when any ancestor of a delegated handle is revoked, expired, voided by a watermark or gone. */

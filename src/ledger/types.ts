@@ -8,12 +8,17 @@ export interface LedgerPrincipal {
   subject: string;
   /** Seconds since epoch the caller last authenticated; needed for step-up checks. */
   authTime?: number;
+  /** The caller's 2025-11-25 session (SHA-256 of the origin session id), for session-bound handles. */
+  session?: string;
 }
 
 export interface IssueRecord {
   jti: string;
   taskId: string;
+  /** The handle the client holds (no origin task id in it). */
   handle: string;
+  /** The copy forwarded to the origin, naming its task id (stateless origin verification). */
+  originHandle: string;
   principal: LedgerPrincipal;
   tool: string;
   ops: TaskOp[];
@@ -27,6 +32,10 @@ export interface IssueRecord {
   /** Delegated handles: the parent's jti and who delegated. */
   parent?: string;
   actor?: string;
+  /** The whole delegation chain (RFC 8693 `act`, nested), for the audit trail. */
+  act?: unknown;
+  /** The creating request's session (SHA-256 of the origin session id), if it had one. */
+  session?: string;
 }
 
 export type DenialReason =
@@ -45,11 +54,17 @@ export type DenialReason =
   | "handle_invalid"
   | "task_mismatch"
   /** The call reached another tenant's ledger object: a routing bug, refused. */
-  | "wrong_ledger";
+  | "wrong_ledger"
+  /** The policy in force now forbids tasks of the handle's tool. */
+  | "policy_forbids"
+  /** A session-bound handle used outside the session that created it. */
+  | "session_mismatch"
+  /** Mcp-Session-Id not sealed by this authority (forged, altered, retired key). */
+  | "session_invalid";
 
 export type Decision =
   /** `resultAllowed`: the same principal may also see the task's result payload now (ops and step-up for `result`). */
-  | { allowed: true; taskId: string; status: string; tool: string; resultAllowed: boolean }
+  | { allowed: true; taskId: string; originHandle: string; status: string; tool: string; resultAllowed: boolean }
   | { allowed: false; reason: Exclude<DenialReason, "step_up_required" | "rate_limited"> }
   | { allowed: false; reason: "step_up_required"; maxAuthAgeSeconds: number }
   | { allowed: false; reason: "rate_limited"; retryAfterSeconds: number };

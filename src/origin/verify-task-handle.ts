@@ -35,12 +35,15 @@ function resolverFor(jwks: JSONWebKeySet | URL): HandleKeyResolver {
  * follow-up. Returns the handle's claims (including `task`, the origin's own task id, and the
  * principal `tenant` / `client_id` / `sub`); throws TaskHandleError with a stable `code`.
  */
-export async function verifyTaskHandle(token: string, options: VerifyTaskHandleOptions): Promise<TaskHandleClaims> {
+export async function verifyTaskHandle(token: string, options: VerifyTaskHandleOptions): Promise<TaskHandleClaims & { task: string }> {
   const resolveKey = resolverFor(options.jwks);
-  return verifyHandle(token, {
+  const claims = await verifyHandle(token, {
     issuer: options.issuer,
     audience: options.audience,
     resolveKey,
     clockToleranceSeconds: options.clockToleranceSeconds ?? 5,
   });
+  // Only the copy taskward forwards names the origin's task; a handle taken from a client does not.
+  if (typeof claims.task !== "string") throw new TaskHandleError("ERR_HANDLE_CLAIM", "claim task is missing: not a handle taskward forwarded", "task");
+  return claims as TaskHandleClaims & { task: string };
 }

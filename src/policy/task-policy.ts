@@ -2,7 +2,7 @@ import { z } from "zod";
 import { TASK_OPS, type TaskOp } from "../handle/claims.js";
 import type { RevisionModule } from "../mcp/revisions/index.js";
 
-export const BINDABLE_FIELDS = ["tenant", "client", "subject"] as const;
+export const BINDABLE_FIELDS = ["tenant", "client", "subject", "session"] as const;
 export type BindableField = (typeof BINDABLE_FIELDS)[number];
 
 /** What policy says about tasks created by one tool. */
@@ -20,6 +20,8 @@ export interface ToolPolicy {
   stepUpOps: TaskOp[];
   /** May the task's owner delegate it (operators always may)? */
   ownerMayDelegate: boolean;
+  /** May a delegate delegate its delegated handle onward (operators always may)? */
+  delegatesMayDelegate: boolean;
 }
 
 export interface TaskPolicy {
@@ -40,6 +42,7 @@ const ToolPolicySchema = z
     maxAuthAgeSeconds: z.number().int().positive().optional(),
     stepUpOps: z.array(op).optional(),
     ownerMayDelegate: z.boolean().optional(),
+    delegatesMayDelegate: z.boolean().optional(),
   })
   .strict();
 
@@ -55,6 +58,7 @@ export const DEFAULT_TOOL_POLICY: ToolPolicy = {
   maxAuthAgeSeconds: undefined,
   stepUpOps: ["result", "cancel"],
   ownerMayDelegate: false,
+  delegatesMayDelegate: false,
 };
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {
@@ -97,4 +101,32 @@ export function effectiveTtlMs(originTtlMs: number | null, maxTtlSeconds: number
 /** The TTL cap for one tool: the global cap, lowered by the tool's own. */
 export function ttlCapSeconds(rules: ToolPolicy, globalMaxSeconds: number): number {
   return Math.min(globalMaxSeconds, rules.maxTtlSeconds ?? globalMaxSeconds);
+}
+
+/**
+ * What the policy in force says about one tool's live handles, as the ledger applies it on every
+ * use: a handle keeps at most the operations, lifetime and bindings it was minted with, narrowed
+ * by whatever policy says now.
+ */
+export interface RulesInForce {
+  version: string;
+  forbidden: boolean;
+  ops: TaskOp[];
+  bind: BindableField[];
+  maxAuthAgeSeconds: number | null;
+  stepUpOps: TaskOp[];
+  ttlCapSeconds: number;
+}
+
+export function rulesInForce(policy: TaskPolicy, policyVersion: string, maxTaskTtlSeconds: number, tool: string): RulesInForce {
+  const rules = policyFor(policy, tool);
+  return {
+    version: policyVersion,
+    forbidden: rules.taskSupport === "forbidden",
+    ops: rules.ops,
+    bind: rules.bind,
+    maxAuthAgeSeconds: rules.maxAuthAgeSeconds ?? null,
+    stepUpOps: rules.stepUpOps,
+    ttlCapSeconds: ttlCapSeconds(rules, maxTaskTtlSeconds),
+  };
 }

@@ -9,7 +9,7 @@
  * authority") and test/e2e/start-script.e2e.test.ts.
  */
 import { describe, expect, inject, it } from "vitest";
-import { adminFetch, devToken, McpSession, originReceived, readReply, type Identity } from "../support/mcp-client.js";
+import { adminFetch, devToken, forwardedFor, McpSession, originReceived, readReply, type Identity } from "../support/mcp-client.js";
 import {
   allowedCounts,
   auditOf,
@@ -73,7 +73,8 @@ async function expectHandlesRecorded(text: string, tenant: string): Promise<stri
     expect(claims.tenant).toBe(tenant);
     const record = await ledgerRecord(tenant, claims.jti);
     expect(record, `handle ${claims.jti} was minted without a ledger record`).toBeDefined();
-    expect(record!.taskId).toBe(claims.task);
+    expect(record!.taskId.startsWith(FAULT_TASK_PREFIX)).toBe(true);
+    expect(JSON.stringify(claims), "a client handle names its origin task").not.toContain(record!.taskId);
   }
   return handles;
 }
@@ -273,8 +274,11 @@ describe("the origin fails after the task exists (same ORIGIN_URL, so the handle
       expect(allowedCounts(await auditOf(who.tenant)).get(`${jti}|get`)).toBe(1);
       const seen = (await faultReceived()).filter((r) => r.path === `/switch/${key}` && r.method === "tasks/get");
       expect(seen).toHaveLength(1);
-      expect(seen[0]!.handle).toBe(handle);
-      expect(seen[0]!.taskId).toBe(claimsOf(handle!)!.task);
+      // The origin receives its own copy of the handle (same jti), naming its task.
+      const forwardedClaims = claimsOf(seen[0]!.handle!)!;
+      expect(forwardedClaims.jti).toBe(jti);
+      expect(seen[0]!.taskId).toBe((await ledgerRecord(who.tenant, jti))!.taskId);
+      expect(forwardedClaims.task).toBe(seen[0]!.taskId);
     });
   }
 
@@ -456,7 +460,7 @@ async function revocationRace(revokeBody: (tenant: string, jti: string, who: Ide
   expect(after.length).toBeGreaterThan(0);
   for (const poll of after) expect(poll.outcome, JSON.stringify(poll)).toBe("error");
 
-  const forwarded = (await originReceived()).filter((m) => m.method === "tasks/get" && m.handle === handle) as Array<{ at: number; id?: unknown }>;
+  const forwarded = (await originReceived()).filter((m) => m.method === "tasks/get" && forwardedFor(m, handle)) as Array<{ at: number; id?: unknown }>;
   const pollById = new Map(polls.map((p) => [p.id, p]));
   // Zero forwarded polls among those sent after the revoke call returned.
   const forwardedAfter = forwarded.filter((m) => (pollById.get(String(m.id))?.sentAt ?? Infinity) > revokeDoneAt);

@@ -330,8 +330,8 @@ async function buildForgeries(keyRing: KeyRing): Promise<void> {
   // Valid signatures (the real key) over forged claims: each must still be refused by the ledger.
   forgeries.push(await sign({ ...claimsA, tenant: b.tenant }));                          // A's jti presented as tenant B's
   forgeries.push(await sign({ ...claimsA, jti: claimsB.jti }));                          // B's jti inside A's tenant
-  forgeries.push(await sign({ ...claimsA, task: claimsB.task }));                        // A's jti naming B's origin task
-  forgeries.push(await sign({ ...claimsA, task: `${claimsA.task}x` }));                  // A's jti naming an unknown origin task
+  forgeries.push(await sign({ ...claimsA, task: b.task }));                              // A's jti naming B's origin task
+  forgeries.push(await sign({ ...claimsA, task: `${a.task}x` }));                        // A's jti naming an unknown origin task
   forgeries.push(await sign({ ...claimsA, jti: "fuzz-unknown-jti" }));                   // an unknown jti
   forgeries.push(await sign({ ...claimsA, sub: "someone-else", ops: ["get", "result", "cancel", "update"] }));
   forgeries.push(await sign({ ...claimsA, exp: claimsA.exp + 86_400 * 365 }));
@@ -352,7 +352,7 @@ async function buildForgeries(keyRing: KeyRing): Promise<void> {
   forgeries.push(await new SignJWT(claimsA).setProtectedHeader({ alg: "EdDSA", kid: signing.kid, typ: "mcp-task-handle+jwt", jwk: embedded } as never).sign(foreign.privateKey));
   forgeries.push(`${headerA}.${enc({ ...claimsA, tenant: b.tenant })}.${signatureA}`);
   forgeries.push(`${headerA}.${enc({ ...claimsA, exp: claimsA.exp + 1 })}.${signatureA}`);
-  forgeries.push(claimsA.task as string); // the origin's own id, as a client might guess it
+  forgeries.push(a.task); // the origin's own id, as a client might guess it
 }
 
 beforeAll(async () => {
@@ -371,7 +371,9 @@ beforeAll(async () => {
     for (const [tool, args] of tools) {
       const { handle } = await actor.session.createTask(tool, args);
       const claims = claimsOf(handle)!;
-      pool.push({ handle, owner: index, tool, tenant: actor.identity.tenant, jti: claims.jti, task: claims.task });
+      // Handles do not name their origin task; the ledger does.
+      const task = (await ledgerRecord(actor.identity.tenant, claims.jti))!.taskId as string;
+      pool.push({ handle, owner: index, tool, tenant: actor.identity.tenant, jti: claims.jti, task });
     }
   }
   for (const entry of pool) await actors[entry.owner]!.session.waitForStatus(entry.handle, ["completed", "failed"]);
@@ -560,7 +562,7 @@ describe("found by fuzzing", () => {
     const { handle: other } = await session.createTask("slow_echo", { text: "b", delayMs: 0 });
     const { signing } = await loadKeyRing(inject("signingJwks"));
     // Valid signature, the caller's own jti, but the other task's origin id.
-    const forged = await new SignJWT({ ...claimsOf(handle)!, task: claimsOf(other)!.task })
+    const forged = await new SignJWT({ ...claimsOf(handle)!, task: (await ledgerRecord(identity.tenant, claimsOf(other)!.jti))!.taskId })
       .setProtectedHeader({ alg: signing.alg, kid: signing.kid, typ: "mcp-task-handle+jwt" })
       .sign(signing.key);
     const before = (await originReceived()).length;

@@ -204,7 +204,7 @@ describe("forged or misdirected access tokens", () => {
     const task = await ownedTask(TENANT);
     const { reply, mark, needles } = await call(`Bearer ${task.handle}`);
     expectRpcRefusal(reply, 401, -32001, INVALID);
-    await expectNothingForwarded(mark, [...needles, task.handle, task.claims.task]);
+    await expectNothingForwarded(mark, [...needles, task.handle, task.originTaskId]);
   });
 
   it("refuses a well-formed API key that was never issued", async () => {

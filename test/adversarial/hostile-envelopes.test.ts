@@ -178,7 +178,7 @@ describe("batches", () => {
       { jsonrpc: "2.0", id: 1, method: "tasks/get", params: { taskId: task.handle } },
       { jsonrpc: "2.0", id: 2, method: "tasks/cancel", params: { taskId: "someone-elses" } },
     ]);
-    await refused(body, 400, -32600, BATCH, null, { token: task.session.token }, [task.handle, task.claims.task]);
+    await refused(body, 400, -32600, BATCH, null, { token: task.session.token }, [task.handle, task.originTaskId]);
   });
 
   it("refuses an empty batch", async () => {
@@ -269,7 +269,7 @@ describe("duplicate and disguised members", () => {
   it("decides on the last of duplicate taskId members (a foreign one) and forwards nothing", async () => {
     const task = await ownedTask(TENANT);
     const body = `{"jsonrpc":"2.0","id":"dup","method":"tasks/get","params":{"taskId":"${task.handle}","taskId":"not-mine"}}`;
-    await refused(body, 200, NOT_FOUND.code, NOT_FOUND.message, "dup", { token: task.session.token }, [task.handle, task.claims.task]);
+    await refused(body, 200, NOT_FOUND.code, NOT_FOUND.message, "dup", { token: task.session.token }, [task.handle, task.originTaskId]);
   });
 
   it("decides on the last of duplicate method members", async () => {
@@ -280,12 +280,13 @@ describe("duplicate and disguised members", () => {
   it("forwards exactly what it decided on when duplicates put a valid handle last (no parser differential)", async () => {
     const task = await ownedTask(TENANT);
     const mark = await originMark();
-    const body = `{"jsonrpc":"2.0","id":"dup2","method":"tasks/get","params":{"taskId":"someone-elses-task","taskId":"${task.handle}"}}`;
+    const id = tag("dup2");
+    const body = `{"jsonrpc":"2.0","id":"${id}","method":"tasks/get","params":{"taskId":"someone-elses-task","taskId":"${task.handle}"}}`;
     const response = await task.session.post(body);
     expect(response.status).toBe(200);
     await response.text();
-    const forwarded = (await originLog()).slice(mark).filter((m) => m.sessionId === task.session.sessionId);
-    expect(forwarded.map((m) => [m.method, m.taskId, m.params])).toEqual([["tasks/get", task.claims.task, { taskId: task.claims.task }]]);
+    const forwarded = (await originLog()).slice(mark).filter((m) => m.id === id);
+    expect(forwarded.map((m) => [m.method, m.taskId, m.params])).toEqual([["tasks/get", task.originTaskId, { taskId: task.originTaskId }]]);
   });
 
   it("refuses a task follow-up sent as a notification (no id) instead of forwarding it unchecked", async () => {
@@ -293,16 +294,16 @@ describe("duplicate and disguised members", () => {
     const body = rpc({ method: "tasks/cancel", params: { taskId: task.handle } });
     const { reply, mark, sessionTag } = await send(body, { token: task.session.token });
     expect({ status: reply.status, code: reply.body?.error?.code }).toEqual({ status: 400, code: -32600 });
-    await expectNothingForwarded(mark, [sessionTag, task.handle, task.claims.task]);
+    await expectNothingForwarded(mark, [sessionTag, task.handle, task.originTaskId]);
   });
 
   it("never forwards a notification-shaped tasks/cancel naming a raw origin task id", async () => {
     const task = await ownedTask(TENANT);
     const intruderToken = await devToken(freshIdentity(TENANT));
-    const body = rpc({ method: "tasks/cancel", params: { taskId: task.claims.task } });
+    const body = rpc({ method: "tasks/cancel", params: { taskId: task.originTaskId } });
     const { reply, mark, sessionTag } = await send(body, { token: intruderToken });
     expect({ status: reply.status, code: reply.body?.error?.code }).toEqual({ status: 400, code: -32600 });
-    await expectNothingForwarded(mark, [sessionTag, task.claims.task]);
+    await expectNothingForwarded(mark, [sessionTag, task.originTaskId]);
   });
 
   it("strips another principal's handle from related-task in a client response", async () => {
@@ -310,20 +311,20 @@ describe("duplicate and disguised members", () => {
     const intruderToken = await devToken(freshIdentity(TENANT));
     const body = rpc({ id: "resp-1", result: { content: [], _meta: { "io.modelcontextprotocol/related-task": { taskId: task.handle } } } });
     const { mark, sessionTag } = await send(body, { token: intruderToken });
-    const forwarded = (await originLog()).slice(mark).filter((m) => m.sessionId === sessionTag);
+    const forwarded = (await originLog()).slice(mark).filter((m) => m.userAgent?.includes(sessionTag));
     expect(forwarded).toHaveLength(1);
     expect(forwarded[0]!.taskId).toBeUndefined();
-    expect(await forwardedSince(mark, [task.handle, task.claims.task])).toEqual([]);
+    expect(await forwardedSince(mark, [task.handle, task.originTaskId])).toEqual([]);
   });
 
   it("strips a raw origin task id from related-task in a client response", async () => {
     const task = await ownedTask(TENANT);
-    const body = rpc({ id: "resp-2", result: { content: [], _meta: { "io.modelcontextprotocol/related-task": { taskId: task.claims.task } } } });
+    const body = rpc({ id: "resp-2", result: { content: [], _meta: { "io.modelcontextprotocol/related-task": { taskId: task.originTaskId } } } });
     const { mark, sessionTag } = await send(body, { token: task.session.token });
-    const forwarded = (await originLog()).slice(mark).filter((m) => m.sessionId === sessionTag);
+    const forwarded = (await originLog()).slice(mark).filter((m) => m.userAgent?.includes(sessionTag));
     expect(forwarded).toHaveLength(1);
     expect(forwarded[0]!.taskId).toBeUndefined();
-    expect(await forwardedSince(mark, [task.claims.task])).toEqual([]);
+    expect(await forwardedSince(mark, [task.originTaskId])).toEqual([]);
   });
 });
 
@@ -338,7 +339,7 @@ describe("tasks/list cursors", () => {
 
   it("refuses a task handle presented as a cursor", async () => {
     const task = await ownedTask(TENANT);
-    await refused(rpc({ id: "c", method: "tasks/list", params: { cursor: task.handle } }), 400, -32602, BAD_CURSOR, "c", { token: task.session.token }, [task.handle, task.claims.task]);
+    await refused(rpc({ id: "c", method: "tasks/list", params: { cursor: task.handle } }), 400, -32602, BAD_CURSOR, "c", { token: task.session.token }, [task.handle, task.originTaskId]);
   });
 
   it("refuses a raw (origin-style) cursor", async () => {
@@ -369,14 +370,14 @@ describe("2026-07-28 routing headers must agree with the body (400 / -32020)", (
     const task = await ownedTask(TENANT);
     const { reply, id, mark, sessionTag } = await modern("tasks/get", { taskId: task.handle }, { "mcp-name": "other-task" }, task.session.token);
     expectRpcRefusal(reply, 400, -32020, `Header mismatch: Mcp-Name header value 'other-task' does not match body value '${task.handle}'`, id);
-    await expectNothingForwarded(mark, [id, sessionTag, task.handle, task.claims.task]);
+    await expectNothingForwarded(mark, [id, sessionTag, task.handle, task.originTaskId]);
   });
 
   it("refuses an Mcp-Name carrying the raw origin task id behind the handle", async () => {
     const task = await ownedTask(TENANT);
-    const { reply, id, mark, sessionTag } = await modern("tasks/cancel", { taskId: task.handle }, { "mcp-name": task.claims.task }, task.session.token);
-    expectRpcRefusal(reply, 400, -32020, `Header mismatch: Mcp-Name header value '${task.claims.task}' does not match body value '${task.handle}'`, id);
-    await expectNothingForwarded(mark, [id, sessionTag, task.handle, task.claims.task]);
+    const { reply, id, mark, sessionTag } = await modern("tasks/cancel", { taskId: task.handle }, { "mcp-name": task.originTaskId }, task.session.token);
+    expectRpcRefusal(reply, 400, -32020, `Header mismatch: Mcp-Name header value '${task.originTaskId}' does not match body value '${task.handle}'`, id);
+    await expectNothingForwarded(mark, [id, sessionTag, task.handle, task.originTaskId]);
   });
 
   it("refuses an Mcp-Method lying about a follow-up (body tasks/get, header tools/list)", async () => {
@@ -426,14 +427,14 @@ describe("2026-07-28 routing headers must agree with the body (400 / -32020)", (
     const encoded = `=?base64?${btoa("other-task")}?=`;
     const { reply, id, mark, sessionTag } = await modern("tasks/get", { taskId: task.handle }, { "mcp-name": encoded }, task.session.token);
     expectRpcRefusal(reply, 400, -32020, `Header mismatch: Mcp-Name header value '${encoded}' does not match body value '${task.handle}'`, id);
-    await expectNothingForwarded(mark, [id, sessionTag, task.handle, task.claims.task]);
+    await expectNothingForwarded(mark, [id, sessionTag, task.handle, task.originTaskId]);
   });
 
   it("refuses duplicate Mcp-Name headers (combined by fetch)", async () => {
     const task = await ownedTask(TENANT);
     const { reply, id, mark, sessionTag } = await modern("tasks/get", { taskId: task.handle }, { "mcp-name": [task.handle, "other-task"] }, task.session.token);
     expectRpcRefusal(reply, 400, -32020, `Header mismatch: Mcp-Name header value '${task.handle}, other-task' does not match body value '${task.handle}'`, id);
-    await expectNothingForwarded(mark, [id, sessionTag, task.handle, task.claims.task]);
+    await expectNothingForwarded(mark, [id, sessionTag, task.handle, task.originTaskId]);
   });
 
   it("refuses duplicate Mcp-Method headers", async () => {
@@ -451,7 +452,7 @@ describe("header smuggling", () => {
       headers: { "taskward-task-handle": task.handle },
     });
     expectRpcRefusal(reply, 200, NOT_FOUND.code, NOT_FOUND.message, "smuggle");
-    await expectNothingForwarded(mark, [sessionTag, task.handle, task.claims.task, "not-a-handle"]);
+    await expectNothingForwarded(mark, [sessionTag, task.handle, task.originTaskId, "not-a-handle"]);
   });
 
   it("refuses a follow-up whose (2025-11-25, unchecked) Mcp-Method claims a harmless method", async () => {
@@ -465,9 +466,11 @@ describe("header smuggling", () => {
   it("forwards a pass-through request without the client's Taskward-Task-Handle, Mcp-Method or Mcp-Name", async () => {
     const task = await ownedTask(TENANT);
     const mark = await originMark();
-    const reply = await task.session.request("tools/list", {}, { "taskward-task-handle": task.handle, "mcp-method": "tasks/cancel", "mcp-name": task.claims.task });
-    expect(reply.status).toBe(200);
-    const forwarded = (await originLog()).slice(mark).filter((m) => m.sessionId === task.session.sessionId);
+    const id = tag("passthrough");
+    const response = await task.session.post({ jsonrpc: "2.0", id, method: "tools/list", params: {} }, { "taskward-task-handle": task.handle, "mcp-method": "tasks/cancel", "mcp-name": task.originTaskId });
+    expect(response.status).toBe(200);
+    await response.text();
+    const forwarded = (await originLog()).slice(mark).filter((m) => m.id === id);
     expect(forwarded.map((m) => [m.method, m.handle, m.mcpMethod, m.mcpName])).toEqual([["tools/list", undefined, undefined, undefined]]);
   });
 
@@ -489,16 +492,13 @@ describe("header smuggling", () => {
     expect(originRequestHeaders(client, { version: "2025-11-25", routing: [], handle: "the-verified-handle" }).get("taskward-task-handle")).toBe("the-verified-handle");
   });
 
-  it("refuses a follow-up even when sent on another principal's session (session ids are not authority)", async () => {
+  it("refuses a follow-up sent on another principal's session like an unknown session (session ids are bound to their principal)", async () => {
     const task = await ownedTask(TENANT);
     const intruder = await McpSession.open(freshIdentity(TENANT));
     intruder.sessionId = task.session.sessionId;
-    const { reply, mark } = await (async () => {
-      const mark = await originMark();
-      const reply = await intruder.request("tasks/result", { taskId: task.handle });
-      return { reply, mark };
-    })();
-    expect({ status: reply.status, error: reply.reply?.error }).toEqual({ status: 200, error: NOT_FOUND });
-    await expectNothingForwarded(mark, [task.handle, task.claims.task]);
+    const mark = await originMark();
+    const reply = await intruder.request("tasks/result", { taskId: task.handle });
+    expect({ status: reply.status, error: reply.messages[0]?.error }).toEqual({ status: 404, error: { code: -32001, message: "Session not found" } });
+    await expectNothingForwarded(mark, [task.handle, task.originTaskId]);
   });
 });

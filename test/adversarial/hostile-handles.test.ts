@@ -16,6 +16,8 @@ import {
   b64url,
   decodeClaims,
   decodeHeader,
+  forwardedFor,
+  originTaskIdOf,
   expectAuditedDenial,
   expectFollowUpRefused,
   expectNothingForwarded,
@@ -47,7 +49,7 @@ const OTHER_TENANT = "adv-handles-other";
  * verification; otherwise the ledger's denial reason).
  */
 async function refusedForOwner(task: OwnedTask, forged: string, expected: string, method = "tasks/get"): Promise<void> {
-  await expectFollowUpRefused(task.session, method, forged, [task.handle, task.claims.task]);
+  await expectFollowUpRefused(task.session, method, forged, [task.handle, task.originTaskId]);
   const [reason, code] = expected.startsWith("ERR_") ? ["handle_invalid", expected] : [expected, undefined];
   await expectAuditedDenial(TENANT, task.identity.sub, reason, code);
 }
@@ -75,8 +77,8 @@ describe("control", () => {
     const mark = await originMark();
     const reply = await task.session.request("tasks/get", { taskId: same });
     expect(reply.reply?.result.taskId).toBe(task.handle);
-    const forwarded = (await originReceived()).slice(mark).filter((m) => m.handle === task.handle);
-    expect(forwarded.map((m) => [m.method, m.taskId])).toEqual([["tasks/get", task.claims.task]]);
+    const forwarded = (await originReceived()).slice(mark).filter((m) => forwardedFor(m, task.handle));
+    expect(forwarded.map((m) => [m.method, m.taskId])).toEqual([["tasks/get", task.originTaskId]]);
   });
 });
 
@@ -259,7 +261,7 @@ describe("binding: tenant, client and subject, alone and combined", () => {
       const intruderIdentity = intruderOf(task.identity);
       const intruder = await McpSession.open(intruderIdentity);
       for (const method of ["tasks/get", "tasks/result", "tasks/cancel"]) {
-        await expectFollowUpRefused(intruder, method, task.handle, [task.claims.task]);
+        await expectFollowUpRefused(intruder, method, task.handle, [task.originTaskId]);
       }
       // Decided and audited by the owner's ledger, against the intruder.
       await expectAuditedDenial(TENANT, intruderIdentity.sub, reason);
@@ -273,7 +275,7 @@ describe("claims re-signed with the deployment key are still checked against the
     const intruderIdentity = freshIdentity(OTHER_TENANT);
     const intruder = await McpSession.open(intruderIdentity);
     const forged = await resign(task.handle, { claims: (c) => ({ ...c, tenant: intruderIdentity.tenant, client_id: intruderIdentity.client_id, sub: intruderIdentity.sub }) });
-    await expectFollowUpRefused(intruder, "tasks/get", forged, [task.handle, task.claims.task]);
+    await expectFollowUpRefused(intruder, "tasks/get", forged, [task.handle, task.originTaskId]);
     await expectAuditedDenial(OTHER_TENANT, intruderIdentity.sub, "unknown_handle");
   });
 
@@ -282,15 +284,15 @@ describe("claims re-signed with the deployment key are still checked against the
     const intruderIdentity = freshIdentity(TENANT);
     const intruder = await McpSession.open(intruderIdentity);
     const forged = await resign(task.handle, { claims: (c) => ({ ...c, client_id: intruderIdentity.client_id, sub: intruderIdentity.sub }) });
-    await expectFollowUpRefused(intruder, "tasks/get", forged, [task.handle, task.claims.task]);
+    await expectFollowUpRefused(intruder, "tasks/get", forged, [task.handle, task.originTaskId]);
     await expectAuditedDenial(TENANT, intruderIdentity.sub, "client_mismatch");
   });
 
   it("refuses a handle whose task claim points at another origin task", async () => {
     const task = await ownedTask(TENANT);
     const { handle: other } = await task.session.createTask("slow_echo", { text: "other", delayMs: 20 });
-    const otherTask = decodeClaims(other).task as string;
-    await expectFollowUpRefused(task.session, "tasks/get", await resign(task.handle, { claims: (c) => ({ ...c, task: otherTask }) }), [task.handle, task.claims.task, otherTask]);
+    const otherTask = await originTaskIdOf(other);
+    await expectFollowUpRefused(task.session, "tasks/get", await resign(task.handle, { claims: (c) => ({ ...c, task: otherTask }) }), [task.handle, task.originTaskId, otherTask]);
     // "The audit trail records the real reason" of every refusal: the newest event about this
     // handle must be a denial, not an allowance for a call that was never forwarded.
     const events = new TextDecoder()
@@ -471,7 +473,7 @@ describe("revoked handles", () => {
     const { handle: child } = (await delegated.json()) as { handle: string };
     expect((await adminFetch("/revocations", { method: "POST", body: JSON.stringify({ handle: task.handle }) })).status).toBe(200);
     const delegate = await McpSession.open(delegateIdentity);
-    await expectFollowUpRefused(delegate, "tasks/get", child, [task.handle, task.claims.task]);
+    await expectFollowUpRefused(delegate, "tasks/get", child, [task.handle, task.originTaskId]);
     await expectAuditedDenial(TENANT, delegateIdentity.sub, "parent_revoked");
   });
 
@@ -484,7 +486,7 @@ describe("revoked handles", () => {
     });
     const { handle: child } = (await delegated.json()) as { handle: string };
     const delegate = await McpSession.open(delegateIdentity);
-    await expectFollowUpRefused(delegate, "tasks/cancel", child, [task.handle, task.claims.task]);
+    await expectFollowUpRefused(delegate, "tasks/cancel", child, [task.handle, task.originTaskId]);
     await expectAuditedDenial(TENANT, delegateIdentity.sub, "operation_not_allowed");
   });
 });
@@ -495,7 +497,7 @@ describe("protocol revision", () => {
     const mark = await originMark();
     const { reply, id, sessionTag } = await modernPost(task.session.token, "tasks/update", { taskId: task.handle, inputResponses: {} }, { headers: { "mcp-name": task.handle } });
     expectRpcRefusal(reply, 200, NOT_FOUND.code, NOT_FOUND.message, id);
-    await expectNothingForwarded(mark, [id, sessionTag, task.handle, task.claims.task]);
+    await expectNothingForwarded(mark, [id, sessionTag, task.handle, task.originTaskId]);
     await expectAuditedDenial(TENANT, task.identity.sub, "operation_not_allowed");
   });
 
@@ -504,7 +506,7 @@ describe("protocol revision", () => {
     const mark = await originMark();
     const { reply, id, sessionTag } = await modernPost(task.session.token, "tasks/update", { taskId: task.handle, inputResponses: {} }, { declareTasks: false });
     expectRpcRefusal(reply, 200, NOT_FOUND.code, NOT_FOUND.message, id);
-    await expectNothingForwarded(mark, [id, sessionTag, task.handle, task.claims.task]);
+    await expectNothingForwarded(mark, [id, sessionTag, task.handle, task.originTaskId]);
     await expectAuditedDenial(TENANT, task.identity.sub, "operation_not_allowed");
   });
 
@@ -513,7 +515,7 @@ describe("protocol revision", () => {
     const mark = await originMark();
     const { reply, id, sessionTag } = await modernPost(task.session.token, "tasks/result", { taskId: task.handle });
     expectRpcRefusal(reply, 404, -32601, "Method not found: tasks/result is not part of the 2026-07-28 tasks extension", id);
-    await expectNothingForwarded(mark, [id, sessionTag, task.handle, task.claims.task]);
+    await expectNothingForwarded(mark, [id, sessionTag, task.handle, task.originTaskId]);
   });
 
   it("answers tasks/list under 2026-07-28 with 404 / -32601", async () => {

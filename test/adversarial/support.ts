@@ -4,7 +4,7 @@
  * requests, and prove that a refused request never reached the origin.
  *
  * "Nothing reached the origin" is checked on the demo origin's log (`originReceived()`): every
- * case tags its requests with a unique `Mcp-Session-Id` (or uses its own freshly opened MCP
+ * case tags its requests with a unique `User-Agent` (or uses its own freshly opened MCP
  * session) and a unique JSON-RPC id, and the log entries added during the case must not mention
  * that tag, the case's handle or the origin task id behind it. The files of the workers project
  * run in parallel against one shared origin, so a bare length comparison would flake; the tags
@@ -13,7 +13,7 @@
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from "jose";
 import { expect, inject } from "vitest";
 import { generateSigningJwks, loadKeyRing, type KeyRing } from "../../src/handle/keyring.js";
-import { McpSession, adminFetch, decodeClaims, devToken, originReceived, readReply, worker, type Identity, type RpcReply } from "../support/mcp-client.js";
+import { McpSession, adminFetch, decodeClaims, devToken, forwardedFor, originReceived, originTaskIdOf, readReply, worker, type Identity, type RpcReply } from "../support/mcp-client.js";
 
 export const NOT_FOUND = { code: -32602, message: "Task not found" } as const;
 export const HANDLE_TYP = "mcp-task-handle+jwt";
@@ -134,13 +134,17 @@ export async function rawPost(body: BodyInit | null, headers: HeadersInit, path 
   return { status: response.status, headers: response.headers, body: parsed, text };
 }
 
-/** Standard MCP POST headers for a caller token; `sessionTag` goes out as Mcp-Session-Id so a forwarded request is findable. */
+/**
+ * Standard MCP POST headers for a caller token; `sessionTag` goes out in User-Agent (which the
+ * edge forwards and the demo origin logs) so a forwarded request is findable. (Mcp-Session-Id
+ * cannot carry it: a session id this authority did not seal is refused before anything else.)
+ */
 export function mcpHeaders(token: string | undefined, sessionTag: string, extra: Record<string, string> = {}, protocolVersion = "2025-11-25"): Headers {
   const headers = new Headers({
     "content-type": "application/json",
     accept: "application/json, text/event-stream",
     "mcp-protocol-version": protocolVersion,
-    "mcp-session-id": sessionTag,
+    "user-agent": `taskward-adversarial ${sessionTag}`,
   });
   if (token !== undefined) headers.set("authorization", `Bearer ${token}`);
   for (const [name, value] of Object.entries(extra)) headers.set(name, value);
@@ -158,7 +162,7 @@ export function modernMeta(declareTasks = true): Record<string, unknown> {
 
 // ---- assertions ----
 
-/** The demo origin's log with every recorded field (method, id, taskId, handle, sessionId, params, mcpMethod, mcpName, …). */
+/** The demo origin's log with every recorded field (method, id, taskId, handle, sessionId, userAgent, params, mcpMethod, mcpName, …). */
 export async function originLog(): Promise<Array<Record<string, any>>> {
   return (await originReceived()) as Array<Record<string, any>>;
 }
@@ -191,13 +195,15 @@ export interface OwnedTask {
   session: McpSession;
   handle: string;
   claims: Record<string, any>;
+  /** The origin's id of the task (from the ledger: the handle does not carry it). */
+  originTaskId: string;
 }
 
 /** A fresh principal with a fresh MCP session and one task it created. */
 export async function ownedTask(tenant: string, tool = "slow_echo", args: Record<string, unknown> = { text: "adversarial", delayMs: 20 }, identity = freshIdentity(tenant)): Promise<OwnedTask> {
   const session = await McpSession.open(identity);
   const { handle } = await session.createTask(tool, args);
-  return { identity, session, handle, claims: decodeClaims(handle) };
+  return { identity, session, handle, claims: decodeClaims(handle), originTaskId: await originTaskIdOf(handle) };
 }
 
 /**
@@ -215,7 +221,7 @@ export async function expectFollowUpRefused(session: McpSession, method: string,
   return reply;
 }
 
-export { McpSession, adminFetch, decodeClaims, devToken, originReceived, readReply, worker, SignJWT };
+export { McpSession, adminFetch, decodeClaims, devToken, forwardedFor, originReceived, originTaskIdOf, readReply, worker, SignJWT };
 export type { Identity };
 
 // ---- audit ----

@@ -79,11 +79,36 @@ async function expectTaskNotFound(call: Promise<unknown>): Promise<void> {
   expect(error).toMatchObject({ code: -32602, message: "MCP error -32602: Task not found" });
 }
 
-/** Messages the origin received since `mark` that name any of these handles (or ids) or their origin task ids. */
-function forwardedSince(mark: number, handles: string[]): ReceivedMessage[] {
+/** The origin's id of the task behind a handle, from the operator's view of the ledger (handles do not carry it). */
+async function originTaskId(handle: string): Promise<string | undefined> {
+  const { tenant, jti } = claimsOf(handle);
+  const response = await fetch(`${base}/admin/tenants/${tenant}/tasks/${jti}`, { headers: { authorization: `Bearer ${adminToken}` } });
+  return response.status === 200 ? ((await response.json()) as { taskId: string }).taskId : undefined;
+}
+
+/** The jti of a (forwarded, origin-facing) handle, when it decodes. */
+function jtiOf(handle: string): string | undefined {
+  try {
+    return claimsOf(handle).jti;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Messages the origin received since `mark` that name any of these handles (by jti) or their origin task ids. */
+async function forwardedSince(mark: number, handles: string[]): Promise<ReceivedMessage[]> {
   const names = new Set(handles);
-  for (const handle of handles) if (COMPACT_JWS.test(handle)) names.add(claimsOf(handle).task);
-  return demo.received.slice(mark).filter((m) => (m.handle !== undefined && names.has(m.handle)) || (m.taskId !== undefined && names.has(m.taskId)));
+  const jtis = new Set<string>();
+  for (const handle of handles) {
+    if (!COMPACT_JWS.test(handle)) continue;
+    const jti = jtiOf(handle);
+    if (jti) jtis.add(jti);
+    const originId = await originTaskId(handle);
+    if (originId) names.add(originId);
+  }
+  return demo.received
+    .slice(mark)
+    .filter((m) => (m.handle !== undefined && (names.has(m.handle) || jtis.has(jtiOf(m.handle) ?? ""))) || (m.taskId !== undefined && names.has(m.taskId)));
 }
 
 /** Refuses get, result and cancel for `handle` and proves the origin received nothing meanwhile. */
@@ -93,7 +118,7 @@ async function expectAllOpsRefused(who: Caller, handle: string, alsoUnseen: stri
   await expectTaskNotFound(tasks.getTask(handle));
   await expectTaskNotFound(tasks.getTaskResult(handle, CallToolResultSchema));
   await expectTaskNotFound(tasks.cancelTask(handle));
-  expect(forwardedSince(mark, [handle, ...alsoUnseen])).toEqual([]);
+  expect(await forwardedSince(mark, [handle, ...alsoUnseen])).toEqual([]);
   expect(demo.received.slice(mark)).toEqual([]);
 }
 
@@ -129,8 +154,10 @@ describe("the task lifecycle through taskward", () => {
       ops: ["get", "result", "cancel"],
       mcp: "2025-11-25",
     });
-    expect(claims.task).toMatch(/^[0-9a-f]{32}$/);
-    expect(claims.task).not.toBe(handle);
+    // The handle does not name the origin's task; the ledger maps it.
+    expect(claims.task).toBeUndefined();
+    const originId = (await originTaskId(handle))!;
+    expect(originId).toMatch(/^[0-9a-f]{32}$/);
     expect(claims.exp! - claims.iat!).toBe(120);
     // The origin created exactly one task for this call, and named it by its own id.
     expect(demo.received.slice(mark).map((m) => m.method)).toEqual(["tools/call"]);
@@ -141,12 +168,15 @@ describe("the task lifecycle through taskward", () => {
     const result = await alice.client.experimental.tasks.getTaskResult(handle, CallToolResultSchema);
     expect(textOf(result)).toBe("hello e2e");
     expect(result._meta?.[RELATED_TASK_META_KEY]).toEqual({ taskId: handle });
-    expect(JSON.stringify(result)).not.toContain(claims.task);
+    expect(JSON.stringify(result)).not.toContain(originId);
 
-    // The origin saw every follow-up under its own id, each with the handle attached for re-verification.
+    // The origin saw every follow-up under its own id, each with its copy of the handle (same jti, naming its task) for re-verification.
     const followUps = demo.received.slice(mark).filter((m) => m.taskId !== undefined);
     expect(new Set(followUps.map((m) => m.method))).toEqual(new Set(["tasks/get", "tasks/result"]));
-    for (const message of followUps) expect(message).toMatchObject({ taskId: claims.task, handle });
+    for (const message of followUps) {
+      expect(message.taskId).toBe(originId);
+      expect(claimsOf(message.handle!)).toMatchObject({ jti: claims.jti, task: originId });
+    }
   });
 
   it("lists only the caller's own tasks, each as a handle", async () => {
@@ -162,15 +192,16 @@ describe("the task lifecycle through taskward", () => {
       expect(id).toMatch(COMPACT_JWS);
       expect(claimsOf(id)).toMatchObject({ tenant: ALICE.tenant, client_id: ALICE.client_id, sub: ALICE.sub });
     }
-    expect(JSON.stringify(tasks)).not.toContain(claimsOf(mine).task);
-    expect(JSON.stringify(tasks)).not.toContain(claimsOf(theirs).task);
+    expect(JSON.stringify(tasks)).not.toContain((await originTaskId(mine))!);
+    expect(JSON.stringify(tasks)).not.toContain((await originTaskId(theirs))!);
   });
 
-  it("does not list another caller's tasks even when that caller borrows the owner's origin session", async () => {
+  it("refuses another caller borrowing the owner's session like an unknown session; the origin hears nothing", async () => {
     const bob = await caller(BOB);
     const mine = await createTask(alice.client, "slow_echo", { text: "session-bound", delayMs: 0 });
     const sessionId = alice.transport.sessionId;
     expect(sessionId).toEqual(expect.any(String));
+    const mark = demo.received.length;
 
     const response = await fetch(`${base}/mcp`, {
       method: "POST",
@@ -184,12 +215,10 @@ describe("the task lifecycle through taskward", () => {
       body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tasks/list", params: {} }),
     });
     const body = await response.text();
-    expect(response.status).toBe(200);
-    // The origin answered with alice's session's tasks; none of them reaches bob, by handle or by id.
-    const reply = messagesIn(body).find((m) => m.id === 7);
-    expect(reply?.result?.tasks).toEqual([]);
+    expect(response.status).toBe(404);
+    expect(JSON.parse(body)).toEqual({ jsonrpc: "2.0", id: 7, error: { code: -32001, message: "Session not found" } });
     expect(body).not.toContain(mine);
-    expect(body).not.toContain(claimsOf(mine).task);
+    expect(demo.received.slice(mark)).toEqual([]);
   });
 
   it("cancels a running long_job through its handle", async () => {
@@ -220,7 +249,7 @@ describe("refusals: -32602 Task not found, and the origin never hears of it", ()
 
   it("refuses the origin's own task id", async () => {
     const handle = await createTask(alice.client, "slow_echo", { text: "raw", delayMs: 0 });
-    await expectAllOpsRefused(alice, claimsOf(handle).task, [handle]);
+    await expectAllOpsRefused(alice, (await originTaskId(handle))!, [handle]);
   });
 
   it("refuses a tampered handle (another handle's payload under this one's signature)", async () => {

@@ -2,7 +2,7 @@ import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { generateSigningJwks, loadKeyRing, mintHandle } from "../../src/handle/index.js";
-import { ALICE, McpSession, adminFetch, decodeClaims, originReceived, type Identity } from "../support/mcp-client.js";
+import { ALICE, McpSession, adminFetch, decodeClaims, forwardedFor, originReceived, originTaskIdOf, type Identity } from "../support/mcp-client.js";
 
 /** Every refusal must look exactly like an unknown task: JSON-RPC -32602 "Task not found". */
 function expectTaskNotFound(reply: { status: number; reply: Record<string, any> | undefined }) {
@@ -11,7 +11,7 @@ function expectTaskNotFound(reply: { status: number; reply: Record<string, any> 
 }
 
 async function originSawHandle(handle: string): Promise<number> {
-  return (await originReceived()).filter((m) => m.handle === handle).length;
+  return (await originReceived()).filter((m) => forwardedFor(m, handle)).length;
 }
 
 async function ownedTask(identity: Identity = ALICE) {
@@ -138,7 +138,8 @@ describe("admin revocation", () => {
 
   it("revokes by origin task and by handle", async () => {
     const { owner, handle } = await ownedTask();
-    const { task, tenant } = decodeClaims(handle);
+    const { tenant } = decodeClaims(handle);
+    const task = await originTaskIdOf(handle);
     expect((await adminFetch("/revocations", { method: "POST", body: JSON.stringify({ tenant, task }) })).status).toBe(200);
     expectTaskNotFound(await owner.request("tasks/get", { taskId: handle }));
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ALICE, McpSession, devToken, decodeClaims, originReceived, worker } from "../support/mcp-client.js";
+import { ALICE, McpSession, devToken, decodeClaims, forwardedFor, originReceived, originTaskIdOf, worker } from "../support/mcp-client.js";
 
 const TASKS_EXT = "io.modelcontextprotocol/tasks";
 
@@ -81,7 +81,7 @@ describe("2026-07-28 refusals happen at the edge, in the spec's order", () => {
     const { body } = await modern("tasks/get", { taskId: handle }, { declareTasks: false, headers: { "mcp-name": handle } });
     expect(body.error?.code).not.toBe(-32021);
     const forwarded = await forwardedSince(before);
-    expect(forwarded.map((m) => [m.method, m.taskId, m.handle])).toEqual([["tasks/get", decodeClaims(handle).task, handle]]);
+    expect(forwarded.map((m) => [m.method, m.taskId, forwardedFor(m, handle)])).toEqual([["tasks/get", await originTaskIdOf(handle), true]]);
   });
 
   it("a 2025-11-25 handle cannot be used for tasks/update under 2026-07-28", async () => {

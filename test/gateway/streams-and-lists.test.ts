@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { McpSession, decodeClaims, parseSseMessages, worker } from "../support/mcp-client.js";
+import { McpSession, originTaskIdOf, parseSseMessages, worker } from "../support/mcp-client.js";
 
 describe("tasks/list pagination", () => {
   it("seals origin cursors (which are origin task ids) and honours them only for their owner", async () => {
@@ -11,7 +11,7 @@ describe("tasks/list pagination", () => {
     const page1 = first.reply?.result;
     expect(page1.tasks.length).toBeGreaterThan(0);
     expect(typeof page1.nextCursor).toBe("string");
-    const originIds = handles.map((h) => decodeClaims(h).task);
+    const originIds = await Promise.all(handles.map((h) => originTaskIdOf(h)));
     for (const id of originIds) expect(page1.nextCursor).not.toContain(id);
 
     const second = await session.request("tasks/list", { cursor: page1.nextCursor });
@@ -34,7 +34,7 @@ describe("origin error text", () => {
     const result = await session.request("tasks/result", { taskId: handle });
     expect(result.reply?.error).toBeDefined();
     const text = JSON.stringify(result.messages);
-    expect(text).not.toContain(decodeClaims(handle).task);
+    expect(text).not.toContain(await originTaskIdOf(handle));
   });
 });
 
@@ -66,7 +66,7 @@ describe("GET /mcp server stream", () => {
     await reader.cancel();
     controller.abort();
     expect(found?.params.taskId).toBe(handle);
-    expect(buffer).not.toContain(decodeClaims(handle).task);
+    expect(buffer).not.toContain(await originTaskIdOf(handle));
   });
 
   it("requires authentication", async () => {

@@ -40,11 +40,11 @@ describe("delegation", () => {
     expect(delegated.status).toBe(201);
     const { handle: child } = (await delegated.json()) as { handle: string };
     const claims = decodeClaims(child);
-    expect(claims).toMatchObject({ sub: "oncall", client_id: "ops-console", ops: ["get"], act: { sub: "admin" }, parent: decodeClaims(owner.handle).jti, task: decodeClaims(owner.handle).task });
+    expect(claims).toMatchObject({ sub: "oncall", client_id: "ops-console", ops: ["get"], act: { sub: "admin" }, parent: decodeClaims(owner.handle).jti });
+    expect(claims.task).toBeUndefined();
     expect(claims.exp).toBeLessThanOrEqual(decodeClaims(owner.handle).exp);
 
-    const oncall = new McpSession((await post("/dev/token", { tenant, client_id: "ops-console", sub: "oncall" })).body.access_token);
-    oncall.sessionId = owner.session.sessionId;
+    const oncall = await McpSession.openWithToken((await post("/dev/token", { tenant, client_id: "ops-console", sub: "oncall" })).body.access_token);
     expect((await oncall.request("tasks/get", { taskId: child })).reply?.result.taskId).toBe(child);
     const before = (await originReceived()).length;
     expect((await oncall.request("tasks/cancel", { taskId: child })).reply?.error).toEqual(NOT_FOUND);

@@ -54,8 +54,7 @@ describe("per-tool policy (TASK_POLICY in vitest.config.ts)", () => {
     const colleague = await McpSession.open({ tenant: "pol", client_id: "shared", sub: "u2" });
     const otherClient = await McpSession.open({ tenant: "pol", client_id: "other", sub: "u1" });
     const { handle } = await owner.createTask("always_fails", {});
-    // The demo origin keeps tasks per MCP session, so the colleague continues in the owner's session.
-    colleague.sessionId = owner.sessionId;
+    // In its own session: sessions are bound to the principal that opened them.
     const seen = await colleague.request("tasks/get", { taskId: handle });
     expect(seen.reply?.result.taskId).toBe(handle);
     expect((await otherClient.request("tasks/get", { taskId: handle })).reply?.error.code).toBe(-32602);
@@ -81,8 +80,7 @@ describe("per-tool policy (TASK_POLICY in vitest.config.ts)", () => {
   it("does not tell a non-owner that step-up would help", async () => {
     const owner = await McpSession.open({ tenant: "pol", client_id: "c", sub: "owner2" });
     const { handle } = await owner.createTask("long_job", { seconds: 30 });
-    const strangerStale = new McpSession(await devTokenAuthenticatedAgo({ tenant: "pol", client_id: "c", sub: "stranger" }, 3600));
-    strangerStale.sessionId = owner.sessionId;
+    const strangerStale = await McpSession.openWithToken(await devTokenAuthenticatedAgo({ tenant: "pol", client_id: "c", sub: "stranger" }, 3600));
     const refused = await strangerStale.request("tasks/cancel", { taskId: handle });
     expect(refused.reply?.error).toEqual({ code: -32602, message: "Task not found" });
     await owner.request("tasks/cancel", { taskId: handle });

@@ -14,6 +14,7 @@ function record(tenant: string, jti: string, overrides: Partial<IssueRecord> = {
     jti,
     taskId: `origin-${jti}`,
     handle: `handle-${jti}`,
+    originHandle: `origin-handle-${jti}`,
     principal: { tenant, ...owner },
     tool: "slow_echo",
     ops: ["get", "result", "cancel"],
@@ -48,7 +49,7 @@ describe("TaskLedger.authorize", () => {
     const tenant = "t-allow";
     const { ledger, who } = await freshLedger(tenant);
     await ledger.issue(tenant, record(tenant, "j1"));
-    expect(await ledger.authorize(tenant, "j1", "get", who)).toEqual({ allowed: true, taskId: "origin-j1", status: "working", tool: "slow_echo", resultAllowed: true });
+    expect(await ledger.authorize(tenant, "j1", "get", who)).toEqual({ allowed: true, taskId: "origin-j1", originHandle: "origin-handle-j1", status: "working", tool: "slow_echo", resultAllowed: true });
     const events = await eventsOf(ledger, tenant);
     expect(events.map((e) => e.type)).toEqual(["issued", "allowed"]);
     expect(events[1]!.prev_hash).toBe(events[0]!.hash);

@@ -129,10 +129,22 @@ export class McpSession {
 }
 
 /** What the demo origin received (its test-only log), to prove refused calls never reached it. */
-export async function originReceived(): Promise<Array<{ method?: string; taskId?: string; handle?: string }>> {
+export interface OriginReceived {
+  method?: string;
+  id?: unknown;
+  taskId?: string;
+  handle?: string;
+  sessionId?: string;
+  params?: Record<string, any>;
+  protocolVersion?: string;
+  mcpMethod?: string;
+  mcpName?: string;
+}
+
+export async function originReceived(): Promise<OriginReceived[]> {
   const url = new URL(inject("originUrl"));
   url.pathname = "/__demo/received";
-  return (await (await fetch(url)).json()) as Array<{ method?: string; taskId?: string }>;
+  return (await (await fetch(url)).json()) as OriginReceived[];
 }
 
 export async function adminFetch(path: string, init: RequestInit = {}, token = "test-admin-token"): Promise<Response> {
@@ -140,6 +152,24 @@ export async function adminFetch(path: string, init: RequestInit = {}, token = "
     ...init,
     headers: { "content-type": "application/json", authorization: `Bearer ${token}`, ...(init.headers as Record<string, string> | undefined) },
   });
+}
+
+/** The origin's id of the task behind a handle, as the ledger maps it (handles do not carry it). */
+export async function originTaskIdOf(handle: string): Promise<string> {
+  const { tenant, jti } = decodeClaims(handle);
+  const response = await adminFetch(`/tenants/${tenant}/tasks/${jti}`);
+  if (response.status !== 200) throw new Error(`no ledger record for ${jti}: ${response.status}`);
+  return ((await response.json()) as { taskId: string }).taskId;
+}
+
+/**
+ * Whether the origin received this entry on behalf of `handle`: the edge forwards the
+ * origin-facing copy of a handle (same jti, naming the origin task), not the client's bytes.
+ */
+export function forwardedFor(received: OriginReceived, handle: string): boolean {
+  if (typeof received.handle !== "string") return false;
+  const forwardedJti = received.handle.split(",").map((h) => decodeClaims(h.trim()).jti);
+  return forwardedJti.includes(decodeClaims(handle).jti);
 }
 
 export function decodeClaims(handle: string): Record<string, any> {

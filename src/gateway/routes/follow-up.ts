@@ -19,11 +19,12 @@ export async function planFollowUp(context: RouteContext, classified: Extract<Cl
     const minted = await verifyOwnHandle(handle, keyRing, context.config.issuer, context.config.handleAudience).catch(() => undefined);
     if (!minted || module.followUpNeedsDeclaration(request.params, moduleFor(minted.mcp))) throw module.capabilityRefusal(request.method);
   }
-  const { claims, status, resultAllowed } = await authorizeFollowUp(handle, op, module, context.principal, keyRing, context.config, context.env);
+  const { claims, taskId, originHandle, status, resultAllowed } = await authorizeFollowUp(handle, op, module, context.principal, keyRing, context.config, context.env);
   return {
-    message: reencoded(request, context, { ...request.params, taskId: claims.task }),
-    handle,
+    message: reencoded(request, context, { ...request.params, taskId }),
+    // The origin verifies its own copy of the handle (same jti, naming its task).
+    handle: originHandle,
     taskFollowUp: true,
-    mapResponse: outboundRewriter(context, request, { followUp: { handle, claims, status, resultAllowed } }),
+    mapResponse: outboundRewriter(context, request, { followUp: { handle, claims, taskId, status, resultAllowed } }),
   };
 }

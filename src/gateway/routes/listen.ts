@@ -14,11 +14,11 @@ export async function planListen(context: RouteContext, classified: Extract<Clas
   if (!module.listenAllowed(request.params)) throw module.capabilityRefusal(request.method);
   const subscriptions = await authorizeSubscriptions(handles, module, context.principal, await context.keyRing(), context.config, context.env);
   const notifications = isObject(request.params?.notifications) ? request.params.notifications : {};
-  const params = { ...request.params, notifications: { ...notifications, taskIds: subscriptions.map((s) => s.claims.task) } };
+  const params = { ...request.params, notifications: { ...notifications, taskIds: subscriptions.map((s) => s.taskId) } };
   return {
     message: reencoded(request, context, params),
-    // The origin can re-verify every subscribed task: their handles travel comma-separated.
-    ...(subscriptions.length > 0 ? { handle: subscriptions.map((s) => s.handle).join(", ") } : {}),
+    // The origin can re-verify every subscribed task: their origin-facing handles travel comma-separated.
+    ...(subscriptions.length > 0 ? { handle: subscriptions.map((s) => s.originHandle).join(", ") } : {}),
     mapResponse: outboundRewriter(context, request, { subscriptions }),
   };
 }

@@ -13,7 +13,7 @@ export async function planPassthrough(context: RouteContext, classified: Extract
   const { message } = classified;
   const rewrite = outboundRewriter(context, message);
   if (message.kind !== "request") {
-    const raw = await withInboundRelatedTask(message.raw, context.principal, context.config);
+    const raw = await withInboundRelatedTask(message.raw, context.principal, context.config, context.env);
     const forwarded = message.kind === "response" ? { ...message, raw } : { ...message, params: isObject(raw.params) ? raw.params : undefined, raw };
     return { message: reencoded(forwarded, context), mapResponse: rewrite };
   }
