@@ -67,6 +67,16 @@ const badSignature = await codeOf(verifyTaskHandle(handle.slice(0, -4) + (handle
 console.log(JSON.stringify({ header: TASK_HANDLE_HEADER, claims, fromDocumentTask: fromDocument.task, otherAudience, badSignature }));
 `;
 
+const TYPED_TS = `import { verifyTaskHandle, taskHandleMiddleware, TaskHandleError, type TaskHandleClaims, type TaskHandleErrorCode } from "taskward/origin";
+
+export async function taskOf(handle: string): Promise<string> {
+  const claims: TaskHandleClaims = await verifyTaskHandle(handle, { issuer: "https://a.example", audience: "https://o.example/mcp", jwks: new URL("https://a.example/.well-known/jwks.json") });
+  return claims.task;
+}
+export const code = (error: unknown): TaskHandleErrorCode | undefined => (error instanceof TaskHandleError ? error.code : undefined);
+export const middleware = taskHandleMiddleware({ issuer: "https://a.example", audience: "https://o.example/mcp", jwks: { keys: [] }, required: true });
+`;
+
 const WORKER_MJS = `import { verifyTaskHandle, TaskHandleError, TASK_HANDLE_HEADER } from "taskward/origin";
 
 export default {
@@ -141,6 +151,18 @@ describe("the npm package", () => {
     expect(result.fromDocumentTask).toBe(received.taskId);
     expect(result.otherAudience).toBe("ERR_HANDLE_CLAIM");
     expect(result.badSignature).toBe("ERR_HANDLE_SIGNATURE");
+  });
+
+  it("a TypeScript project type-checks against the shipped .d.ts, library types included, without hono", async () => {
+    writeFileSync(join(consumer, "typed.ts"), TYPED_TS);
+    writeFileSync(join(consumer, "tsconfig.json"), JSON.stringify({
+      compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", lib: ["ES2022", "DOM"], types: [], strict: true, skipLibCheck: false, noEmit: true },
+      files: ["typed.ts"],
+    }));
+    await sh(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], consumer);
+    // The same project with a type error must fail, or the check above proves nothing.
+    writeFileSync(join(consumer, "typed.ts"), `${TYPED_TS}\nexport const wrong: number = ({} as TaskHandleClaims).task;\n`);
+    await expect(sh(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], consumer)).rejects.toThrow(/TS2322/);
   });
 
   it("a Worker project bundles taskward/origin with wrangler and verifies the handle in workerd", async () => {
