@@ -14,10 +14,12 @@ import { exportJWK, generateKeyPair, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemoOrigin, type DemoOrigin } from "../../demo/origin.js";
 import { connect, createTask, waitForStatus, type Caller } from "../e2e/support/mcp.js";
-import { freePort, HOST, ROOT, spawnGroup, startAuthority, waitUntil, writeSecretsFile, type Authority } from "../e2e/support/processes.js";
+import { freePort, HOST, ROOT, spawnGroup, startAuthority, waitUntil, writeSecretsFile, type Authority, type GroupProcess } from "../e2e/support/processes.js";
 
 const run = promisify(execFile);
 const SETUP_TIMEOUT_MS = 150_000;
+/** wrangler bundles, then starts workerd: slow on a loaded machine. */
+const WORKER_TEST_TIMEOUT_MS = 180_000;
 
 let tmp: string;
 let tarball: string;
@@ -27,6 +29,8 @@ let workerProject: string;
 let demo: DemoOrigin | undefined;
 let authority: Authority | undefined;
 let alice: Caller | undefined;
+/** The origin Worker under wrangler dev, stopped by afterAll even when its test times out. */
+let originWorker: GroupProcess | undefined;
 /** The handle taskward sent the origin in Taskward-Task-Handle, and the origin task id it stands for. */
 let received: { handle: string; taskId: string };
 
@@ -126,6 +130,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await alice?.client.close().catch(() => undefined);
+  await originWorker?.stop();
   await authority?.stop();
   await demo?.close();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -174,7 +179,7 @@ describe("the npm package", () => {
     expect(bundle).toContain("Taskward-Task-Handle");
     // The deploy bundle itself, run unchanged in workerd (--no-bundle), as the origin's Worker.
     const port = await freePort();
-    const worker = spawnGroup(
+    const worker = (originWorker = spawnGroup(
       process.execPath,
       [
         join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "dev", "out/index.js", "--no-bundle",
@@ -183,10 +188,10 @@ describe("the npm package", () => {
         "--show-interactive-dev-session=false",
       ],
       { cwd: workerProject, env: userEnv(), label: "wrangler dev (origin Worker)" },
-    );
+    ));
     try {
       const verify = (handle: string) => fetch(`http://${HOST}:${port}/mcp`, { headers: { "Taskward-Task-Handle": handle } });
-      await waitUntil(`http://${HOST}:${port}/`, (response) => response.status === 403, worker, 60_000);
+      await waitUntil(`http://${HOST}:${port}/`, (response) => response.status === 403, worker, 120_000);
       const ok = await verify(received.handle);
       expect(ok.status).toBe(200);
       expect(await ok.json()).toEqual({ task: received.taskId, tenant: "acme", sub: "alice" });
@@ -196,7 +201,7 @@ describe("the npm package", () => {
     } finally {
       await worker.stop();
     }
-  });
+  }, WORKER_TEST_TIMEOUT_MS);
 
   it("npx taskward runs the built CLI from the installed tarball, without tsx", async () => {
     const help = await sh("npx", ["--no-install", "taskward", "--help"], consumer);
