@@ -179,11 +179,13 @@ describe("the npm package", () => {
     expect(bundle).toContain("Taskward-Task-Handle");
     // The deploy bundle itself, run unchanged in workerd (--no-bundle), as the origin's Worker.
     const port = await freePort();
+    // Its own inspector port: wrangler's default (9229, or the next free one) races other wrangler devs on the machine.
+    const inspectorPort = await freePort();
     const worker = (originWorker = spawnGroup(
       process.execPath,
       [
         join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "dev", "out/index.js", "--no-bundle",
-        "--ip", HOST, "--port", String(port), "--persist-to", join(tmp, "worker-state"),
+        "--ip", HOST, "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", join(tmp, "worker-state"),
         "--var", `ISSUER:${authority!.url}`, "--var", `AUDIENCE:${demo!.url}`, "--var", `JWKS_URL:${authority!.url}/.well-known/jwks.json`,
         "--show-interactive-dev-session=false",
       ],
