@@ -56,6 +56,7 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 120_000,
           fileParallelism: false,
+          globalSetup: ["test/setup/build.global.ts"],
         },
       },
     ],

@@ -1,4 +1,4 @@
-/** The claims of a task handle (docs/architecture.md, "Task handles"). */
+/** The claims of a task handle (docs/architecture.md, "Handles and keys"). */
 
 export const HANDLE_TYP = "mcp-task-handle+jwt";
 export const HANDLE_ALGORITHMS = ["EdDSA", "ES256"] as const;

@@ -1,4 +1,4 @@
-/** `taskward/origin`: verify taskward task handles statelessly in an origin MCP server (Node or Workers). */
+/** `taskward/origin`: verify taskward task handles statelessly in an origin MCP server (built to dist/, jose only). */
 export { verifyTaskHandle, type VerifyTaskHandleOptions } from "./verify-task-handle.js";
 export { taskHandleMiddleware, type TaskHandleMiddlewareOptions, type TaskHandleVariables } from "./middleware.js";
 export { TaskHandleError, type TaskHandleErrorCode } from "../handle/errors.js";

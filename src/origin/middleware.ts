@@ -1,4 +1,3 @@
-import type { MiddlewareHandler } from "hono";
 import { TaskHandleError } from "../handle/errors.js";
 import type { TaskHandleClaims } from "../handle/claims.js";
 import { TASK_HANDLE_HEADER } from "../mcp/headers.js";
@@ -11,11 +10,18 @@ export interface TaskHandleMiddlewareOptions extends VerifyTaskHandleOptions {
 
 export type TaskHandleVariables = { taskHandle?: TaskHandleClaims };
 
+/** The part of Hono's `Context` the middleware uses, so the package's types do not need hono. */
+export interface TaskHandleContext {
+  req: { header(name: string): string | undefined };
+  set(key: "taskHandle", value: TaskHandleClaims): void;
+  json(body: { error: string; code: string }, status: 403): Response;
+}
+
 /**
  * Hono middleware: verifies the `Taskward-Task-Handle` header taskward adds to forwarded
  * follow-ups and exposes the claims as `c.get("taskHandle")`. A bad handle answers 403.
  */
-export function taskHandleMiddleware(options: TaskHandleMiddlewareOptions): MiddlewareHandler<{ Variables: TaskHandleVariables }> {
+export function taskHandleMiddleware(options: TaskHandleMiddlewareOptions): (c: TaskHandleContext, next: () => Promise<void>) => Promise<Response | void> {
   return async (c, next) => {
     const token = c.req.header(TASK_HANDLE_HEADER);
     if (!token) {

@@ -1,8 +1,8 @@
-import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet } from "jose";
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet } from "jose";
+import { HANDLE_ALGORITHMS, HANDLE_TYP, MAX_HANDLE_LENGTH, type TaskHandleClaims } from "../handle/claims.js";
 import { TaskHandleError } from "../handle/errors.js";
-import { verifyHandle } from "../handle/verify.js";
-import type { HandleKeyResolver } from "../handle/verify.js";
-import type { TaskHandleClaims } from "../handle/claims.js";
+import { handleKeySet } from "./key-set.js";
+import { REQUIRED_CLAIMS, readClaims } from "./read-claims.js";
 
 export interface VerifyTaskHandleOptions {
   /** taskward's URL: the handles' `iss`. */
@@ -11,39 +11,63 @@ export interface VerifyTaskHandleOptions {
   audience: string;
   /** taskward's public keys: the JWKS document itself, or its URL (fetched and cached). */
   jwks: JSONWebKeySet | URL;
+  /** Seconds of clock skew tolerated for `exp`, `nbf` and `iat`. Default 5. */
   clockToleranceSeconds?: number;
 }
 
-const remoteSets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+/** Header parameters that would let a token pick its own key; never honoured, always refused. */
+const KEY_SELECTING_HEADERS = ["jku", "x5u", "jwk", "x5c"] as const;
 
-function resolverFor(jwks: JSONWebKeySet | URL): HandleKeyResolver {
-  const keySet =
-    jwks instanceof URL
-      ? (remoteSets.get(jwks.href) ?? remoteSets.set(jwks.href, createRemoteJWKSet(jwks)).get(jwks.href)!)
-      : createLocalJWKSet(jwks);
-  return async (kid, alg) => {
-    try {
-      return (await keySet({ kid, alg }, { payload: "", signature: "" } as never)) as CryptoKey;
-    } catch (error) {
-      throw new TaskHandleError("ERR_HANDLE_KID_UNKNOWN", `kid ${kid} is not in the issuer's JWKS: ${(error as Error).message}`);
-    }
-  };
+/** What jose does not check for us: size, a `kid` to select by, no key-selecting headers. */
+function checkHeader(token: string): void {
+  if (token.length > MAX_HANDLE_LENGTH) throw new TaskHandleError("ERR_HANDLE_TOO_LONG", `handle is longer than ${MAX_HANDLE_LENGTH} characters`);
+  let header;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    throw new TaskHandleError("ERR_HANDLE_MALFORMED", "handle is not a compact JWS with a JSON header");
+  }
+  for (const name of KEY_SELECTING_HEADERS) {
+    if (name in header) throw new TaskHandleError("ERR_HANDLE_HEADER_NOT_ALLOWED", `header parameter ${name} is not allowed`);
+  }
+  if (typeof header.kid !== "string" || header.kid.length === 0) throw new TaskHandleError("ERR_HANDLE_KID_MISSING", "handle header has no kid");
+}
+
+function translateJoseError(error: unknown): TaskHandleError {
+  if (error instanceof TaskHandleError) return error;
+  if (error instanceof joseErrors.JWTExpired) return new TaskHandleError("ERR_HANDLE_EXPIRED", "handle has expired", "exp");
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    if (error.claim === "typ") return new TaskHandleError("ERR_HANDLE_TYP", `typ must be ${HANDLE_TYP}`);
+    if (error.claim === "nbf") return new TaskHandleError("ERR_HANDLE_NOT_YET_VALID", "handle is not yet valid", "nbf");
+    return new TaskHandleError("ERR_HANDLE_CLAIM", `claim ${error.claim}: ${error.message}`, error.claim);
+  }
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return new TaskHandleError("ERR_HANDLE_SIGNATURE", "handle signature does not verify");
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return new TaskHandleError("ERR_HANDLE_ALG_NOT_ALLOWED", error.message);
+  if (error instanceof joseErrors.JOSEError) return new TaskHandleError("ERR_HANDLE_MALFORMED", error.message);
+  return new TaskHandleError("ERR_HANDLE_MALFORMED", "handle could not be verified");
 }
 
 /**
  * Verifies a taskward task handle statelessly, as an origin MCP server does on each forwarded
- * follow-up. Returns the handle's claims (including `task`, the origin's own task id, and the
- * principal `tenant` / `client_id` / `sub`); throws TaskHandleError with a stable `code`.
+ * follow-up, through jose's `jwtVerify` (an origin verifies once per call; the edge keeps its
+ * own tuned path). Returns the claims (`task` is the origin's own task id; `tenant` /
+ * `client_id` / `sub` say who created it); throws TaskHandleError with a stable `code`. Only the
+ * copy taskward forwards names the task: a handle taken from a client fails with claim `task`.
  */
 export async function verifyTaskHandle(token: string, options: VerifyTaskHandleOptions): Promise<TaskHandleClaims & { task: string }> {
-  const resolveKey = resolverFor(options.jwks);
-  const claims = await verifyHandle(token, {
-    issuer: options.issuer,
-    audience: options.audience,
-    resolveKey,
-    clockToleranceSeconds: options.clockToleranceSeconds ?? 5,
-  });
-  // Only the copy taskward forwards names the origin's task; a handle taken from a client does not.
-  if (typeof claims.task !== "string") throw new TaskHandleError("ERR_HANDLE_CLAIM", "claim task is missing: not a handle taskward forwarded", "task");
-  return claims as TaskHandleClaims & { task: string };
+  const tolerance = options.clockToleranceSeconds ?? 5;
+  try {
+    checkHeader(token);
+    const { payload } = await jwtVerify(token, handleKeySet(options.jwks), {
+      algorithms: [...HANDLE_ALGORITHMS],
+      typ: HANDLE_TYP,
+      issuer: options.issuer,
+      audience: options.audience,
+      requiredClaims: REQUIRED_CLAIMS,
+      clockTolerance: tolerance,
+    });
+    return readClaims(payload, Math.floor(Date.now() / 1000), tolerance);
+  } catch (error) {
+    throw translateJoseError(error);
+  }
 }
