@@ -2,5 +2,6 @@
 export { verifyTaskHandle, type VerifyTaskHandleOptions } from "./verify-task-handle.js";
 export { taskHandleMiddleware, type TaskHandleMiddlewareOptions, type TaskHandleVariables } from "./middleware.js";
 export { TaskHandleError, type TaskHandleErrorCode } from "../handle/errors.js";
-export type { TaskHandleClaims, TaskOp } from "../handle/claims.js";
+export type { TaskOp } from "../handle/claims.js";
+export type { TaskHandleClaims } from "./claims.js";
 export { TASK_HANDLE_HEADER } from "../mcp/headers.js";

@@ -1,5 +1,5 @@
 import { TaskHandleError } from "../handle/errors.js";
-import type { TaskHandleClaims } from "../handle/claims.js";
+import type { TaskHandleClaims } from "./claims.js";
 import { TASK_HANDLE_HEADER } from "../mcp/headers.js";
 import { verifyTaskHandle, type VerifyTaskHandleOptions } from "./verify-task-handle.js";
 

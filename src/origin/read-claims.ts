@@ -1,5 +1,6 @@
 import type { JWTPayload } from "jose";
-import { isTaskOp, type TaskHandleClaims } from "../handle/claims.js";
+import { isTaskOp } from "../handle/claims.js";
+import type { TaskHandleClaims } from "./claims.js";
 import { TaskHandleError } from "../handle/errors.js";
 
 /** The claims jose is asked to require before the shape of each is checked here. */
@@ -18,7 +19,7 @@ function text(payload: JWTPayload, claim: string): string {
  * (signature, `iss`, `aud`, `exp`, `nbf`). jose checks `iat` in the future only with
  * `maxTokenAge`, which handles do not have, so that check is here.
  */
-export function readClaims(payload: JWTPayload, nowSeconds: number, toleranceSeconds: number): TaskHandleClaims & { task: string } {
+export function readClaims(payload: JWTPayload, nowSeconds: number, toleranceSeconds: number): TaskHandleClaims {
   const { ops, iat, exp } = payload;
   if (!Array.isArray(ops) || !ops.every(isTaskOp)) {
     throw new TaskHandleError("ERR_HANDLE_CLAIM", "claim ops must be an array of task operations", "ops");
@@ -27,7 +28,7 @@ export function readClaims(payload: JWTPayload, nowSeconds: number, toleranceSec
     throw new TaskHandleError("ERR_HANDLE_CLAIM", "claims iat and exp must be numbers", typeof iat !== "number" ? "iat" : "exp");
   }
   if (iat > nowSeconds + toleranceSeconds) throw new TaskHandleError("ERR_HANDLE_CLAIM", "claim iat is in the future", "iat");
-  const claims: TaskHandleClaims & { task: string } = {
+  const claims: TaskHandleClaims = {
     iss: text(payload, "iss"),
     // A handle names exactly one audience; an array is not a handle taskward minted.
     aud: text(payload, "aud"),

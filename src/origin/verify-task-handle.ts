@@ -1,5 +1,6 @@
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet } from "jose";
-import { HANDLE_ALGORITHMS, HANDLE_TYP, MAX_HANDLE_LENGTH, type TaskHandleClaims } from "../handle/claims.js";
+import { HANDLE_ALGORITHMS, HANDLE_TYP, MAX_HANDLE_LENGTH } from "../handle/claims.js";
+import type { TaskHandleClaims } from "./claims.js";
 import { TaskHandleError } from "../handle/errors.js";
 import { handleKeySet } from "./key-set.js";
 import { REQUIRED_CLAIMS, readClaims } from "./read-claims.js";
@@ -54,7 +55,7 @@ function translateJoseError(error: unknown): TaskHandleError {
  * `client_id` / `sub` say who created it); throws TaskHandleError with a stable `code`. Only the
  * copy taskward forwards names the task: a handle taken from a client fails with claim `task`.
  */
-export async function verifyTaskHandle(token: string, options: VerifyTaskHandleOptions): Promise<TaskHandleClaims & { task: string }> {
+export async function verifyTaskHandle(token: string, options: VerifyTaskHandleOptions): Promise<TaskHandleClaims> {
   const tolerance = options.clockToleranceSeconds ?? 5;
   try {
     checkHeader(token);

@@ -13,7 +13,7 @@ import { promisify } from "node:util";
 import { exportJWK, generateKeyPair, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemoOrigin, type DemoOrigin } from "../../demo/origin.js";
-import { connect, createTask, waitForStatus, type Caller } from "../e2e/support/mcp.js";
+import { claimsOf, connect, createTask, waitForStatus, type Caller } from "../e2e/support/mcp.js";
 import { freePort, HOST, ROOT, spawnGroup, startAuthority, waitUntil, writeSecretsFile, type Authority, type GroupProcess } from "../e2e/support/processes.js";
 
 const run = promisify(execFile);
@@ -123,7 +123,9 @@ beforeAll(async () => {
   alice = await connect(authority.url, { tenant: "acme", client_id: "pkg-client", sub: "alice" });
   const taskId = await createTask(alice.client, "slow_echo", { text: "packaged", delayMs: 10 });
   await waitForStatus(alice.client, taskId, "completed");
-  const followUp = demo.received.find((message) => message.method === "tasks/get" && message.handle === taskId);
+  // The origin receives its own copy of the client's handle: same jti, naming the origin's task.
+  const jti = claimsOf(taskId).jti;
+  const followUp = demo.received.find((message) => message.method === "tasks/get" && message.handle !== undefined && claimsOf(message.handle).jti === jti);
   if (!followUp?.taskId) throw new Error(`the origin received no tasks/get carrying the handle: ${JSON.stringify(demo.received)}`);
   received = { handle: followUp.handle!, taskId: followUp.taskId };
 }, SETUP_TIMEOUT_MS);
