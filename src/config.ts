@@ -18,6 +18,10 @@ export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN"> {
   AUDIT_RETENTION_DAYS?: string;
   RATE_LIMIT_CREATIONS_PER_MINUTE?: string;
   RATE_LIMIT_REFUSALS_PER_MINUTE?: string;
+  DPOP_MAX_SKEW_SECONDS?: string;
+  DPOP_BOUND_ACCESS_TOKENS_REQUIRED?: string;
+  ORIGIN_ASSERTION_TTL_SECONDS?: string;
+  FORWARD_TASK_HANDLE_HEADER?: string;
 }
 
 export interface ClaimNames {
@@ -46,6 +50,12 @@ export interface Config {
   signingJwks: string | undefined;
   policy: TaskPolicy;
   ledgerLimits: LedgerLimits;
+  /** RFC 9449: how far a proof's `iat` may lie from now; whether every caller must prove possession. */
+  dpop: { maxSkewSeconds: number; boundTokensRequired: boolean };
+  /** Lifetime of the per-call origin assertion (seconds). */
+  originAssertionTtlSeconds: number;
+  /** Compatibility mode: also send the client-visible handle to the origin in Taskward-Task-Handle. */
+  forwardTaskHandleHeader: boolean;
 }
 
 const LOOPBACK_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
@@ -119,6 +129,12 @@ export function parseConfig(env: WorkerEnv): Config {
       refusalsPerMinute: positiveInteger("RATE_LIMIT_REFUSALS_PER_MINUTE", env.RATE_LIMIT_REFUSALS_PER_MINUTE, 30),
       auditRetentionMs: retentionDays === undefined ? undefined : retentionDays * 86_400_000,
     },
+    dpop: {
+      maxSkewSeconds: positiveInteger("DPOP_MAX_SKEW_SECONDS", env.DPOP_MAX_SKEW_SECONDS, 300),
+      boundTokensRequired: booleanFlag("DPOP_BOUND_ACCESS_TOKENS_REQUIRED", env.DPOP_BOUND_ACCESS_TOKENS_REQUIRED),
+    },
+    originAssertionTtlSeconds: positiveInteger("ORIGIN_ASSERTION_TTL_SECONDS", env.ORIGIN_ASSERTION_TTL_SECONDS, 60),
+    forwardTaskHandleHeader: booleanFlag("FORWARD_TASK_HANDLE_HEADER", env.FORWARD_TASK_HANDLE_HEADER),
   };
 }
 

@@ -1,7 +1,9 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { Principal } from "../auth/principal.js";
 import { z } from "zod";
-import { authenticate, bearerChallenge } from "../auth/authenticate.js";
+import { authenticateCaller } from "../auth/proof-of-possession.js";
+import { spendProof } from "../auth/dpop-replay.js";
+import { bearerChallenge } from "../auth/authenticate.js";
 import { isIdentifier } from "../auth/principal.js";
 import { configFor, type Config } from "../config.js";
 import { Refusal } from "../errors.js";
@@ -36,7 +38,10 @@ type CallerEnv = AppEnv & { Variables: { principal: Principal } };
 const requireCaller: MiddlewareHandler<CallerEnv> = async (c, next) => {
   const config = configFor(c.env);
   try {
-    c.set("principal", await authenticate(c.req.header("authorization"), config, c.env));
+    // DPoP-bound tokens need their proof here too; a replayed proof is refused like at /mcp.
+    const principal = await authenticateCaller(c.req.raw, config, c.env);
+    await spendProof(c.env, principal);
+    c.set("principal", principal);
   } catch (error) {
     if (error instanceof Refusal && error.status === 401) return unauthorized(c, config);
     throw error;

@@ -1,5 +1,9 @@
 import type { Context } from "hono";
-import { authenticate, bearerChallenge } from "../auth/authenticate.js";
+import { bearerChallenge } from "../auth/authenticate.js";
+import { spendProof } from "../auth/dpop-replay.js";
+import { authenticateCaller, proofRequired } from "../auth/proof-of-possession.js";
+import { ORIGIN_ASSERTION_HEADER, newTransactionId, signOriginAssertion } from "../proxy/origin-assertion.js";
+import type { OriginAssertionOp } from "../origin/origin-assertion-claims.js";
 import type { Principal } from "../auth/principal.js";
 import { configFor, type Config, type WorkerEnv } from "../config.js";
 import { Refusal } from "../errors.js";
@@ -29,7 +33,9 @@ export type AppEnv = { Bindings: WorkerEnv };
 export function refusalResponse(refusal: Refusal, id: RequestId | null, config: Config | undefined): Response {
   const headers = new Headers({ "content-type": "application/json", ...refusal.headers });
   if (refusal.status === 401 && config) {
-    headers.set("www-authenticate", bearerChallenge(config, refusal.code === "invalid_credentials" ? "invalid_token" : undefined));
+    // A DPoP refusal carries its own challenge; the Bearer one stays for clients that only speak Bearer.
+    const challenges = [bearerChallenge(config, refusal.code === "invalid_credentials" ? "invalid_token" : undefined), refusal.headers["www-authenticate"]];
+    headers.set("www-authenticate", challenges.filter(Boolean).join(", "));
   }
   return new Response(JSON.stringify(rpcError(id, refusal.rpcCode, refusal.wireMessage, refusal.data)), { status: refusal.status, headers });
 }
@@ -51,7 +57,7 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
   try {
     const contentType = c.req.header("content-type") ?? "";
     if (!/^application\/json\b/i.test(contentType)) throw new Refusal("unsupported_media_type");
-    const principal = await authenticate(c.req.header("authorization"), config, c.env);
+    const principal = await authenticateCaller(c.req.raw, config, c.env);
     const body = await readBoundedBody(c.req.raw, config.maxBodyBytes);
     const message = parseClientMessage(body);
     if (message.kind !== "notification") requestId = message.id;
@@ -71,6 +77,8 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
   const extension = classified.protocol === "extension";
   let handleHeader: string | undefined;
   const requestMethod = message.kind === "request" ? message.method : undefined;
+  /** Shared by the decision's audit event and the origin assertion. */
+  const txn = newTransactionId();
 
   switch (classified.route) {
     case "follow-up": {
@@ -78,7 +86,7 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
       if (extension && !declaresTasksExtension(classified.message.params)) {
         await requireLegacyHandle(classified.handle, keyRing, config);
       }
-      const { claims, status } = await authorizeFollowUp(classified.handle, classified.op, classified.revision, principal, keyRing, config, c.env);
+      const { claims, status } = await authorizeFollowUp(classified.handle, classified.op, classified.revision, principal, keyRing, config, c.env, { proof: principal.proof, txn });
       (raw.params as JsonObject).taskId = claims.task;
       scope.followUp = { handle: classified.handle, claims, status };
       handleHeader = classified.handle;
@@ -107,9 +115,10 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
       break;
     }
     case "create-candidate": {
+      if (policyFor(config.policy, classified.tool).requireProofOfPossession && !principal.jkt) throw proofRequired(`policy requires a DPoP proof for ${classified.tool}`);
       const mayCreateTask = enforceTaskSupport(classified, config);
       if (mayCreateTask) await enforceCreationRate(c.env, principal);
-      scope.creation = { tool: classified.tool, revision: classified.revision, protocol: classified.protocol, keyRing: await requireKeyRing(config) };
+      scope.creation = { tool: classified.tool, revision: classified.revision, protocol: classified.protocol, keyRing: await requireKeyRing(config), txn };
       break;
     }
     case "passthrough": {
@@ -119,10 +128,24 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
     }
   }
 
-  const forwardHeaders = originRequestHeaders(c.req.raw.headers, handleHeader, extension);
+  // A follow-up spent its DPoP proof inside authorize; every other call spends it here, before forwarding.
+  if (classified.route !== "follow-up") await spendProof(c.env, principal);
+  const forwardedBody = JSON.stringify(raw);
+  // The client-visible handle reaches the origin only in the documented compatibility mode.
+  const forwardHeaders = originRequestHeaders(c.req.raw.headers, config.forwardTaskHandleHeader ? handleHeader : undefined, extension);
   // 2026-07-28: Mcp-Name always equals the forwarded params.taskId (set even if the client omitted it).
   if (extension && scope.followUp) forwardHeaders.set(MCP_NAME_HEADER, encodeHeaderValue(scope.followUp.claims.task));
-  const origin = await forwardToOrigin(config.originUrl, { method: "POST", headers: forwardHeaders, body: JSON.stringify(raw) });
+  forwardHeaders.set(ORIGIN_ASSERTION_HEADER, await signOriginAssertion({
+    ...assertedOperation(classified, scope),
+    keyRing: await requireKeyRing(config),
+    issuer: config.issuer,
+    audience: config.handleAudience,
+    ttlSeconds: config.originAssertionTtlSeconds,
+    principal,
+    txn,
+    body: new TextEncoder().encode(forwardedBody),
+  }));
+  const origin = await forwardToOrigin(config.originUrl, { method: "POST", headers: forwardHeaders, body: forwardedBody });
   const mapper = taskIdMapperFor(scope);
   const requestId = message.kind === "notification" ? undefined : message.id;
   return relayOriginResponse(origin, async (m) => {
@@ -131,6 +154,22 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
     }
     return rewriteOutboundMessage(m, { requestId, requestMethod, mapper });
   }, requestId ?? null);
+}
+
+/** What the origin assertion says the edge decided: the operation and the task(s) it is about. */
+function assertedOperation(classified: Classified, scope: MapperScope): { op: OriginAssertionOp; task?: string; tasks?: string[]; handleJti?: string } {
+  switch (classified.route) {
+    case "follow-up":
+      return { op: classified.op, task: scope.followUp!.claims.task, handleJti: scope.followUp!.claims.jti };
+    case "listen":
+      return { op: "listen", tasks: (scope.subscriptions ?? []).map((s) => s.claims.task) };
+    case "create-candidate":
+      return { op: "create" };
+    case "list":
+      return { op: "list" };
+    case "passthrough":
+      return { op: "message" };
+  }
 }
 
 /**
@@ -194,7 +233,8 @@ async function requireLegacyHandle(handle: string, keyRing: KeyRing, config: Con
 export async function handleMcpStream(c: Context<AppEnv>): Promise<Response> {
   const config = configFor(c.env);
   try {
-    const principal = await authenticate(c.req.header("authorization"), config, c.env);
+    const principal = await authenticateCaller(c.req.raw, config, c.env);
+    await spendProof(c.env, principal);
     const extension = taskProtocolOf(c.req.header(PROTOCOL_VERSION_HEADER) ?? "") === "extension";
     const origin = await forwardToOrigin(config.originUrl, { method: c.req.method, headers: originRequestHeaders(c.req.raw.headers, undefined, extension) });
     const mapper = taskIdMapperFor({ env: c.env, config, principal, waitUntil: (p) => c.executionCtx.waitUntil(p) });

@@ -15,7 +15,7 @@ export interface MapperScope {
   config: Config;
   principal: Principal;
   /** Set for task-creating calls. */
-  creation?: { tool: string; revision: string; protocol: TaskProtocol; keyRing: KeyRing };
+  creation?: { tool: string; revision: string; protocol: TaskProtocol; keyRing: KeyRing; txn?: string };
   /** Set for follow-ups: the verified handle the request named, and the status the ledger last saw. */
   followUp?: { handle: string; claims: TaskHandleClaims; status?: string };
   /** Set for subscriptions/listen: the authorized handles of the subscribed tasks. */
@@ -66,6 +66,8 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
           ops: opsFor(rules, protocol),
           mcp: revision,
           exp: Math.floor((now + ttlMs) / 1000),
+          // A caller that proved a key gets a handle only that key opens (RFC 9449 confirmation).
+          ...(principal.jkt !== undefined ? { cnf: { jkt: principal.jkt } } : {}),
         },
         { keyRing, issuer: config.issuer, audience: config.handleAudience, now: () => now },
       );
@@ -84,6 +86,8 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
         status: task.status,
         issuedAt: now,
         expiresAt: claims.exp * 1000,
+        ...(scope.creation.txn !== undefined ? { txn: scope.creation.txn } : {}),
+        ...(principal.jkt !== undefined ? { jkt: principal.jkt } : {}),
       });
       ttlByTask.set(task.taskId, ttlMs);
       return { handle: token, ttlMs };

@@ -61,4 +61,10 @@ export const LEDGER_SCHEMA = [
      hash TEXT NOT NULL
    )`,
   `CREATE INDEX IF NOT EXISTS audit_by_time ON audit(at)`,
+  // DPoP replay cache: one row per proof accepted, until the proof's iat window closes.
+  `CREATE TABLE IF NOT EXISTS dpop_proofs (
+     proof_key TEXT PRIMARY KEY,
+     expires_at INTEGER NOT NULL
+   )`,
+  `CREATE INDEX IF NOT EXISTS dpop_proofs_by_expiry ON dpop_proofs(expires_at)`,
 ];

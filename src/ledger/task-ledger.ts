@@ -10,6 +10,7 @@ import { LEDGER_SCHEMA } from "./schema.js";
 import {
   TERMINAL_STATUSES,
   type ApiKeyRecord,
+  type AuthorizeExtras,
   type Decision,
   type DenialReason,
   type IssueRecord,
@@ -123,7 +124,10 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
         jti: record.jti,
         principal: record.principal,
         reason: record.parent ? `parent:${record.parent}` : null,
-        detail: { task: record.taskId, tool: record.tool, ops: record.ops, exp: record.expiresAt, mcp: record.mcp, ...(record.actor ? { actor: record.actor } : {}) },
+        detail: {
+          task: record.taskId, tool: record.tool, ops: record.ops, exp: record.expiresAt, mcp: record.mcp,
+          ...(record.actor ? { actor: record.actor } : {}), ...(record.txn ? { txn: record.txn } : {}), ...(record.jkt ? { jkt: record.jkt } : {}),
+        },
       });
       this.creations.record(principalKey(record.principal));
     });
@@ -169,10 +173,16 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
    * Rate limit, binding, revocation (direct, watermark, ancestor, after delivery), expiry,
    * operation and step-up checks all happen here, in one transaction.
    */
-  authorize(tenant: string, jti: string, op: TaskOp, principal: LedgerPrincipal, claimedTaskId?: string): Decision {
+  authorize(tenant: string, jti: string, op: TaskOp, principal: LedgerPrincipal, claimedTaskId?: string, extras: AuthorizeExtras = {}): Decision {
     if (!this.servesTenant(tenant)) return { allowed: false, reason: "wrong_ledger" };
     return this.ctx.storage.transactionSync((): Decision => {
       this.bindTenant(tenant);
+      // The DPoP proof is spent in the decision's own transaction: no extra round trip per follow-up.
+      if (extras.proof && !this.spendProofRow(extras.proof.key, extras.proof.expiresAt)) {
+        this.audit.append({ type: "denied", jti, op, principal, reason: "dpop_replay" });
+        this.refusals.record(principalKey(principal));
+        return { allowed: false, reason: "dpop_replay" };
+      }
       const limited = this.refusalRetryAfter(principal);
       if (limited > 0) {
         this.audit.append({ type: "denied", jti, op, principal, reason: "rate_limited" });
@@ -194,8 +204,20 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
         this.refusals.record(principalKey(principal));
         return { allowed: false, reason: reason as Exclude<DenialReason, "step_up_required" | "rate_limited"> };
       }
-      this.audit.appendAllowed(jti, op, principal);
+      this.audit.appendAllowed(jti, op, principal, extras.txn);
       return { allowed: true, taskId: row.task_id, status: row.status, tool: row.tool };
+    });
+  }
+
+  /**
+   * Spends a DPoP proof for a call that makes no other ledger decision: false when its key was
+   * already spent (a replay). Rows go once the proof's iat window has closed, so the table holds
+   * at most the proofs of one window.
+   */
+  spendProof(tenant: string, proofKey: string, expiresAt: number): boolean {
+    return this.ctx.storage.transactionSync(() => {
+      this.bindTenant(tenant);
+      return this.spendProofRow(proofKey, expiresAt);
     });
   }
 
@@ -429,6 +451,16 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
 
   private refusalRetryAfter(principal: LedgerPrincipal): number {
     return this.refusals.retryAfter(principalKey(principal), this.limits().refusalsPerMinute);
+  }
+
+  private spendProofRow(proofKey: string, expiresAt: number): boolean {
+    const now = Date.now();
+    // Expired rows are found through the expiry index: the cost stays proportional to what expired.
+    this.sql.exec(`DELETE FROM dpop_proofs WHERE expires_at <= ?`, now);
+    const seen = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM dpop_proofs WHERE proof_key = ?`, proofKey).one().n;
+    if (seen > 0) return false;
+    this.sql.exec(`INSERT INTO dpop_proofs (proof_key, expires_at) VALUES (?, ?)`, proofKey, Math.max(expiresAt, now + 1));
+    return true;
   }
 
   private taskRow(jti: string): TaskRow | undefined {

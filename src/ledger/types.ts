@@ -27,6 +27,16 @@ export interface IssueRecord {
   /** Delegated handles: the parent's jti and who delegated. */
   parent?: string;
   actor?: string;
+  /** The transaction id of the creating call, also in its origin assertion. */
+  txn?: string;
+  /** The key the handle is bound to (cnf.jkt), for the audit trail. */
+  jkt?: string;
+}
+
+/** What one follow-up brings to `authorize` besides the handle: its DPoP proof to spend, its transaction id. */
+export interface AuthorizeExtras {
+  proof?: { key: string; expiresAt: number };
+  txn?: string;
 }
 
 export type DenialReason =
@@ -45,7 +55,12 @@ export type DenialReason =
   | "handle_invalid"
   | "task_mismatch"
   /** The call reached another tenant's ledger object: a routing bug, refused. */
-  | "wrong_ledger";
+  | "wrong_ledger"
+  /** DPoP: the handle is bound to a key (cnf.jkt) and the call carried no proof, or one by another key. */
+  | "dpop_proof_missing"
+  | "dpop_key_mismatch"
+  /** DPoP: the proof's jti was already spent within its window. */
+  | "dpop_replay";
 
 export type Decision =
   | { allowed: true; taskId: string; status: string; tool: string }

@@ -4,3 +4,6 @@ export { taskHandleMiddleware, type TaskHandleMiddlewareOptions, type TaskHandle
 export { TaskHandleError, type TaskHandleErrorCode } from "../handle/errors.js";
 export type { TaskHandleClaims, TaskOp } from "../handle/claims.js";
 export { TASK_HANDLE_HEADER } from "../mcp/headers.js";
+export { verifyOriginAssertion, AssertionReplayCache, OriginAssertionError, type OriginAssertionErrorCode, type VerifyOriginAssertionOptions, type ReceivedCall } from "./verify-origin-assertion.js";
+export { originAssertionMiddleware, type OriginAssertionVariables } from "./origin-assertion-middleware.js";
+export { ORIGIN_ASSERTION_HEADER, ORIGIN_ASSERTION_TYP, type OriginAssertionClaims, type OriginAssertionOp } from "./origin-assertion-claims.js";

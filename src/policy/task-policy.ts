@@ -20,6 +20,8 @@ export interface ToolPolicy {
   stepUpOps: TaskOp[];
   /** May the task's owner delegate it (operators always may)? */
   ownerMayDelegate: boolean;
+  /** Calls of this tool need a DPoP proof (RFC 9449), so its task handles are always key-bound. */
+  requireProofOfPossession: boolean;
 }
 
 export interface TaskPolicy {
@@ -40,6 +42,7 @@ const ToolPolicySchema = z
     maxAuthAgeSeconds: z.number().int().positive().optional(),
     stepUpOps: z.array(op).optional(),
     ownerMayDelegate: z.boolean().optional(),
+    requireProofOfPossession: z.boolean().optional(),
   })
   .strict();
 
@@ -55,6 +58,7 @@ export const DEFAULT_TOOL_POLICY: ToolPolicy = {
   maxAuthAgeSeconds: undefined,
   stepUpOps: ["result", "cancel"],
   ownerMayDelegate: false,
+  requireProofOfPossession: false,
 };
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {
