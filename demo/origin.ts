@@ -54,6 +54,8 @@ export interface DemoOriginOptions {
     jwks: JSONWebKeySet | URL;
     /** Oldest assertion accepted (default 60 s). */
     maxAgeSeconds?: number;
+    /** Clock skew tolerated (default 5 s). */
+    clockToleranceSeconds?: number;
   };
   /**
    * Also register the MCP conformance suite's fixtures on the 2025-11-25 (SDK) path: its
@@ -93,6 +95,9 @@ export interface ReceivedMessage {
   mcpName?: string;
   /** The origin assertion's verdict, when assertions are verified: its claims, or the refusal code. */
   assertion?: { jti: string; txn: string; op: string; task?: string; handleJti?: string; sub: string } | { refused: string };
+  /** The raw Taskward-Origin-Assertion and body text, when assertions are verified (for replay tests). */
+  assertionToken?: string;
+  bodyText?: string;
 }
 
 export interface DemoOrigin {
@@ -261,7 +266,8 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
         (claims) => ({ jti: claims.jti, txn: claims.txn, op: claims.op, sub: claims.sub, ...(claims.task ? { task: claims.task } : {}), ...(claims.handle_jti ? { handleJti: claims.handle_jti } : {}) }),
         (error: unknown) => ({ refused: error instanceof OriginAssertionError ? error.code : "ERR_ASSERTION_INVALID" }),
       );
-      for (const entry of entries) entry.assertion = verdict;
+      const token = headerValue(req, ORIGIN_ASSERTION_HEADER);
+      for (const entry of entries) Object.assign(entry, { assertion: verdict, bodyText: bytes.toString("utf8") }, token === undefined ? {} : { assertionToken: token });
       if ("refused" in verdict) {
         const id = asRecord(body)?.id;
         return sendJson(res, 403, { jsonrpc: "2.0", id: id ?? null, error: { code: -32001, message: "Forbidden: no valid taskward origin assertion for this call", data: { code: verdict.refused } } });
@@ -324,8 +330,8 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
     guard.verification = { issuer, audience: audience ?? url, jwks };
   }
   if (options.assertionVerification) {
-    const { issuer, audience, jwks, maxAgeSeconds } = options.assertionVerification;
-    assertionOptions = { issuer, audience: audience ?? url, jwks, ...(maxAgeSeconds !== undefined ? { maxAgeSeconds } : {}) };
+    const { issuer, audience, jwks, maxAgeSeconds, clockToleranceSeconds } = options.assertionVerification;
+    assertionOptions = { issuer, audience: audience ?? url, jwks, maxAgeSeconds, clockToleranceSeconds };
   }
 
   async function close(): Promise<void> {

@@ -114,6 +114,8 @@ function translate(error: unknown): OriginAssertionError {
   if (error instanceof joseErrors.JWTExpired) return new OriginAssertionError("ERR_ASSERTION_EXPIRED", "assertion has expired", "exp");
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
     if (error.claim === "iat" && /age/.test(error.reason)) return new OriginAssertionError("ERR_ASSERTION_EXPIRED", "assertion is older than maxAgeSeconds", "iat");
+    // A task handle or an access token signed by the same key is not an assertion.
+    if (error.claim === "typ") return new OriginAssertionError("ERR_ASSERTION_INVALID", `typ is not ${ORIGIN_ASSERTION_TYP}`, "typ");
     return new OriginAssertionError("ERR_ASSERTION_CLAIM", `claim ${error.claim} ${error.reason}`, error.claim);
   }
   return new OriginAssertionError("ERR_ASSERTION_INVALID", `assertion does not verify: ${(error as Error).message}`);

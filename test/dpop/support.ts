@@ -4,7 +4,8 @@
  * fresh proof with every request.
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
-import { McpSession, readReply, signRaw, tag, worker, type Identity, type RpcReply } from "../adversarial/support.js";
+import { McpSession, readReply, signRaw, tag, worker, type Identity } from "../adversarial/support.js";
+import type { RpcReply } from "../support/mcp-client.js";
 
 export const MCP_URL = "https://taskward.test/mcp";
 export const DPOP_CHALLENGE = 'DPoP error="invalid_dpop_proof", algs="EdDSA ES256"';

@@ -1,6 +1,6 @@
 /**
  * The whole system as real processes: `wrangler dev --env dev` running taskward, the demo origin
- * (official SDK server, verifying every forwarded handle against the authority's JWKS URL), and
+ * (official SDK server, verifying every forwarded call's origin assertion against the authority's JWKS URL), and
  * official SDK clients holding dev tokens.
  */
 import { randomBytes } from "node:crypto";
@@ -55,7 +55,7 @@ beforeAll(async () => {
   port = await freePort();
   base = `http://127.0.0.1:${port}`;
   // The origin fetches the authority's JWKS lazily, so it may start first.
-  demo = await startDemoOrigin({ port: 0, handleVerification: { issuer: base, jwks: new URL(`${base}/.well-known/jwks.json`) }, requireHandle: true });
+  demo = await startDemoOrigin({ port: 0, assertionVerification: { issuer: base, jwks: new URL(`${base}/.well-known/jwks.json`) } });
   authority = await startTaskward();
   alice = await caller(ALICE);
 });

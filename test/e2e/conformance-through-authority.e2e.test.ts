@@ -47,7 +47,7 @@ beforeAll(async () => {
   const base = `http://127.0.0.1:${port}`;
   // One origin for both runs: it verifies every handle taskward forwards, but (for the direct
   // run, which has no handles) does not require one.
-  origin = await startDemoOrigin({ port: 0, conformanceFixtures: true, handleVerification: { issuer: base, jwks: new URL(`${base}/.well-known/jwks.json`) } });
+  origin = await startDemoOrigin({ port: 0, conformanceFixtures: true, assertionVerification: { issuer: base, jwks: new URL(`${base}/.well-known/jwks.json`) } });
   authority = await startAuthority({ port, originUrl: origin.url, persistTo: join(tmp, "state"), secretsFile, kid });
   const token = await devToken(base, { tenant: "conformance", client_id: "conformance-harness", sub: "harness" });
   shim = await startHeaderShim(`${base}/mcp`, { authorization: `Bearer ${token}` });
