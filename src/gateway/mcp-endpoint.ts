@@ -97,7 +97,7 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
       const keyRing = await requireKeyRing(config);
       scope.subscriptions = await authorizeSubscriptions(classified.handles, classified.revision, principal, keyRing, config, c.env);
       ((raw.params as JsonObject).notifications as JsonObject).taskIds = scope.subscriptions.map((s) => s.claims.task);
-      // The origin can re-verify every subscribed task: their handles travel comma-separated.
+      // Compatibility mode: the origin can re-verify every subscribed task, handles comma-separated.
       if (scope.subscriptions.length > 0) handleHeader = scope.subscriptions.map((s) => s.handle).join(", ");
       break;
     }

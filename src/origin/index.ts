@@ -1,4 +1,4 @@
-/** `taskward/origin`: verify taskward task handles statelessly in an origin MCP server (Node or Workers). */
+/** `taskward/origin`: verify taskward's per-call origin assertions (and, in compatibility mode, task handles) statelessly in an origin MCP server (Node or Workers). */
 export { verifyTaskHandle, type VerifyTaskHandleOptions } from "./verify-task-handle.js";
 export { taskHandleMiddleware, type TaskHandleMiddlewareOptions, type TaskHandleVariables } from "./middleware.js";
 export { TaskHandleError, type TaskHandleErrorCode } from "../handle/errors.js";

@@ -12,7 +12,8 @@ export interface TaskHandleMiddlewareOptions extends VerifyTaskHandleOptions {
 export type TaskHandleVariables = { taskHandle?: TaskHandleClaims };
 
 /**
- * Hono middleware: verifies the `Taskward-Task-Handle` header taskward adds to forwarded
+ * Hono middleware: verifies the `Taskward-Task-Handle` header taskward adds (in its
+ * FORWARD_TASK_HANDLE_HEADER compatibility mode) to forwarded
  * follow-ups and exposes the claims as `c.get("taskHandle")`. A bad handle answers 403.
  */
 export function taskHandleMiddleware(options: TaskHandleMiddlewareOptions): MiddlewareHandler<{ Variables: TaskHandleVariables }> {
