@@ -45,6 +45,11 @@ export const LEDGER_SCHEMA = [
      created_at INTEGER NOT NULL,
      revoked_at INTEGER
    )`,
+  // A key binding lives beside api_keys (not as a column) so existing objects need no ALTER.
+  `CREATE TABLE IF NOT EXISTS api_key_bindings (
+     id TEXT PRIMARY KEY,
+     jkt TEXT NOT NULL
+   )`,
   `CREATE TABLE IF NOT EXISTS audit (
      seq INTEGER PRIMARY KEY,
      at INTEGER NOT NULL,

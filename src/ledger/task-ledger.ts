@@ -342,7 +342,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     return this.audit.verify();
   }
 
-  createApiKey(tenant: string, key: { id: string; secretSha256: string; clientId: string; subject: string; label?: string }, actor: string): ApiKeyRecord {
+  createApiKey(tenant: string, key: { id: string; secretSha256: string; clientId: string; subject: string; label?: string; jkt?: string }, actor: string): ApiKeyRecord {
     return this.ctx.storage.transactionSync(() => {
       this.bindTenant(tenant);
       const now = Date.now();
@@ -350,8 +350,9 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
         `INSERT INTO api_keys (id, secret_sha256, client_id, subject, label, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
         key.id, key.secretSha256, key.clientId, key.subject, key.label ?? null, now,
       );
-      this.audit.append({ type: "issued", reason: "api_key", principal: key, detail: { apiKey: key.id, actor } });
-      return { id: key.id, clientId: key.clientId, subject: key.subject, label: key.label ?? null, createdAt: now, revokedAt: null };
+      if (key.jkt) this.sql.exec(`INSERT INTO api_key_bindings (id, jkt) VALUES (?, ?)`, key.id, key.jkt);
+      this.audit.append({ type: "issued", reason: "api_key", principal: key, detail: { apiKey: key.id, actor, ...(key.jkt ? { jkt: key.jkt } : {}) } });
+      return { id: key.id, clientId: key.clientId, subject: key.subject, label: key.label ?? null, createdAt: now, revokedAt: null, jkt: key.jkt ?? null };
     });
   }
 
@@ -367,11 +368,11 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   }
 
   /** The principal an API key stands for, when the key exists, is not revoked and its secret matches. */
-  apiKeyPrincipal(tenant: string, id: string, secretSha256: string): { clientId: string; subject: string; createdAt: number } | null {
+  apiKeyPrincipal(tenant: string, id: string, secretSha256: string): { clientId: string; subject: string; createdAt: number; jkt: string | null } | null {
     if (!this.servesTenant(tenant)) return null;
-    const row = this.sql.exec<ApiKeyRow>(`SELECT * FROM api_keys WHERE id = ?`, id).toArray()[0];
+    const row = this.sql.exec<ApiKeyRow & { jkt: string | null }>(`SELECT api_keys.*, api_key_bindings.jkt AS jkt FROM api_keys LEFT JOIN api_key_bindings USING (id) WHERE id = ?`, id).toArray()[0];
     if (!row || row.revoked_at !== null || !equalInConstantTime(row.secret_sha256, secretSha256)) return null;
-    return { clientId: row.client_id, subject: row.subject, createdAt: row.created_at };
+    return { clientId: row.client_id, subject: row.subject, createdAt: row.created_at, jkt: row.jkt };
   }
 
   /** Alarm: lifecycle revocation after delivery, expiry purge, audit retention; then re-arms. */

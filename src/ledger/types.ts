@@ -114,4 +114,6 @@ export interface ApiKeyRecord {
   label: string | null;
   createdAt: number;
   revokedAt: number | null;
+  /** The DPoP key (RFC 7638 thumbprint) the key is bound to: every use needs a proof by it. */
+  jkt: string | null;
 }
