@@ -137,7 +137,8 @@ function claimsOf(payload: JWTPayload): OriginAssertionClaims {
 }
 
 async function digestOf(body: Uint8Array | string): Promise<string> {
-  const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
+  // A Buffer or Uint8Array over any ArrayBuffer: WebCrypto reads the view as given.
+  const bytes = (typeof body === "string" ? new TextEncoder().encode(body) : body) as Uint8Array<ArrayBuffer>;
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   let binary = "";
   for (const byte of digest) binary += String.fromCharCode(byte);

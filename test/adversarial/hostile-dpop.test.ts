@@ -23,6 +23,7 @@ import {
   signHs256,
   tag,
   unsigned,
+  worker,
   type Identity,
 } from "./support.js";
 import { DPOP_CHALLENGE, DpopSession, MCP_URL, boundToken, makeProof, newDpopKey, type DpopKey, type ProofOptions } from "../dpop/support.js";
@@ -86,6 +87,13 @@ describe("control", () => {
     const identity = freshIdentity(TENANT);
     const token = await devToken(identity);
     await expectForwarded(`Bearer ${token}`, await makeProof(await newDpopKey("EdDSA"), { accessToken: token }));
+  });
+});
+
+describe("metadata", () => {
+  it("advertises the DPoP algorithms and whether bound tokens are required (RFC 9728 / RFC 9449 §5.1)", async () => {
+    const response = await worker().fetch("https://taskward.test/.well-known/oauth-protected-resource");
+    expect(await response.json()).toMatchObject({ dpop_signing_alg_values_supported: ["EdDSA", "ES256"], dpop_bound_access_tokens_required: false });
   });
 });
 
