@@ -161,6 +161,19 @@ describe("through the edge to the demo origin", () => {
     }
   });
 
+  it("a client-sent Taskward-Origin-Assertion never reaches the origin: the edge's own replaces it", async () => {
+    const session = await McpSession.open(freshIdentity(TENANT));
+    const forged = await assertion({ bodyText: "{}", op: "message", task: undefined });
+    const mark = await originMark();
+    const reply = await session.request("tools/list", {}, { [ORIGIN_ASSERTION_HEADER]: forged });
+    expect(reply.status).toBe(200);
+    const forwarded = (await originLog()).slice(mark).filter((m) => m.sessionId === session.sessionId && m.method === "tools/list");
+    expect(forwarded).toHaveLength(1);
+    expect(forwarded[0]!.assertionToken).not.toBe(forged);
+    expect(forwarded[0]!.assertion).toMatchObject({ op: "message" });
+    expect(forwarded[0]!.assertion.refused).toBeUndefined();
+  });
+
   it("an assertion signed for one body is refused by the origin with another body", async () => {
     const session = await McpSession.open(freshIdentity(TENANT));
     const mark = await originMark();
