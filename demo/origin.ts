@@ -56,6 +56,8 @@ export interface DemoOriginOptions {
     maxAgeSeconds?: number;
     /** Clock skew tolerated (default 5 s). */
     clockToleranceSeconds?: number;
+    /** Default true. False lets calls without an assertion through (the origin alone, without taskward); a present one must still verify. */
+    required?: boolean;
   };
   /**
    * Also register the MCP conformance suite's fixtures on the 2025-11-25 (SDK) path: its
@@ -228,6 +230,7 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
   const guard: HandleGuard = { requireHandle: options.requireHandle ?? false };
   /** Set once the port is known (the default audience is this server's URL). */
   let assertionOptions: VerifyOriginAssertionOptions | undefined;
+  const assertionRequired = options.assertionVerification?.required ?? true;
   const modern = createModernOrigin({
     serverInfo: SERVER_INFO,
     ...options.modern,
@@ -261,7 +264,7 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
     const entries = messages.map((message) => describe(message, req));
     received.push(...entries);
 
-    if (assertionOptions) {
+    if (assertionOptions && (assertionRequired || headerValue(req, ORIGIN_ASSERTION_HEADER) !== undefined)) {
       const verdict = await verifyOriginAssertion(headerValue(req, ORIGIN_ASSERTION_HEADER), { body: bytes, message: body }, assertionOptions).then(
         (claims) => ({ jti: claims.jti, txn: claims.txn, op: claims.op, sub: claims.sub, ...(claims.task ? { task: claims.task } : {}), ...(claims.handle_jti ? { handleJti: claims.handle_jti } : {}) }),
         (error: unknown) => ({ refused: error instanceof OriginAssertionError ? error.code : "ERR_ASSERTION_INVALID" }),

@@ -143,10 +143,14 @@ describe("the task lifecycle through taskward", () => {
     expect(result._meta?.[RELATED_TASK_META_KEY]).toEqual({ taskId: handle });
     expect(JSON.stringify(result)).not.toContain(claims.task);
 
-    // The origin saw every follow-up under its own id, each with the handle attached for re-verification.
+    // The origin saw every follow-up under its own id, each with a fresh assertion naming that task
+    // and the handle's jti; the handle itself is not forwarded (compatibility mode is off).
     const followUps = demo.received.slice(mark).filter((m) => m.taskId !== undefined);
     expect(new Set(followUps.map((m) => m.method))).toEqual(new Set(["tasks/get", "tasks/result"]));
-    for (const message of followUps) expect(message).toMatchObject({ taskId: claims.task, handle });
+    for (const message of followUps) {
+      expect(message).toMatchObject({ taskId: claims.task, assertion: { task: claims.task, handleJti: claims.jti, sub: ALICE.sub } });
+      expect(message.handle).toBeUndefined();
+    }
   });
 
   it("lists only the caller's own tasks, each as a handle", async () => {
