@@ -1,6 +1,7 @@
 import type { Principal } from "../auth/principal.js";
 import type { Config } from "../config.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
+import { proofBindingDenial } from "../handle/proof-binding.js";
 import { verifyOwnHandle } from "../handle/verify-cached.js";
 import { isObject, type JsonObject } from "../mcp/envelope.js";
 import { RELATED_TASK_META } from "../mcp/revision.js";
@@ -25,6 +26,7 @@ async function originIdFor(handle: string, principal: Principal, config: Config)
   const keyRing = await signingKeyRing(config);
   if (!keyRing) return undefined;
   const claims = await verifyOwnHandle(handle, keyRing, config.issuer, config.handleAudience).catch(() => undefined);
-  const owned = claims && claims.tenant === principal.tenant && claims.client_id === principal.clientId && claims.sub === principal.subject;
+  // A key-bound handle belongs to the caller only while it proves that key (DPoP).
+  const owned = claims && claims.tenant === principal.tenant && claims.client_id === principal.clientId && claims.sub === principal.subject && !proofBindingDenial(claims, principal);
   return owned ? claims.task : undefined;
 }

@@ -336,6 +336,25 @@ describe("key-bound handles", () => {
   });
 });
 
+describe("key-bound handles in related-task metadata", () => {
+  it("strips a key-bound handle from related-task in a client response sent without the key's proof", async () => {
+    const c = await boundCaller();
+    const session = await DpopSession.open(c.identity, c.key, c.token);
+    const handle = await session.createTask();
+    const originTask = JSON.parse(atob(handle.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/"))).task as string;
+    const plain = new McpSession(await devToken(c.identity));
+    plain.sessionId = session.session.sessionId;
+    const mark = await originMark();
+    const id = tag("resp");
+    const response = await plain.post({ jsonrpc: "2.0", id, result: { content: [], _meta: { "io.modelcontextprotocol/related-task": { taskId: handle } } } });
+    expect(response.status).toBeLessThan(500);
+    const forwarded = (await originReceived()).slice(mark).filter((m) => JSON.stringify(m).includes(id));
+    expect(forwarded).toHaveLength(1);
+    expect(forwarded[0]!.taskId).toBeUndefined();
+    await expectNothingForwarded(mark, [handle, originTask]);
+  });
+});
+
 describe("policy requireProofOfPossession", () => {
   it("refuses a call of a PoP-only tool without a proof (401 DPoP challenge) and forwards nothing", async () => {
     const identity = freshIdentity(TENANT);
