@@ -12,6 +12,7 @@ import { TASK_OPS } from "../handle/claims.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
 import { policyFor } from "../policy/task-policy.js";
+import { proofBindingDenial } from "../handle/proof-binding.js";
 import { equalInConstantTime } from "../constant-time.js";
 import { delegateHandle } from "./delegation.js";
 import { claimsOfOwnHandle } from "./handle-lookup.js";
@@ -67,7 +68,7 @@ export const tokenEndpoints = new Hono<CallerEnv>()
     const token = await tokenParameter(c);
     if (!token) return c.json({ error: "invalid_request", error_description: "the token parameter is required" }, 400);
     const claims = await claimsOfOwnHandle(token, config, true);
-    const owns = claims && claims.tenant === principal.tenant && claims.client_id === principal.clientId && claims.sub === principal.subject;
+    const owns = claims && claims.tenant === principal.tenant && claims.client_id === principal.clientId && claims.sub === principal.subject && !proofBindingDenial(claims, principal);
     if (claims && owns) await ledgerFor(c.env.TASK_LEDGER, claims.tenant).revoke(claims.tenant, { jti: claims.jti }, "self", `${principal.clientId}/${principal.subject}`);
     return c.body(null, 200);
   })
@@ -90,7 +91,8 @@ export const tokenEndpoints = new Hono<CallerEnv>()
     const body = await parseJsonBody(c, OwnerDelegation, "{taskId, to: {client_id, sub}, ops?, ttl_seconds?}");
     if (!body.ok) return body.response;
     const parent = await claimsOfOwnHandle(body.value.taskId, config);
-    const owns = parent && parent.tenant === principal.tenant && parent.client_id === principal.clientId && parent.sub === principal.subject;
+    // A key-bound handle is the caller's only while it proves the key: else an unbound copy could be made.
+    const owns = parent && parent.tenant === principal.tenant && parent.client_id === principal.clientId && parent.sub === principal.subject && !proofBindingDenial(parent, principal);
     // Not owning a handle answers like not knowing it.
     if (!parent || !owns) return c.json({ error: "not_found", message: "Task not found" }, 404);
     if (!policyFor(config.policy, parent.tool).ownerMayDelegate) return c.json({ error: "forbidden", message: `Policy does not let owners delegate tasks of tool ${parent.tool}` }, 403);

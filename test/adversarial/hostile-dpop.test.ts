@@ -355,6 +355,30 @@ describe("key-bound handles in related-task metadata", () => {
   });
 });
 
+describe("key-bound handles at the token endpoints", () => {
+  it("refuses to delegate a key-bound handle for a caller without the key's proof (no unbound copy can be made)", async () => {
+    const identity = freshIdentity(TENANT);
+    const key = await newDpopKey();
+    const token = await devToken(identity);
+    const session = await DpopSession.open(identity, key, token);
+    const handle = await session.createTask();
+    // The token alone (stolen without the key) asks for a copy of the handle for the same principal.
+    const response = await worker().fetch("https://taskward.test/delegations", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ taskId: handle, to: { client_id: identity.client_id, sub: identity.sub } }),
+    });
+    expect({ status: response.status, body: await response.json() }).toEqual({ status: 404, body: { error: "not_found", message: "Task not found" } });
+    // With the key's proof the owner still may.
+    const proven = await worker().fetch("https://taskward.test/delegations", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}`, dpop: await makeProof(key, { accessToken: token, htu: "https://taskward.test/delegations" }) },
+      body: JSON.stringify({ taskId: handle, to: { client_id: identity.client_id, sub: tag("delegate") } }),
+    });
+    expect(proven.status).toBe(201);
+  });
+});
+
 describe("policy requireProofOfPossession", () => {
   it("refuses a call of a PoP-only tool without a proof (401 DPoP challenge) and forwards nothing", async () => {
     const identity = freshIdentity(TENANT);
