@@ -91,6 +91,15 @@ function booleanFlag(name: string, value: string | undefined): boolean {
   throw new ConfigError(`${name} must be "true" or "false", got ${JSON.stringify(value)}`);
 }
 
+/** A revoked handle reaches a stateless origin within this lifetime, so it stays short. */
+const MAX_ORIGIN_ASSERTION_TTL_SECONDS = 300;
+
+function assertionTtl(value: string | undefined): number {
+  const ttl = positiveInteger("ORIGIN_ASSERTION_TTL_SECONDS", value, 60);
+  if (ttl > MAX_ORIGIN_ASSERTION_TTL_SECONDS) throw new ConfigError(`ORIGIN_ASSERTION_TTL_SECONDS must be at most ${MAX_ORIGIN_ASSERTION_TTL_SECONDS}, got ${ttl}`);
+  return ttl;
+}
+
 export function parseConfig(env: WorkerEnv): Config {
   const issuer = requireUrl("TASKWARD_ISSUER", env.TASKWARD_ISSUER);
   const originUrl = requireUrl("ORIGIN_URL", env.ORIGIN_URL);
@@ -133,7 +142,7 @@ export function parseConfig(env: WorkerEnv): Config {
       maxSkewSeconds: positiveInteger("DPOP_MAX_SKEW_SECONDS", env.DPOP_MAX_SKEW_SECONDS, 300),
       boundTokensRequired: booleanFlag("DPOP_BOUND_ACCESS_TOKENS_REQUIRED", env.DPOP_BOUND_ACCESS_TOKENS_REQUIRED),
     },
-    originAssertionTtlSeconds: positiveInteger("ORIGIN_ASSERTION_TTL_SECONDS", env.ORIGIN_ASSERTION_TTL_SECONDS, 60),
+    originAssertionTtlSeconds: assertionTtl(env.ORIGIN_ASSERTION_TTL_SECONDS),
     forwardTaskHandleHeader: booleanFlag("FORWARD_TASK_HANDLE_HEADER", env.FORWARD_TASK_HANDLE_HEADER),
   };
 }
