@@ -8,6 +8,7 @@ const TEST_TASK_POLICY = {
     summarize: { taskSupport: "forbidden" },
     slow_echo: { ownerMayDelegate: true },
     long_job: { maxTtlSeconds: 30, maxAuthAgeSeconds: 300 },
+    pop_echo: { requireProofOfPossession: true },
     always_fails: { ops: ["get"], bind: ["tenant", "client"] },
   },
 };
@@ -37,6 +38,8 @@ export default defineConfig({
                 RATE_LIMIT_CREATIONS_PER_MINUTE: "40",
                 RATE_LIMIT_REFUSALS_PER_MINUTE: "30",
                 TASK_POLICY: JSON.stringify(TEST_TASK_POLICY),
+                // Compatibility mode on: the suite's origin log identifies forwarded follow-ups by their handle.
+                FORWARD_TASK_HANDLE_HEADER: "true",
               },
             },
           })),

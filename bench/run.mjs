@@ -12,7 +12,8 @@
  *                                 (bench/results/*.cpuprofile, summarized in latest.json)
  *   node bench/run.mjs --report-only   re-derive cost model and verdicts from latest.json, print the table
  *
- * Phase A (Node, nothing else of ours running): handle crypto vs raw WebCrypto; SSE rewriting.
+ * Phase A (Node, nothing else of ours running): handle crypto vs raw WebCrypto; DPoP proof
+ * verification and origin assertions per call beside today's per-call crypto (item 6); SSE rewriting.
  * Phase B (wrangler dev + the fake origin): the follow-up path vs a bare proxy and a no-op-DO
  * proxy; the ledger vs a no-op DO RPC, also with 100k stored tasks; tasks/list with 10k tasks.
  */
@@ -84,6 +85,30 @@ function rpcResult(response) {
 }
 
 // ---------------------------------------------------------------- phase A: Node
+
+/** Item 6: DPoP proof verification and origin assertions per call, beside today's per-call crypto (Node). */
+async function proofOfPossessionInNode() {
+  log("item 6: DPoP verification and origin assertions vs today's per-call crypto (Node)");
+  const raw = await nodeScript("bench/node/pop-costs.ts", [SIZES.cryptoRounds, SIZES.cryptoRoundMs]);
+  const out = {};
+  for (const result of raw.results) {
+    const v = Object.fromEntries(result.variants.map((x) => [x.name, x]));
+    const handle = v["edge today: verifyHandle"];
+    const dpop = v["edge added: verifyDpopProof (ES256 proof)"];
+    const sign = v["edge added: signOriginAssertion"];
+    const originToday = v["origin today: verifyTaskHandle"];
+    const originAdded = v["origin added: verifyOriginAssertion"];
+    out[result.alg] = {
+      opsPerSec: Object.fromEntries(result.variants.map((x) => [x.name, x.opsPerSec])),
+      medianUs: Object.fromEntries(result.variants.map((x) => [x.name, x.latencyUs.median])),
+      // Time-per-call ratios (today's ops/s ÷ added ops/s), median of per-round pairs.
+      dpopVsHandleVerify: pairedRatio(handle.roundOpsPerSec, dpop.roundOpsPerSec),
+      assertionSignVsHandleVerify: pairedRatio(handle.roundOpsPerSec, sign.roundOpsPerSec),
+      originAssertionVsOriginHandle: pairedRatio(originToday.roundOpsPerSec, originAdded.roundOpsPerSec),
+    };
+  }
+  return { summary: out, raw };
+}
 
 async function cryptoInNode() {
   log("item 2: handle verification/minting vs raw WebCrypto (Node)");
@@ -631,6 +656,15 @@ function printReport(results) {
   for (const [alg, pieces] of Object.entries(results.crypto.nodeBreakdownUs ?? {})) {
     out.push(`${alg} pieces, median µs: ${Object.entries(pieces).map(([k, v]) => `${k} ${v.medianUs}`).join("; ")}`);
   }
+  if (results.proofOfPossession) {
+    out.push("\n6. per-call cost of DPoP and origin assertions, Node (ops/s; × = time per call ÷ today's, median of per-round pairs)");
+    const popRows = [];
+    for (const [alg, p] of Object.entries(results.proofOfPossession.summary)) {
+      for (const [name, ops] of Object.entries(p.opsPerSec)) popRows.push({ "server key": alg, case: name, "ops/s": ops, "median µs": p.medianUs[name] });
+      popRows.push({ "server key": alg, case: `× verifyDpopProof ÷ verifyHandle ${p.dpopVsHandleVerify.median}; signOriginAssertion ÷ verifyHandle ${p.assertionSignVsHandleVerify.median}; origin: assertion ÷ handle ${p.originAssertionVsOriginHandle.median}`, "ops/s": "", "median µs": "" });
+    }
+    out.push(table(popRows, ["server key", "case", "ops/s", "median µs"]));
+  }
   const l = results.ledger;
   out.push("\n3. ledger calls from inside the Worker (ops/s; cost ratio = no-op ops/s ÷ target ops/s, median of per-round pairs)");
   out.push(table(Object.entries(l.loops).map(([key, s]) => ({ case: key, "ops/s": s.opsPerSec, "ms/op": s.meanMsPerOp, "workerd CPU ms/op": s.workerdCpuMsPerOp, "× noop": l.ratios[`${key.split("/")[0]}/${key.split("/")[1]} vs noop`]?.median ?? "" })), ["case", "ops/s", "ms/op", "workerd CPU ms/op", "× noop"]));
@@ -672,6 +706,7 @@ async function main() {
   results.crypto = { node: summarizeCrypto(cryptoNode), nodeRaw: cryptoNode };
   log("item 2: where verifyHandle's time goes (pieces timed alone, Node)");
   results.crypto.nodeBreakdownUs = await nodeScript("bench/node/verify-breakdown.ts", [QUICK ? 2 : 6, QUICK ? 100 : 300]);
+  results.proofOfPossession = await proofOfPossessionInNode();
   results.sse = await sseInNode();
   if (PROFILE) results.profile = await nodeProfiles();
   noteLoad("after Node phase");

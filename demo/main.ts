@@ -2,9 +2,11 @@
  * Runs the demo origin: `npx tsx demo/main.ts`.
  *
  * DEMO_ORIGIN_PORT (8788), TASKWARD_ISSUER (http://127.0.0.1:8787),
- * TASKWARD_JWKS_URL (${TASKWARD_ISSUER}/.well-known/jwks.json), DEMO_VERIFY_HANDLES ("false" turns
- * verification off), DEMO_REQUIRE_HANDLE ("true" | "false", default true),
- * DEMO_CONFORMANCE_FIXTURES ("true" adds the conformance suite's fixtures to the 2025-11-25 path).
+ * TASKWARD_JWKS_URL (${TASKWARD_ISSUER}/.well-known/jwks.json), DEMO_VERIFY_ASSERTIONS ("false"
+ * turns off the per-call origin assertion check, on by default), DEMO_VERIFY_HANDLES ("true" also
+ * verifies the Taskward-Task-Handle header of taskward's compatibility mode), DEMO_REQUIRE_HANDLE
+ * ("true" refuses follow-ups without that header), DEMO_CONFORMANCE_FIXTURES ("true" adds the
+ * conformance suite's fixtures to the 2025-11-25 path).
  *
  * One endpoint serves MCP 2025-11-25 (SDK, sessions) and 2026-07-28 (stateless, tasks extension).
  */
@@ -14,14 +16,13 @@ function optionsFromEnv(env: NodeJS.ProcessEnv): DemoOriginOptions {
   const issuer = env.TASKWARD_ISSUER ?? "http://127.0.0.1:8787";
   const options: DemoOriginOptions = {
     port: Number(env.DEMO_ORIGIN_PORT ?? 8788),
-    requireHandle: env.DEMO_REQUIRE_HANDLE !== "false",
+    requireHandle: env.DEMO_REQUIRE_HANDLE === "true",
     conformanceFixtures: env.DEMO_CONFORMANCE_FIXTURES === "true",
   };
-  if (env.DEMO_VERIFY_HANDLES !== "false") {
-    // jose fetches a URL-form JWKS lazily, so the origin may start before taskward does.
-    const jwks = new URL(env.TASKWARD_JWKS_URL ?? `${issuer}/.well-known/jwks.json`);
-    options.handleVerification = { issuer, jwks };
-  }
+  // jose fetches a URL-form JWKS lazily, so the origin may start before taskward does.
+  const jwks = new URL(env.TASKWARD_JWKS_URL ?? `${issuer}/.well-known/jwks.json`);
+  if (env.DEMO_VERIFY_ASSERTIONS !== "false") options.assertionVerification = { issuer, jwks };
+  if (env.DEMO_VERIFY_HANDLES === "true") options.handleVerification = { issuer, jwks };
   return options;
 }
 

@@ -1,6 +1,7 @@
 /**
- * The demo origin: one MCP endpoint serving two protocol eras side by side, and re-verifying the
- * taskward task handle on every task follow-up, as a real origin behind taskward would.
+ * The demo origin: one MCP endpoint serving two protocol eras side by side, and verifying
+ * taskward's per-call origin assertion (and, in compatibility mode, the task handle) on every
+ * call, as a real origin behind taskward would.
  *
  * - MCP 2025-11-25 through the official SDK (Streamable HTTP, stateful sessions, `initialize`,
  *   the experimental tasks utility): its tools exercise every task mode.
@@ -18,7 +19,7 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import { InMemoryTaskMessageQueue } from "@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js";
 import { isInitializeRequest, RELATED_TASK_META_KEY } from "@modelcontextprotocol/sdk/types.js";
 import type { JSONWebKeySet } from "jose";
-import { TASK_HANDLE_HEADER } from "../src/origin/index.js";
+import { ORIGIN_ASSERTION_HEADER, OriginAssertionError, TASK_HANDLE_HEADER, verifyOriginAssertion, type VerifyOriginAssertionOptions } from "../src/origin/index.js";
 import { handleAllows, handlesOf, LEGACY_GUARDED_METHODS, type HandleGuard } from "./guard.js";
 import { legacyTaskSource } from "./legacy/dual-serving.js";
 import { createEventStore, FIXTURE_CAPABILITIES, registerConformanceFixtures } from "./legacy/fixtures.js";
@@ -41,6 +42,23 @@ export interface DemoOriginOptions {
   };
   /** Refuse task follow-ups that carry no handle header at all. */
   requireHandle?: boolean;
+  /**
+   * Verify taskward's per-call origin assertion (`Taskward-Origin-Assertion`) with
+   * `taskward/origin`: every POST needs a fresh one for its exact body, operation and task, else
+   * 403. Omit to accept calls without one.
+   */
+  assertionVerification?: {
+    issuer: string;
+    /** Default: this server's own MCP URL. */
+    audience?: string;
+    jwks: JSONWebKeySet | URL;
+    /** Oldest assertion accepted (default 60 s). */
+    maxAgeSeconds?: number;
+    /** Clock skew tolerated (default 5 s). */
+    clockToleranceSeconds?: number;
+    /** Default true. False lets calls without an assertion through (the origin alone, without taskward); a present one must still verify. */
+    required?: boolean;
+  };
   /**
    * Also register the MCP conformance suite's fixtures on the 2025-11-25 (SDK) path: its
    * `tools-call-*` tools, resources, prompts, logging, completion, and an event store so SSE
@@ -79,6 +97,11 @@ export interface ReceivedMessage {
   protocolVersion?: string;
   mcpMethod?: string;
   mcpName?: string;
+  /** The origin assertion's verdict, when assertions are verified: its claims, or the refusal code. */
+  assertion?: { jti: string; txn: string; op: string; task?: string; handleJti?: string; sub: string } | { refused: string };
+  /** The raw Taskward-Origin-Assertion and body text, when assertions are verified (for replay tests). */
+  assertionToken?: string;
+  bodyText?: string;
 }
 
 export interface DemoOrigin {
@@ -120,7 +143,7 @@ function jsonRpcError(id: unknown, code: number, message: string): unknown {
   return { jsonrpc: "2.0", id: id ?? null, error: { code, message } };
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -128,7 +151,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
     if (size > MAX_BODY_BYTES) throw new Error("body too large");
     chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
@@ -210,6 +233,9 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const received: ReceivedMessage[] = [];
   const guard: HandleGuard = { requireHandle: options.requireHandle ?? false };
+  /** Set once the port is known (the default audience is this server's URL). */
+  let assertionOptions: VerifyOriginAssertionOptions | undefined;
+  const assertionRequired = options.assertionVerification?.required ?? true;
   const modern = createModernOrigin({
     serverInfo: SERVER_INFO,
     ...options.modern,
@@ -232,13 +258,29 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
 
   async function handlePost(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let body: unknown;
+    let bytes: Buffer;
     try {
-      body = JSON.parse(await readBody(req));
+      bytes = await readBody(req);
+      body = JSON.parse(bytes.toString("utf8"));
     } catch (error) {
       return sendJson(res, 400, jsonRpcError(null, -32700, `Parse error: ${(error as Error).message}`));
     }
     const messages = Array.isArray(body) ? body : [body];
-    received.push(...messages.map((message) => describe(message, req)));
+    const entries = messages.map((message) => describe(message, req));
+    received.push(...entries);
+
+    if (assertionOptions && (assertionRequired || headerValue(req, ORIGIN_ASSERTION_HEADER) !== undefined)) {
+      const verdict = await verifyOriginAssertion(headerValue(req, ORIGIN_ASSERTION_HEADER), { body: bytes, message: body }, assertionOptions).then(
+        (claims) => ({ jti: claims.jti, txn: claims.txn, op: claims.op, sub: claims.sub, ...(claims.task ? { task: claims.task } : {}), ...(claims.handle_jti ? { handleJti: claims.handle_jti } : {}) }),
+        (error: unknown) => ({ refused: error instanceof OriginAssertionError ? error.code : "ERR_ASSERTION_INVALID" }),
+      );
+      const token = headerValue(req, ORIGIN_ASSERTION_HEADER);
+      for (const entry of entries) Object.assign(entry, { assertion: verdict, bodyText: bytes.toString("utf8") }, token === undefined ? {} : { assertionToken: token });
+      if ("refused" in verdict) {
+        const id = asRecord(body)?.id;
+        return sendJson(res, 403, { jsonrpc: "2.0", id: id ?? null, error: { code: -32001, message: "Forbidden: no valid taskward origin assertion for this call", data: { code: verdict.refused } } });
+      }
+    }
 
     // 2026-07-28: stateless; validation, capability gates and handle checks happen in its own order.
     if (isModernRequest(req.headers, body)) return modern.handlePost(req, res, body);
@@ -294,6 +336,10 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
   if (options.handleVerification) {
     const { issuer, audience, jwks } = options.handleVerification;
     guard.verification = { issuer, audience: audience ?? url, jwks };
+  }
+  if (options.assertionVerification) {
+    const { issuer, audience, jwks, maxAgeSeconds, clockToleranceSeconds } = options.assertionVerification;
+    assertionOptions = { issuer, audience: audience ?? url, jwks, maxAgeSeconds, clockToleranceSeconds };
   }
 
   async function close(): Promise<void> {

@@ -81,7 +81,7 @@ function nextSteps({ base, originUrl, adminToken, devVarsPath, kid, persistTo })
     "taskward is running (dev mode)",
     `  MCP endpoint   ${base}/mcp`,
     `  handle keys    ${base}/.well-known/jwks.json   (signing key ${kid}, kept in ${devVarsPath})`,
-    `  demo origin    ${originUrl}   (re-verifies every forwarded handle)`,
+    `  demo origin    ${originUrl}   (verifies the origin assertion on every forwarded call)`,
     `  admin token    ${adminToken}`,
     `  ledger state   ${persistTo}`,
     "",
@@ -94,7 +94,15 @@ function nextSteps({ base, originUrl, adminToken, devVarsPath, kid, persistTo })
     if (comment) lines.push(`  # ${comment}`);
     lines.push(`  ${command}`);
   }
-  lines.push("", `Audit trail: curl -s -H 'authorization: Bearer ${adminToken}' ${base}/admin/tenants/${DEV_IDENTITY.tenant}/audit`, "Ctrl-C stops both processes.", "");
+  lines.push(
+    "",
+    `DPoP-bound tokens: add "jkt":"<your key's RFC 7638 thumbprint>" to the /dev/token body (or "dpop":true with a DPoP proof header); then send`,
+    "  Authorization: DPoP <token> and a fresh DPoP proof by that key with every request; its handles open only with that key (README, DPoP).",
+    "",
+    `Audit trail: curl -s -H 'authorization: Bearer ${adminToken}' ${base}/admin/tenants/${DEV_IDENTITY.tenant}/audit`,
+    "Ctrl-C stops both processes.",
+    "",
+  );
   return lines.join("\n");
 }
 

@@ -20,6 +20,10 @@ export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN"> {
   AUDIT_RETENTION_DAYS?: string;
   RATE_LIMIT_CREATIONS_PER_MINUTE?: string;
   RATE_LIMIT_REFUSALS_PER_MINUTE?: string;
+  DPOP_MAX_SKEW_SECONDS?: string;
+  DPOP_BOUND_ACCESS_TOKENS_REQUIRED?: string;
+  ORIGIN_ASSERTION_TTL_SECONDS?: string;
+  FORWARD_TASK_HANDLE_HEADER?: string;
 }
 
 export interface ClaimNames {
@@ -50,6 +54,12 @@ export interface Config {
   /** Names the policy in force (TASK_POLICY and MAX_TASK_TTL_SECONDS); recorded with each decision. */
   policyVersion: string;
   ledgerLimits: LedgerLimits;
+  /** RFC 9449: how far a proof's `iat` may lie from now; whether every caller must prove possession. */
+  dpop: { maxSkewSeconds: number; boundTokensRequired: boolean };
+  /** Lifetime of the per-call origin assertion (seconds). */
+  originAssertionTtlSeconds: number;
+  /** Compatibility mode: also send the client-visible handle to the origin in Taskward-Task-Handle. */
+  forwardTaskHandleHeader: boolean;
 }
 
 const LOOPBACK_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
@@ -83,6 +93,15 @@ function booleanFlag(name: string, value: string | undefined): boolean {
   if (value === undefined || value === "" || value === "false") return false;
   if (value === "true") return true;
   throw new ConfigError(`${name} must be "true" or "false", got ${JSON.stringify(value)}`);
+}
+
+/** A revoked handle reaches a stateless origin within this lifetime, so it stays short. */
+const MAX_ORIGIN_ASSERTION_TTL_SECONDS = 300;
+
+function assertionTtl(value: string | undefined): number {
+  const ttl = positiveInteger("ORIGIN_ASSERTION_TTL_SECONDS", value, 60);
+  if (ttl > MAX_ORIGIN_ASSERTION_TTL_SECONDS) throw new ConfigError(`ORIGIN_ASSERTION_TTL_SECONDS must be at most ${MAX_ORIGIN_ASSERTION_TTL_SECONDS}, got ${ttl}`);
+  return ttl;
 }
 
 export function parseConfig(env: WorkerEnv): Config {
@@ -125,6 +144,12 @@ export function parseConfig(env: WorkerEnv): Config {
       refusalsPerMinute: positiveInteger("RATE_LIMIT_REFUSALS_PER_MINUTE", env.RATE_LIMIT_REFUSALS_PER_MINUTE, 30),
       auditRetentionMs: retentionDays === undefined ? undefined : retentionDays * 86_400_000,
     },
+    dpop: {
+      maxSkewSeconds: positiveInteger("DPOP_MAX_SKEW_SECONDS", env.DPOP_MAX_SKEW_SECONDS, 300),
+      boundTokensRequired: booleanFlag("DPOP_BOUND_ACCESS_TOKENS_REQUIRED", env.DPOP_BOUND_ACCESS_TOKENS_REQUIRED),
+    },
+    originAssertionTtlSeconds: assertionTtl(env.ORIGIN_ASSERTION_TTL_SECONDS),
+    forwardTaskHandleHeader: booleanFlag("FORWARD_TASK_HANDLE_HEADER", env.FORWARD_TASK_HANDLE_HEADER),
   };
 }
 

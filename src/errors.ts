@@ -8,6 +8,8 @@ export const REFUSALS = {
   missing_credentials: { status: 401, rpc: -32001, message: "Authorization: Bearer credentials are required" },
   invalid_credentials: { status: 401, rpc: -32001, message: "The bearer token is invalid, expired or not for this resource" },
   forbidden_origin: { status: 403, rpc: -32000, message: "Forbidden: this Origin or Host may not call the MCP endpoint" },
+  invalid_dpop_proof: { status: 401, rpc: -32001, message: "The DPoP proof is missing, invalid, replayed or not by the key the token is bound to" },
+  dpop_required: { status: 401, rpc: -32001, message: "This call requires a DPoP proof of possession" },
   admin_unauthorized: { status: 401, rpc: -32001, message: "A valid admin credential is required" },
   // Envelope
   unsupported_media_type: { status: 415, rpc: -32700, message: "Content-Type must be application/json" },

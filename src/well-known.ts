@@ -3,8 +3,9 @@ import { configFor } from "./config.js";
 import type { AppEnv } from "./gateway/mcp-endpoint.js";
 import { signingKeyRing } from "./handle/signing-keys.js";
 import { devIssuerUrl } from "./auth/dev-issuer.js";
+import { DPOP_ALGORITHMS } from "./auth/dpop.js";
 
-/** Public metadata: the handle-verification JWKS and RFC 9728 protected-resource metadata. */
+/** Public metadata: the JWKS (handles, origin assertions) and RFC 9728 protected-resource metadata (with DPoP algorithms). */
 export const wellKnownRoutes = new Hono<AppEnv>()
   .get("/jwks.json", async (c) => {
     const pending = signingKeyRing(configFor(c.env));
@@ -24,5 +25,7 @@ function protectedResourceMetadata(env: AppEnv["Bindings"]) {
     authorization_servers: servers,
     bearer_methods_supported: ["header"],
     resource_name: "taskward",
+    dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
+    dpop_bound_access_tokens_required: config.dpop.boundTokensRequired,
   };
 }

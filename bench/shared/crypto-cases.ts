@@ -54,7 +54,7 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 /** Runs each variant for about roundMs per round, rounds times, interleaved. */
-async function interleave(variants: Array<{ name: string; run: () => Promise<unknown> }>, options: CryptoBenchOptions): Promise<VariantResult[]> {
+export async function interleave(variants: Array<{ name: string; run: () => Promise<unknown> }>, options: CryptoBenchOptions): Promise<VariantResult[]> {
   const { now } = options;
   // Warm up and calibrate: iterations per round from a short timed burst.
   const perRound = new Map<string, number>();

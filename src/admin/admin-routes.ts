@@ -34,7 +34,9 @@ const DelegationRequest = z
   })
   .strict();
 
-const ApiKeyRequest = z.object({ client_id: identifier, sub: identifier, label: z.string().max(200).optional() }).strict();
+const ApiKeyRequest = z
+  .object({ client_id: identifier, sub: identifier, label: z.string().max(200).optional(), jkt: z.string().regex(/^[A-Za-z0-9_-]{43}$/).optional() })
+  .strict();
 
 
 /** /admin: operator endpoints behind the admin credential. */
@@ -124,9 +126,9 @@ export const adminRoutes = new Hono<AppEnv>()
   })
   .post("/tenants/:tenant/api-keys", async (c) => {
     const tenant = c.req.param("tenant");
-    const body = await parseJsonBody(c, ApiKeyRequest, "{client_id, sub, label?}");
+    const body = await parseJsonBody(c, ApiKeyRequest, "{client_id, sub, label?, jkt?}");
     if (!body.ok) return body.response;
-    const { key, record } = await createApiKey(c.env, tenant, { clientId: body.value.client_id, subject: body.value.sub, label: body.value.label }, "admin");
+    const { key, record } = await createApiKey(c.env, tenant, { clientId: body.value.client_id, subject: body.value.sub, label: body.value.label, jkt: body.value.jkt }, "admin");
     return c.json({ key, ...record, note: "The key is shown once; only its SHA-256 is stored." }, 201);
   })
   .delete("/tenants/:tenant/api-keys/:id", async (c) => {

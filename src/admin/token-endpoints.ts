@@ -1,7 +1,9 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { Principal } from "../auth/principal.js";
 import { z } from "zod";
-import { authenticate, bearerChallenge } from "../auth/authenticate.js";
+import { authenticateCaller } from "../auth/proof-of-possession.js";
+import { spendProof } from "../auth/dpop-replay.js";
+import { bearerChallenge } from "../auth/authenticate.js";
 import { isIdentifier } from "../auth/principal.js";
 import { configFor, type Config } from "../config.js";
 import { Refusal } from "../errors.js";
@@ -10,6 +12,7 @@ import { TASK_OPS } from "../handle/claims.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
 import { policyFor } from "../policy/task-policy.js";
+import { proofBindingDenial } from "../handle/proof-binding.js";
 import { equalInConstantTime } from "../constant-time.js";
 import { delegateHandle, holderMayDelegate } from "./delegation.js";
 import { claimsOfOwnHandle } from "./handle-lookup.js";
@@ -36,7 +39,10 @@ type CallerEnv = AppEnv & { Variables: { principal: Principal } };
 const requireCaller: MiddlewareHandler<CallerEnv> = async (c, next) => {
   const config = configFor(c.env);
   try {
-    c.set("principal", await authenticate(c.req.header("authorization"), config, c.env));
+    // DPoP-bound tokens need their proof here too; a replayed proof is refused like at /mcp.
+    const principal = await authenticateCaller(c.req.raw, config, c.env);
+    await spendProof(c.env, principal);
+    c.set("principal", principal);
   } catch (error) {
     if (error instanceof Refusal && error.status === 401) return unauthorized(c, config);
     throw error;
@@ -62,7 +68,7 @@ export const tokenEndpoints = new Hono<CallerEnv>()
     const token = await tokenParameter(c);
     if (!token) return c.json({ error: "invalid_request", error_description: "the token parameter is required" }, 400);
     const claims = await claimsOfOwnHandle(token, config, true);
-    const owns = claims && claims.tenant === principal.tenant && claims.client_id === principal.clientId && claims.sub === principal.subject;
+    const owns = claims && claims.tenant === principal.tenant && claims.client_id === principal.clientId && claims.sub === principal.subject && !proofBindingDenial(claims, principal);
     if (claims && owns) await ledgerFor(c.env.TASK_LEDGER, claims.tenant).revoke(claims.tenant, { jti: claims.jti }, "self", `${principal.clientId}/${principal.subject}`);
     return c.body(null, 200);
   })
@@ -85,7 +91,8 @@ export const tokenEndpoints = new Hono<CallerEnv>()
     const body = await parseJsonBody(c, OwnerDelegation, "{taskId, to: {client_id, sub}, ops?, ttl_seconds?}");
     if (!body.ok) return body.response;
     const parent = await claimsOfOwnHandle(body.value.taskId, config);
-    const owns = parent && parent.tenant === principal.tenant && parent.client_id === principal.clientId && parent.sub === principal.subject;
+    // A key-bound handle is the caller's only while it proves the key: else an unbound copy could be made.
+    const owns = parent && parent.tenant === principal.tenant && parent.client_id === principal.clientId && parent.sub === principal.subject && !proofBindingDenial(parent, principal);
     // Not owning a handle answers like not knowing it.
     if (!parent || !owns) return c.json({ error: "not_found", message: "Task not found" }, 404);
     const permitted = holderMayDelegate(parent, config);

@@ -17,7 +17,7 @@ export function looksLikeApiKey(token: string): boolean {
 }
 
 /** Creates a key for a machine principal; the plaintext key is returned once and never stored. */
-export async function createApiKey(env: WorkerEnv, tenant: string, principal: { clientId: string; subject: string; label?: string }, actor: string): Promise<{ key: string; record: ApiKeyRecord }> {
+export async function createApiKey(env: WorkerEnv, tenant: string, principal: { clientId: string; subject: string; label?: string; jkt?: string }, actor: string): Promise<{ key: string; record: ApiKeyRecord }> {
   const id = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
   const secret = base64url.encode(crypto.getRandomValues(new Uint8Array(32)));
   const record = await ledgerFor(env.TASK_LEDGER, tenant).createApiKey(tenant, { id, secretSha256: await sha256Hex(secret), ...principal }, actor);
@@ -36,5 +36,8 @@ export async function verifyApiKey(token: string, env: WorkerEnv): Promise<Princ
   }
   const found = await ledgerFor(env.TASK_LEDGER, tenant).apiKeyPrincipal(tenant, match[2]!, await sha256Hex(match[3]!));
   if (!found) return undefined;
-  return { tenant, clientId: found.clientId, subject: found.subject, authTime: Math.floor(found.createdAt / 1000), scopes: [], via: "api_key" };
+  return {
+    tenant, clientId: found.clientId, subject: found.subject, authTime: Math.floor(found.createdAt / 1000), scopes: [], via: "api_key",
+    ...(found.jkt ? { boundJkt: found.jkt } : {}),
+  };
 }

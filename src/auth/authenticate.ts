@@ -21,10 +21,10 @@ function verifiedTokensFor(config: Config): VerificationCache<Principal> {
   return cache;
 }
 
-/** Reads `Authorization: Bearer …` and returns the caller's principal, or throws a 401 Refusal. */
+/** Reads `Authorization: Bearer …` (or `DPoP …`, RFC 9449 §7.1) and returns the caller's principal, or throws a 401 Refusal. */
 export async function authenticate(authorization: string | undefined, config: Config, env: WorkerEnv): Promise<Principal> {
   if (!authorization) throw new Refusal("missing_credentials");
-  const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/.exec(authorization);
+  const match = /^(?:Bearer|DPoP) ([A-Za-z0-9\-._~+/]+=*)$/.exec(authorization);
   if (!match?.[1]) throw new Refusal("invalid_credentials", "Authorization is not a Bearer token");
   const token = match[1];
   const verifiedTokens = verifiedTokensFor(config);

@@ -2,7 +2,7 @@ import { SignJWT, jwtVerify } from "jose";
 import type { KeyRing } from "../handle/keyring.js";
 import { HANDLE_ALGORITHMS } from "../handle/claims.js";
 import { keyRingKeyGetter } from "../handle/resolve.js";
-import type { Principal } from "./principal.js";
+import { boundKeyOf, type Principal } from "./principal.js";
 
 /** Dev tokens are access tokens, never task handles: a distinct `typ` keeps the two apart. */
 const DEV_TOKEN_TYP = "at+jwt";
@@ -16,12 +16,14 @@ export interface DevTokenRequest {
   tenant: string;
   client_id: string;
   sub: string;
+  /** Bind the token to this key thumbprint (`cnf.jkt`, RFC 9449 §6.1): it then works only with DPoP proofs by that key. */
+  jkt?: string;
 }
 
 /** Signs a development bearer token for `resource`; only reachable when DEV_MODE is on. */
 export async function mintDevToken(request: DevTokenRequest, keyRing: KeyRing, issuer: string, resource: string): Promise<{ token: string; expiresIn: number }> {
   const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({ tenant: request.tenant, client_id: request.client_id, auth_time: now, scope: "mcp" })
+  const token = await new SignJWT({ tenant: request.tenant, client_id: request.client_id, auth_time: now, scope: "mcp", ...(request.jkt ? { cnf: { jkt: request.jkt } } : {}) })
     .setProtectedHeader({ alg: keyRing.signing.alg, kid: keyRing.signing.kid, typ: DEV_TOKEN_TYP })
     .setIssuer(devIssuerUrl(issuer))
     .setAudience(resource)
@@ -50,5 +52,6 @@ export async function verifyDevToken(token: string, keyRing: KeyRing, issuer: st
     scopes: typeof payload.scope === "string" ? payload.scope.split(" ") : [],
     via: "dev",
     expiresAt: payload.exp,
+    ...boundKeyOf(payload),
   };
 }

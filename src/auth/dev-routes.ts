@@ -4,10 +4,21 @@ import { configFor } from "../config.js";
 import type { AppEnv } from "../gateway/mcp-endpoint.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
 import { mintDevToken } from "./dev-issuer.js";
+import { DPOP_HEADER, DpopProofError, verifyDpopProof } from "./dpop.js";
 import { isIdentifier } from "./principal.js";
 
 const identifier = z.string().refine(isIdentifier, "must be 1-200 characters of A-Z a-z 0-9 . _ : @ | + -");
-const DevTokenBody = z.object({ tenant: identifier, client_id: identifier, sub: identifier }).strict();
+const DevTokenBody = z
+  .object({
+    tenant: identifier,
+    client_id: identifier,
+    sub: identifier,
+    /** Bind the token to this RFC 7638 SHA-256 thumbprint. */
+    jkt: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "must be a base64url SHA-256 JWK thumbprint").optional(),
+    /** Bind the token to the key of the DPoP proof sent with this request (RFC 9449 §5). */
+    dpop: z.literal(true).optional(),
+  })
+  .strict();
 
 /** /dev: the development token issuer. Answers 404 unless DEV_MODE is "true". */
 export const devRoutes = new Hono<AppEnv>().post("/token", async (c) => {
@@ -16,10 +27,21 @@ export const devRoutes = new Hono<AppEnv>().post("/token", async (c) => {
   const parsed = DevTokenBody.safeParse(await c.req.json().catch(() => undefined));
   if (!parsed.success) {
     const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
-    return c.json({ error: "invalid_request", message: `expected {"tenant","client_id","sub"}: ${detail}` }, 400);
+    return c.json({ error: "invalid_request", message: `expected {"tenant","client_id","sub"[,"jkt" | "dpop":true]}: ${detail}` }, 400);
+  }
+  const { dpop, ...request } = parsed.data;
+  if (dpop) {
+    const proof = c.req.header(DPOP_HEADER);
+    if (!proof) return c.json({ error: "invalid_dpop_proof", message: `"dpop": true needs a DPoP proof header` }, 400);
+    try {
+      request.jkt = (await verifyDpopProof(proof, { method: "POST", url: c.req.url, maxSkewSeconds: config.dpop.maxSkewSeconds })).jkt;
+    } catch (error) {
+      if (!(error instanceof DpopProofError)) throw error;
+      return c.json({ error: "invalid_dpop_proof", message: `${error.code}: ${error.message}` }, 400);
+    }
   }
   const keyRing = await signingKeyRing(config);
   if (!keyRing) return c.json({ error: "signing_unavailable", message: "no signing key" }, 503);
-  const { token, expiresIn } = await mintDevToken(parsed.data, keyRing, config.issuer, config.resource);
-  return c.json({ access_token: token, token_type: "Bearer", expires_in: expiresIn });
+  const { token, expiresIn } = await mintDevToken(request, keyRing, config.issuer, config.resource);
+  return c.json({ access_token: token, token_type: request.jkt ? "DPoP" : "Bearer", expires_in: expiresIn });
 });

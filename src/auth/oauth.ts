@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
 import type { Config } from "../config.js";
-import type { Principal } from "./principal.js";
+import { boundKeyOf, type Principal } from "./principal.js";
 
 const remoteKeySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
 
@@ -41,5 +41,6 @@ export async function verifyOAuthToken(token: string, config: Config): Promise<P
     scopes: scope ? scope.split(" ") : [],
     via: "oauth",
     expiresAt: payload.exp,
+    ...boundKeyOf(payload),
   };
 }

@@ -6,9 +6,11 @@ import { TaskHandleError } from "../handle/errors.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { verifyOwnHandle } from "../handle/verify-cached.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
-import type { DenialReason } from "../ledger/types.js";
+import type { AuthorizeExtras, DenialReason } from "../ledger/types.js";
 import { moduleFor, type RevisionModule } from "../mcp/revisions/index.js";
 import { rulesInForce } from "../policy/task-policy.js";
+import { invalidProof } from "../auth/proof-of-possession.js";
+import { proofBindingDenial } from "../handle/proof-binding.js";
 
 export interface AuthorizedFollowUp {
   claims: TaskHandleClaims;
@@ -42,6 +44,7 @@ export async function authorizeFollowUp(
   keyRing: KeyRing,
   config: Config,
   env: WorkerEnv,
+  extras: AuthorizeExtras = {},
 ): Promise<AuthorizedFollowUp> {
   const who = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, authTime: principal.authTime, session: principal.session };
   let claims: TaskHandleClaims;
@@ -56,9 +59,15 @@ export async function authorizeFollowUp(
     await recordRefusal(env, claims.tenant, who, "operation_not_allowed", { op, minted: claims.mcp, used: module.name }, claims.jti);
     throw new FollowUpRefused("revision_mismatch");
   }
+  const unbound = proofBindingDenial(claims, principal);
+  if (unbound) {
+    await recordRefusal(env, claims.tenant, who, unbound, { op }, claims.jti);
+    throw new FollowUpRefused(unbound);
+  }
   const rules = rulesInForce(config.policy, config.policyVersion, config.maxTaskTtlSeconds, claims.tool);
-  const decision = await ledgerFor(env.TASK_LEDGER, claims.tenant).authorize(claims.tenant, claims.jti, op, who, claims.task, rules);
+  const decision = await ledgerFor(env.TASK_LEDGER, claims.tenant).authorize(claims.tenant, claims.jti, op, who, claims.task, { ...extras, rules });
   if (!decision.allowed) {
+    if (decision.reason === "dpop_replay") throw invalidProof("the proof's jti was already used (replay)");
     if (decision.reason === "step_up_required") throw stepUpRefusal(decision.maxAuthAgeSeconds);
     if (decision.reason === "rate_limited") throw rateLimitRefusal(decision.retryAfterSeconds);
     throw new FollowUpRefused(decision.reason);

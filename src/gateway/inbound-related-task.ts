@@ -2,6 +2,7 @@ import type { Principal } from "../auth/principal.js";
 import type { Config, WorkerEnv } from "../config.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
+import { proofBindingDenial } from "../handle/proof-binding.js";
 import { verifyOwnHandle } from "../handle/verify-cached.js";
 import { isObject, type JsonObject } from "../mcp/envelope.js";
 import { RELATED_TASK_META } from "../mcp/revisions/index.js";
@@ -30,7 +31,8 @@ async function originIdFor(handle: string, principal: Principal, config: Config,
   const keyRing = await signingKeyRing(config);
   if (!keyRing) return undefined;
   const claims = await verifyOwnHandle(handle, keyRing, config.issuer, config.handleAudience).catch(() => undefined);
-  const owned = claims && claims.tenant === principal.tenant && claims.client_id === principal.clientId && claims.sub === principal.subject;
+  // A key-bound handle belongs to the caller only while it proves that key (DPoP).
+  const owned = claims && claims.tenant === principal.tenant && claims.client_id === principal.clientId && claims.sub === principal.subject && !proofBindingDenial(claims, principal);
   if (!owned) return undefined;
   // Client handles name no origin task: the ledger maps the jti (older handles still carry it).
   return claims.task ?? (await ledgerFor(env.TASK_LEDGER, claims.tenant).task(claims.tenant, claims.jti))?.taskId;

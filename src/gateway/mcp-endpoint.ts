@@ -1,5 +1,8 @@
 import type { Context } from "hono";
-import { authenticate, bearerChallenge } from "../auth/authenticate.js";
+import { bearerChallenge } from "../auth/authenticate.js";
+import { spendProof } from "../auth/dpop-replay.js";
+import { authenticateCaller } from "../auth/proof-of-possession.js";
+import { ORIGIN_ASSERTION_HEADER, newTransactionId, signOriginAssertion } from "../proxy/origin-assertion.js";
 import type { Principal } from "../auth/principal.js";
 import { configFor, type Config, type WorkerEnv } from "../config.js";
 import { Refusal } from "../errors.js";
@@ -27,7 +30,9 @@ export type AppEnv = { Bindings: WorkerEnv };
 export function refusalResponse(refusal: Refusal, id: RequestId | null, config: Config | undefined): Response {
   const headers = new Headers({ "content-type": "application/json", ...refusal.headers });
   if (refusal.status === 401 && config) {
-    headers.set("www-authenticate", bearerChallenge(config, refusal.code === "invalid_credentials" ? "invalid_token" : undefined));
+    // A DPoP refusal carries its own challenge; the Bearer one stays for clients that only speak Bearer.
+    const challenges = [bearerChallenge(config, refusal.code === "invalid_credentials" ? "invalid_token" : undefined), refusal.headers["www-authenticate"]];
+    headers.set("www-authenticate", challenges.filter(Boolean).join(", "));
   }
   return new Response(JSON.stringify(rpcError(id, refusal.rpcCode, refusal.wireMessage, refusal.data)), { status: refusal.status, headers });
 }
@@ -57,7 +62,7 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
   try {
     const contentType = c.req.header("content-type") ?? "";
     if (!/^application\/json\b/i.test(contentType)) throw new Refusal("unsupported_media_type");
-    const authenticated = await authenticate(c.req.header("authorization"), config, c.env);
+    const authenticated = await authenticateCaller(c.req.raw, config, c.env);
     const body = await readBoundedBody(c.req.raw, config.maxBodyBytes);
     const message = parseClientMessage(body);
     if (message.kind !== "notification") requestId = message.id;
@@ -65,17 +70,33 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
     const principal: Principal = session ? { ...authenticated, session: session.key } : authenticated;
     // A 2025-11-25 session speaks the revision it negotiated; the header must agree with it.
     const { revision, classified } = readRequest(c.req.raw.headers, message, session?.revision);
-    const context: RouteContext = { env: c.env, config, principal, revision, keyRing: () => requireKeyRing(config), waitUntil: (p) => c.executionCtx.waitUntil(p) };
+    // Shared by the decision's audit event and the origin assertion.
+    const txn = newTransactionId();
+    const context: RouteContext = { env: c.env, config, principal, revision, txn, keyRing: () => requireKeyRing(config), waitUntil: (p) => c.executionCtx.waitUntil(p) };
     const plan = await planRoute(context, classified);
+    // A follow-up spent its DPoP proof inside authorize; every other call spends it here, before forwarding.
+    if (classified.route !== "follow-up") await spendProof(c.env, principal);
+    const forwardedBody = JSON.stringify(plan.message.raw);
     const headers = withOriginSessionId(
       originRequestHeaders(c.req.raw.headers, {
         version: revision.version,
         routing: routingHeadersFor(c.req.raw.headers, plan.message, revision.module, plan.taskFollowUp ?? false),
-        handle: plan.handle,
+        // The handle reaches the origin only in the documented compatibility mode; the assertion always does.
+        handle: config.forwardTaskHandleHeader ? plan.handle : undefined,
       }),
       session,
     );
-    const forwarded = await forwardToOrigin(config.originUrl, { method: "POST", headers, body: JSON.stringify(plan.message.raw) });
+    headers.set(ORIGIN_ASSERTION_HEADER, await signOriginAssertion({
+      ...plan.asserted,
+      keyRing: await requireKeyRing(config),
+      issuer: config.issuer,
+      audience: config.handleAudience,
+      ttlSeconds: config.originAssertionTtlSeconds,
+      principal,
+      txn,
+      body: new TextEncoder().encode(forwardedBody),
+    }));
+    const forwarded = await forwardToOrigin(config.originUrl, { method: "POST", headers, body: forwardedBody });
     const initialize = message.kind === "request" && message.method === "initialize" ? { requestedRevision: revision.version, keyRing: await requireKeyRing(config) } : undefined;
     const origin = await withClientSessionId(forwarded, { inbound: session, principal, initialize });
     return await relayOriginResponse(origin, plan.mapResponse, requestId, eventIdsFor(config, principal));
@@ -107,7 +128,8 @@ function withOriginSessionId(headers: Headers, session: BoundSession | undefined
 export async function handleMcpStream(c: Context<AppEnv>): Promise<Response> {
   const config = configFor(c.env);
   try {
-    const authenticated = await authenticate(c.req.header("authorization"), config, c.env);
+    const authenticated = await authenticateCaller(c.req.raw, config, c.env);
+    await spendProof(c.env, authenticated);
     const session = await openSessionOf(c, config, authenticated);
     const principal: Principal = session ? { ...authenticated, session: session.key } : authenticated;
     const decision = decideRevision({ header: c.req.header(PROTOCOL_VERSION_HEADER), metaVersion: undefined, paramsProtocolVersion: undefined, method: undefined, sessionRevision: session?.revision });

@@ -16,7 +16,7 @@ export interface MapperScope {
   config: Config;
   principal: Principal;
   /** Set for task-creating calls. */
-  creation?: { tool: string; version: string; module: RevisionModule; keyRing: KeyRing };
+  creation?: { tool: string; version: string; module: RevisionModule; keyRing: KeyRing; txn?: string };
   /** Set for follow-ups: the verified handle the request named, the status the ledger last saw, and whether its payload may be shown. */
   followUp?: { handle: string; claims: TaskHandleClaims; taskId: string; status?: string; resultAllowed: boolean };
   /** Set for subscriptions/listen: the authorized handles of the subscribed tasks. */
@@ -70,6 +70,8 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
         ops: opsFor(rules, module),
         mcp: version,
         exp: Math.floor((now + ttlMs) / 1000),
+        // A caller that proved a key gets a handle only that key opens (RFC 9449 confirmation).
+        ...(principal.jkt !== undefined ? { cnf: { jkt: principal.jkt } } : {}),
       };
       const context = { keyRing, issuer: config.issuer, audience: config.handleAudience, now: () => now };
       // The client's handle names no origin task; the origin's copy (same jti) does.
@@ -92,6 +94,8 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
         issuedAt: now,
         expiresAt: claims.exp * 1000,
         session: principal.session,
+        ...(scope.creation.txn !== undefined ? { txn: scope.creation.txn } : {}),
+        ...(principal.jkt !== undefined ? { jkt: principal.jkt } : {}),
       });
       ttlByTask.set(task.taskId, ttlMs);
       return { handle: token, ttlMs };

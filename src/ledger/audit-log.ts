@@ -58,17 +58,19 @@ export class AuditLog {
    * span (count, last_at) instead of adding a row: storage grows with what happened, not with
    * how often a client polled. Only the chain head is ever rewritten, and its hash is recomputed.
    */
-  appendAllowed(jti: string, op: string, principal: { clientId: string; subject: string }, policyVersion: string): void {
-    const detail = JSON.stringify({ policy: policyVersion });
+  appendAllowed(jti: string, op: string, principal: { clientId: string; subject: string }, policyVersion: string, txn?: string): void {
     if (op === "get") {
       const head = this.head();
-      if (head && head.type === "allowed" && head.jti === jti && head.op === op && head.client_id === principal.clientId && head.subject === principal.subject && head.detail === detail) {
-        const { hash: _previous, ...extended } = { ...head, count: head.count + 1, last_at: Date.now() };
-        this.sql.exec(`UPDATE audit SET count = ?, last_at = ?, hash = ? WHERE seq = ?`, extended.count, extended.last_at, eventHash(extended), head.seq);
+      const headDetail = head?.detail ? (JSON.parse(head.detail) as { policy?: string }) : {};
+      if (head && head.type === "allowed" && head.jti === jti && head.op === op && head.client_id === principal.clientId && head.subject === principal.subject && headDetail.policy === policyVersion) {
+        // A folded span keeps its first transaction id and records the latest one.
+        const detail = txn === undefined ? head.detail : JSON.stringify({ ...headDetail, last_txn: txn });
+        const { hash: _previous, ...extended } = { ...head, count: head.count + 1, last_at: Date.now(), detail };
+        this.sql.exec(`UPDATE audit SET count = ?, last_at = ?, detail = ?, hash = ? WHERE seq = ?`, extended.count, extended.last_at, extended.detail, eventHash(extended), head.seq);
         return;
       }
     }
-    this.append({ type: "allowed", jti, op, principal, detail: { policy: policyVersion } });
+    this.append({ type: "allowed", jti, op, principal, detail: { policy: policyVersion, ...(txn === undefined ? {} : { txn }) } });
   }
 
   events(afterSeq: number, limit: number): AuditEvent[] {

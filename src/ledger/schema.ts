@@ -45,6 +45,11 @@ export const LEDGER_SCHEMA = [
      created_at INTEGER NOT NULL,
      revoked_at INTEGER
    )`,
+  // A key binding lives beside api_keys (not as a column) so existing objects need no ALTER.
+  `CREATE TABLE IF NOT EXISTS api_key_bindings (
+     id TEXT PRIMARY KEY,
+     jkt TEXT NOT NULL
+   )`,
   `CREATE TABLE IF NOT EXISTS audit (
      seq INTEGER PRIMARY KEY,
      at INTEGER NOT NULL,
@@ -61,6 +66,12 @@ export const LEDGER_SCHEMA = [
      hash TEXT NOT NULL
    )`,
   `CREATE INDEX IF NOT EXISTS audit_by_time ON audit(at)`,
+  // DPoP replay cache: one row per proof accepted, until the proof's iat window closes.
+  `CREATE TABLE IF NOT EXISTS dpop_proofs (
+     proof_key TEXT PRIMARY KEY,
+     expires_at INTEGER NOT NULL
+   )`,
+  `CREATE INDEX IF NOT EXISTS dpop_proofs_by_expiry ON dpop_proofs(expires_at)`,
 ];
 
 /** Columns added after a table first shipped: added in place to objects created before them. */

@@ -11,6 +11,7 @@ import { rulesInForce, type RulesInForce } from "../policy/task-policy.js";
 import {
   TERMINAL_STATUSES,
   type ApiKeyRecord,
+  type AuthorizeExtras,
   type Decision,
   type DenialReason,
   type IssueRecord,
@@ -141,6 +142,8 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
           ...(record.actor ? { actor: record.actor } : {}),
           ...(record.act ? { act: record.act } : {}),
           ...(record.session && record.bind.includes("session") ? { sessionBound: true } : {}),
+          ...(record.txn ? { txn: record.txn } : {}),
+          ...(record.jkt ? { jkt: record.jkt } : {}),
         },
       });
       this.creations.record(principalKey(record.principal));
@@ -187,10 +190,17 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
    * Rate limit, binding, revocation (direct, watermark, ancestor, after delivery), expiry,
    * operation and step-up checks all happen here, in one transaction.
    */
-  authorize(tenant: string, jti: string, op: TaskOp, principal: LedgerPrincipal, claimedTaskId?: string, rules?: RulesInForce): Decision {
+  authorize(tenant: string, jti: string, op: TaskOp, principal: LedgerPrincipal, claimedTaskId?: string, extras: AuthorizeExtras = {}): Decision {
     if (!this.servesTenant(tenant)) return { allowed: false, reason: "wrong_ledger" };
+    const { rules } = extras;
     return this.ctx.storage.transactionSync((): Decision => {
       this.bindTenant(tenant);
+      // The DPoP proof is spent in the decision's own transaction: no extra round trip per follow-up.
+      if (extras.proof && !this.spendProofRow(extras.proof.key, extras.proof.expiresAt)) {
+        this.audit.append({ type: "denied", jti, op, principal, reason: "dpop_replay" });
+        this.refusals.record(principalKey(principal));
+        return { allowed: false, reason: "dpop_replay" };
+      }
       const limited = this.refusalRetryAfter(principal);
       if (limited > 0) {
         this.audit.append({ type: "denied", jti, op, principal, reason: "rate_limited" });
@@ -212,8 +222,20 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
         this.refusals.record(principalKey(principal));
         return { allowed: false, reason: reason as Exclude<DenialReason, "step_up_required" | "rate_limited"> };
       }
-      this.audit.appendAllowed(jti, op, principal, this.rulesFor(row, rules).version);
+      this.audit.appendAllowed(jti, op, principal, this.rulesFor(row, rules).version, extras.txn);
       return { allowed: true, taskId: row.task_id, originHandle: row.origin_handle ?? row.handle, status: row.status, tool: row.tool, resultAllowed: this.resultAllowed(row, principal, now, rules) };
+    });
+  }
+
+  /**
+   * Spends a DPoP proof for a call that makes no other ledger decision: false when its key was
+   * already spent (a replay). Rows go once the proof's iat window has closed, so the table holds
+   * at most the proofs of one window.
+   */
+  spendProof(tenant: string, proofKey: string, expiresAt: number): boolean {
+    return this.ctx.storage.transactionSync(() => {
+      this.bindTenant(tenant);
+      return this.spendProofRow(proofKey, expiresAt);
     });
   }
 
@@ -367,7 +389,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     return this.audit.verify();
   }
 
-  createApiKey(tenant: string, key: { id: string; secretSha256: string; clientId: string; subject: string; label?: string }, actor: string): ApiKeyRecord {
+  createApiKey(tenant: string, key: { id: string; secretSha256: string; clientId: string; subject: string; label?: string; jkt?: string }, actor: string): ApiKeyRecord {
     return this.ctx.storage.transactionSync(() => {
       this.bindTenant(tenant);
       const now = Date.now();
@@ -375,8 +397,9 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
         `INSERT INTO api_keys (id, secret_sha256, client_id, subject, label, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
         key.id, key.secretSha256, key.clientId, key.subject, key.label ?? null, now,
       );
-      this.audit.append({ type: "issued", reason: "api_key", principal: key, detail: { apiKey: key.id, actor } });
-      return { id: key.id, clientId: key.clientId, subject: key.subject, label: key.label ?? null, createdAt: now, revokedAt: null };
+      if (key.jkt) this.sql.exec(`INSERT INTO api_key_bindings (id, jkt) VALUES (?, ?)`, key.id, key.jkt);
+      this.audit.append({ type: "issued", reason: "api_key", principal: key, detail: { apiKey: key.id, actor, ...(key.jkt ? { jkt: key.jkt } : {}) } });
+      return { id: key.id, clientId: key.clientId, subject: key.subject, label: key.label ?? null, createdAt: now, revokedAt: null, jkt: key.jkt ?? null };
     });
   }
 
@@ -392,11 +415,11 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   }
 
   /** The principal an API key stands for, when the key exists, is not revoked and its secret matches. */
-  apiKeyPrincipal(tenant: string, id: string, secretSha256: string): { clientId: string; subject: string; createdAt: number } | null {
+  apiKeyPrincipal(tenant: string, id: string, secretSha256: string): { clientId: string; subject: string; createdAt: number; jkt: string | null } | null {
     if (!this.servesTenant(tenant)) return null;
-    const row = this.sql.exec<ApiKeyRow>(`SELECT * FROM api_keys WHERE id = ?`, id).toArray()[0];
+    const row = this.sql.exec<ApiKeyRow & { jkt: string | null }>(`SELECT api_keys.*, api_key_bindings.jkt AS jkt FROM api_keys LEFT JOIN api_key_bindings USING (id) WHERE id = ?`, id).toArray()[0];
     if (!row || row.revoked_at !== null || !equalInConstantTime(row.secret_sha256, secretSha256)) return null;
-    return { clientId: row.client_id, subject: row.subject, createdAt: row.created_at };
+    return { clientId: row.client_id, subject: row.subject, createdAt: row.created_at, jkt: row.jkt };
   }
 
   /** Alarm: lifecycle revocation after delivery, expiry purge, audit retention; then re-arms. */
@@ -496,6 +519,16 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
 
   private refusalRetryAfter(principal: LedgerPrincipal): number {
     return this.refusals.retryAfter(principalKey(principal), this.limits().refusalsPerMinute);
+  }
+
+  private spendProofRow(proofKey: string, expiresAt: number): boolean {
+    const now = Date.now();
+    // Expired rows are found through the expiry index: the cost stays proportional to what expired.
+    this.sql.exec(`DELETE FROM dpop_proofs WHERE expires_at <= ?`, now);
+    const seen = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM dpop_proofs WHERE proof_key = ?`, proofKey).one().n;
+    if (seen > 0) return false;
+    this.sql.exec(`INSERT INTO dpop_proofs (proof_key, expires_at) VALUES (?, ?)`, proofKey, Math.max(expiresAt, now + 1));
+    return true;
   }
 
   private taskRow(jti: string): TaskRow | undefined {

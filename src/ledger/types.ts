@@ -1,3 +1,4 @@
+import type { RulesInForce } from "../policy/task-policy.js";
 import type { TaskOp } from "../handle/claims.js";
 import type { BindableField } from "../policy/task-policy.js";
 
@@ -36,6 +37,18 @@ export interface IssueRecord {
   act?: unknown;
   /** The creating request's session (SHA-256 of the origin session id), if it had one. */
   session?: string;
+  /** The transaction id of the creating call, also in its origin assertion. */
+  txn?: string;
+  /** The key the handle is bound to (cnf.jkt), for the audit trail. */
+  jkt?: string;
+}
+
+/** What one follow-up brings to `authorize` besides the handle: its DPoP proof to spend, its transaction id. */
+export interface AuthorizeExtras {
+  proof?: { key: string; expiresAt: number };
+  txn?: string;
+  /** The policy in force for the handle's tool, as the edge read it; absent: the ledger's own configuration. */
+  rules?: RulesInForce;
 }
 
 export type DenialReason =
@@ -60,7 +73,12 @@ export type DenialReason =
   /** A session-bound handle used outside the session that created it. */
   | "session_mismatch"
   /** Mcp-Session-Id not sealed by this authority (forged, altered, retired key). */
-  | "session_invalid";
+  | "session_invalid"
+  /** DPoP: the handle is bound to a key (cnf.jkt) and the call carried no proof, or one by another key. */
+  | "dpop_proof_missing"
+  | "dpop_key_mismatch"
+  /** DPoP: the proof's jti was already spent within its window. */
+  | "dpop_replay";
 
 export type Decision =
   /** `resultAllowed`: the same principal may also see the task's result payload now (ops and step-up for `result`). */
@@ -115,4 +133,6 @@ export interface ApiKeyRecord {
   label: string | null;
   createdAt: number;
   revokedAt: number | null;
+  /** The DPoP key (RFC 7638 thumbprint) the key is bound to: every use needs a proof by it. */
+  jkt: string | null;
 }

@@ -1,6 +1,6 @@
 /** Header names taskward reads or writes. */
 
-/** Carries the verified handle to the origin on every forwarded follow-up, for stateless re-verification. */
+/** Compatibility mode (FORWARD_TASK_HANDLE_HEADER): carries the verified handle to the origin on forwarded follow-ups. */
 export const TASK_HANDLE_HEADER = "Taskward-Task-Handle";
 export const PROTOCOL_VERSION_HEADER = "MCP-Protocol-Version";
 export const SESSION_ID_HEADER = "Mcp-Session-Id";

@@ -18,7 +18,8 @@ export interface TaskHandleContext {
 }
 
 /**
- * Hono middleware: verifies the `Taskward-Task-Handle` header taskward adds to forwarded
+ * Hono middleware: verifies the `Taskward-Task-Handle` header taskward adds (in its
+ * FORWARD_TASK_HANDLE_HEADER compatibility mode) to forwarded
  * follow-ups and exposes the claims as `c.get("taskHandle")`. A bad handle answers 403.
  */
 export function taskHandleMiddleware(options: TaskHandleMiddlewareOptions): (c: TaskHandleContext, next: () => Promise<void>) => Promise<Response | void> {

@@ -22,6 +22,8 @@ export interface ToolPolicy {
   ownerMayDelegate: boolean;
   /** May a delegate delegate its delegated handle onward (operators always may)? */
   delegatesMayDelegate: boolean;
+  /** Calls of this tool need a DPoP proof (RFC 9449), so its task handles are always key-bound. */
+  requireProofOfPossession: boolean;
 }
 
 export interface TaskPolicy {
@@ -43,6 +45,7 @@ const ToolPolicySchema = z
     stepUpOps: z.array(op).optional(),
     ownerMayDelegate: z.boolean().optional(),
     delegatesMayDelegate: z.boolean().optional(),
+    requireProofOfPossession: z.boolean().optional(),
   })
   .strict();
 
@@ -59,6 +62,7 @@ export const DEFAULT_TOOL_POLICY: ToolPolicy = {
   stepUpOps: ["result", "cancel"],
   ownerMayDelegate: false,
   delegatesMayDelegate: false,
+  requireProofOfPossession: false,
 };
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {

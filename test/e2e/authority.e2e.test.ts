@@ -1,6 +1,6 @@
 /**
  * The whole system as real processes: `wrangler dev --env dev` running taskward, the demo origin
- * (official SDK server, verifying every forwarded handle against the authority's JWKS URL), and
+ * (official SDK server, verifying every forwarded call's origin assertion against the authority's JWKS URL), and
  * official SDK clients holding dev tokens.
  */
 import { randomBytes } from "node:crypto";
@@ -55,7 +55,7 @@ beforeAll(async () => {
   port = await freePort();
   base = `http://127.0.0.1:${port}`;
   // The origin fetches the authority's JWKS lazily, so it may start first.
-  demo = await startDemoOrigin({ port: 0, handleVerification: { issuer: base, jwks: new URL(`${base}/.well-known/jwks.json`) }, requireHandle: true });
+  demo = await startDemoOrigin({ port: 0, assertionVerification: { issuer: base, jwks: new URL(`${base}/.well-known/jwks.json`) } });
   authority = await startTaskward();
   alice = await caller(ALICE);
 });
@@ -170,12 +170,13 @@ describe("the task lifecycle through taskward", () => {
     expect(result._meta?.[RELATED_TASK_META_KEY]).toEqual({ taskId: handle });
     expect(JSON.stringify(result)).not.toContain(originId);
 
-    // The origin saw every follow-up under its own id, each with its copy of the handle (same jti, naming its task) for re-verification.
+    // The origin saw every follow-up under its own id, each with a fresh assertion naming that task
+    // and the handle's jti; the handle itself is not forwarded (compatibility mode is off).
     const followUps = demo.received.slice(mark).filter((m) => m.taskId !== undefined);
     expect(new Set(followUps.map((m) => m.method))).toEqual(new Set(["tasks/get", "tasks/result"]));
     for (const message of followUps) {
-      expect(message.taskId).toBe(originId);
-      expect(claimsOf(message.handle!)).toMatchObject({ jti: claims.jti, task: originId });
+      expect(message).toMatchObject({ taskId: originId, assertion: { task: originId, handleJti: claims.jti, sub: ALICE.sub } });
+      expect(message.handle).toBeUndefined();
     }
   });
 

@@ -45,9 +45,9 @@ beforeAll(async () => {
   writeSecretsFile(secretsFile, { HANDLE_SIGNING_JWKS: signingJwks, ADMIN_TOKEN: randomBytes(16).toString("hex") });
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  // One origin for both runs: it verifies every handle taskward forwards, but (for the direct
-  // run, which has no handles) does not require one.
-  origin = await startDemoOrigin({ port: 0, conformanceFixtures: true, handleVerification: { issuer: base, jwks: new URL(`${base}/.well-known/jwks.json`) } });
+  // One origin for both runs: it verifies every origin assertion taskward sends, but (for the
+  // direct run, which has none) does not require one.
+  origin = await startDemoOrigin({ port: 0, conformanceFixtures: true, assertionVerification: { issuer: base, jwks: new URL(`${base}/.well-known/jwks.json`), required: false } });
   authority = await startAuthority({ port, originUrl: origin.url, persistTo: join(tmp, "state"), secretsFile, kid });
   const token = await devToken(base, { tenant: "conformance", client_id: "conformance-harness", sub: "harness" });
   shim = await startHeaderShim(`${base}/mcp`, { authorization: `Bearer ${token}` });
@@ -92,8 +92,8 @@ describe("conformance through taskward: zero new failures", () => {
   it("tasks-* scenarios (2026-07-28 tasks extension)", async () => {
     const { direct, through } = await directAndThrough(async (url) => checksOf(await runScenarios(url, TASKS_SCENARIOS, { concurrency: 3 })));
     expectNoNewFailures("tasks-*", direct, through);
-    // Through taskward the handles the harness polled were handles, not origin ids.
-    expect(origin.received.some((m) => m.method === "tasks/get" && m.handle !== undefined)).toBe(true);
+    // Through taskward the harness polled by handle: the origin got verified assertions naming the handle's jti.
+    expect(origin.received.some((m) => m.method === "tasks/get" && m.assertion !== undefined && "handleJti" in m.assertion)).toBe(true);
   });
 
   it("2026-07-28 requirement set", async () => {

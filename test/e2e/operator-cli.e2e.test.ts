@@ -55,7 +55,7 @@ beforeAll(async () => {
   writeSecretsFile(secretsFile, { HANDLE_SIGNING_JWKS: signingJwks, ADMIN_TOKEN: adminToken });
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  demo = await startDemoOrigin({ port: 0, handleVerification: { issuer: base, jwks: new URL(`${base}/.well-known/jwks.json`) }, requireHandle: true });
+  demo = await startDemoOrigin({ port: 0, assertionVerification: { issuer: base, jwks: new URL(`${base}/.well-known/jwks.json`) } });
   authority = await startAuthority({ port, originUrl: demo.url, persistTo: join(tmp, "state"), secretsFile, kid });
 });
 

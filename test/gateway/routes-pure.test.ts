@@ -25,7 +25,7 @@ async function plan(version: string, body: Record<string, unknown>) {
   const message = deepFreeze(parseClientMessage(JSON.stringify(body))) as ClientMessage;
   const before = JSON.stringify(message);
   const { revision, classified } = readRequest(new Headers({ "mcp-protocol-version": version }), message, undefined);
-  const context: RouteContext = { env: workerEnv, config, principal, revision, keyRing: async () => (await signingKeyRing(config))!, waitUntil: () => undefined };
+  const context: RouteContext = { env: workerEnv, config, principal, revision, txn: "txn-pure", keyRing: async () => (await signingKeyRing(config))!, waitUntil: () => undefined };
   const forward = await planRoute(context, classified);
   expect(JSON.stringify(message)).toBe(before);
   return forward.message.raw as Record<string, any>;

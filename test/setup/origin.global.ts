@@ -20,6 +20,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const publicJwks = { keys: keys.map(({ d: _d, ...pub }) => pub) };
   const origin: DemoOrigin = await startDemoOrigin({
     port: 0,
+    // Every call must carry a fresh origin assertion; the workers project also runs taskward in
+    // its handle-header compatibility mode, so the origin re-verifies that handle as well.
+    assertionVerification: { issuer: "https://taskward.test", jwks: publicJwks as never },
     handleVerification: { issuer: "https://taskward.test", jwks: publicJwks as never },
     requireHandle: true,
   });

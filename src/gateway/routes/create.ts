@@ -3,6 +3,7 @@ import type { Classified } from "../../mcp/classify.js";
 import { ledgerFor } from "../../ledger/ledger-client.js";
 import { policyFor } from "../../policy/index.js";
 import { rateLimitRefusal } from "../authorize-follow-up.js";
+import { proofRequired } from "../../auth/proof-of-possession.js";
 import { outboundRewriter, reencoded, type ForwardPlan, type RouteContext } from "./plan.js";
 
 /**
@@ -13,7 +14,9 @@ import { outboundRewriter, reencoded, type ForwardPlan, type RouteContext } from
 export async function planCreate(context: RouteContext, classified: Extract<Classified, { route: "create" }>): Promise<ForwardPlan> {
   const { module } = context.revision;
   const { request, tool } = classified;
-  const support = policyFor(context.config.policy, tool).taskSupport;
+  const rules = policyFor(context.config.policy, tool);
+  if (rules.requireProofOfPossession && !context.principal.jkt) throw proofRequired(`policy requires a DPoP proof for ${tool}`);
+  const support = rules.taskSupport;
   let params = request.params ?? {};
   let asksForTask = module.asksForTask(params);
   if (asksForTask && support === "forbidden") {
@@ -28,6 +31,6 @@ export async function planCreate(context: RouteContext, classified: Extract<Clas
     const retryAfter = await ledgerFor(context.env.TASK_LEDGER, principal.tenant).creationRetryAfter(principal.tenant, principal);
     if (retryAfter > 0) throw rateLimitRefusal(retryAfter);
   }
-  const creation = { tool, version: context.revision.version, module, keyRing: await context.keyRing() };
-  return { message: reencoded(request, context, params), mapResponse: outboundRewriter(context, request, { creation }, true) };
+  const creation = { tool, version: context.revision.version, module, keyRing: await context.keyRing(), txn: context.txn };
+  return { message: reencoded(request, context, params), asserted: { op: "create" }, mapResponse: outboundRewriter(context, request, { creation }, true) };
 }

@@ -19,12 +19,13 @@ export async function planFollowUp(context: RouteContext, classified: Extract<Cl
     const minted = await verifyOwnHandle(handle, keyRing, context.config.issuer, context.config.handleAudience).catch(() => undefined);
     if (!minted || module.followUpNeedsDeclaration(request.params, moduleFor(minted.mcp))) throw module.capabilityRefusal(request.method);
   }
-  const { claims, taskId, originHandle, status, resultAllowed } = await authorizeFollowUp(handle, op, module, context.principal, keyRing, context.config, context.env);
+  const { claims, taskId, originHandle, status, resultAllowed } = await authorizeFollowUp(handle, op, module, context.principal, keyRing, context.config, context.env, { proof: context.principal.proof, txn: context.txn });
   return {
     message: reencoded(request, context, { ...request.params, taskId }),
     // The origin verifies its own copy of the handle (same jti, naming its task).
     handle: originHandle,
     taskFollowUp: true,
+    asserted: { op, task: taskId, handleJti: claims.jti },
     mapResponse: outboundRewriter(context, request, { followUp: { handle, claims, taskId, status, resultAllowed } }),
   };
 }

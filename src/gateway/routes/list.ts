@@ -8,11 +8,12 @@ export async function planList(context: RouteContext, classified: Extract<Classi
   const { request } = classified;
   const keyRing = await context.keyRing();
   const sealed = request.params?.cursor;
-  if (sealed === undefined) return { message: reencoded(request, context), mapResponse: outboundRewriter(context, request, { listing: { keyRing } }) };
+  if (sealed === undefined) return { message: reencoded(request, context), asserted: { op: "list" }, mapResponse: outboundRewriter(context, request, { listing: { keyRing } }) };
   const origin = typeof sealed === "string" ? await openCursor(sealed, context.principal, keyRing, context.config.issuer) : undefined;
   if (origin === undefined) throw new Refusal("invalid_params", "cursor", "Invalid params: cursor is not one this authority issued to you");
   return {
     message: reencoded(request, context, { ...request.params, cursor: origin }),
+    asserted: { op: "list" },
     mapResponse: outboundRewriter(context, request, { listing: { keyRing, inboundCursor: { origin, sealed: sealed as string } } }),
   };
 }

@@ -19,6 +19,7 @@ export async function planListen(context: RouteContext, classified: Extract<Clas
     message: reencoded(request, context, params),
     // The origin can re-verify every subscribed task: their origin-facing handles travel comma-separated.
     ...(subscriptions.length > 0 ? { handle: subscriptions.map((s) => s.originHandle).join(", ") } : {}),
+    asserted: { op: "listen", tasks: subscriptions.map((s) => s.taskId) },
     mapResponse: outboundRewriter(context, request, { subscriptions }),
   };
 }

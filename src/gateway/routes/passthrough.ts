@@ -15,20 +15,24 @@ export async function planPassthrough(context: RouteContext, classified: Extract
   if (message.kind !== "request") {
     const raw = await withInboundRelatedTask(message.raw, context.principal, context.config, context.env);
     const forwarded = message.kind === "response" ? { ...message, raw } : { ...message, params: isObject(raw.params) ? raw.params : undefined, raw };
-    return { message: reencoded(forwarded, context), mapResponse: rewrite };
+    return { message: reencoded(forwarded, context), asserted: MESSAGE, mapResponse: rewrite };
   }
-  if (message.method === "initialize") return { message: reencoded(message, context, withoutClientHostedTasks(message.params)), mapResponse: rewrite };
+  if (message.method === "initialize") return { message: reencoded(message, context, withoutClientHostedTasks(message.params)), asserted: MESSAGE, mapResponse: rewrite };
   if (message.method === "tools/list") {
     return {
       message: reencoded(message, context),
+      asserted: MESSAGE,
       mapResponse: async (m) => {
         if (m.id === message.id && isObject(m.result)) applyTaskSupportPolicy(m.result, context.config.policy);
         return rewrite(m);
       },
     };
   }
-  return { message: reencoded(message, context), mapResponse: rewrite };
+  return { message: reencoded(message, context), asserted: MESSAGE, mapResponse: rewrite };
 }
+
+/** Anything that is not a task operation: the origin assertion says only who sends it. */
+const MESSAGE = { op: "message" } as const;
 
 /**
  * Client-hosted tasks (task-augmented sampling/elicitation) carry client-minted ids that flow the

@@ -5,6 +5,7 @@ import type { ClientMessage, JsonObject } from "../../mcp/envelope.js";
 import { rewriteOutboundMessage } from "../../mcp/rewrite.js";
 import type { DecidedRevision } from "../../mcp/revisions/index.js";
 import type { MessageRewriter } from "../../proxy/respond.js";
+import type { OriginAssertionOp } from "../../origin/origin-assertion-claims.js";
 import { taskIdMapperFor, type MapperScope } from "../task-id-mapper.js";
 
 /** What every route receives: who is calling, under which revision, and the request's resources. */
@@ -13,6 +14,8 @@ export interface RouteContext {
   config: Config;
   principal: Principal;
   revision: DecidedRevision;
+  /** This call's transaction id: in the decision's audit event and in the origin assertion. */
+  txn: string;
   /** The signing key ring (refused with `signing_unavailable` when it cannot be loaded). */
   keyRing(): Promise<KeyRing>;
   waitUntil(promise: Promise<unknown>): void;
@@ -26,7 +29,16 @@ export interface ForwardPlan {
   handle?: string;
   /** The forwarded message is a task follow-up (its Mcp-Name names the origin's task). */
   taskFollowUp?: boolean;
+  /** What the per-call origin assertion states the edge decided: the operation and the task(s) it concerns. */
+  asserted: AssertedOperation;
   mapResponse: MessageRewriter;
+}
+
+export interface AssertedOperation {
+  op: OriginAssertionOp;
+  task?: string;
+  tasks?: string[];
+  handleJti?: string;
 }
 
 /** A copy of `message` as the decided revision encodes it for the origin, with `params` replaced when given. */

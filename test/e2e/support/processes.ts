@@ -17,6 +17,8 @@ export interface AuthorityOptions {
   secretsFile: string;
   /** The kid the authority must serve before it counts as ready. */
   kid: string;
+  /** Extra `--var NAME:value` settings (e.g. ORIGIN_ASSERTION_TTL_SECONDS). */
+  vars?: Record<string, string>;
 }
 
 export interface Authority extends GroupProcess {
@@ -38,6 +40,7 @@ export async function startAuthority(options: AuthorityOptions): Promise<Authori
       "--env-file", options.secretsFile,
       "--var", `TASKWARD_ISSUER:${url}`,
       "--var", `ORIGIN_URL:${options.originUrl}`,
+      ...Object.entries(options.vars ?? {}).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
       "--show-interactive-dev-session=false",
     ],
     { cwd: ROOT, env: { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" }, label: "wrangler dev" },

@@ -1,0 +1,26 @@
+import type { MiddlewareHandler } from "hono";
+import type { OriginAssertionClaims } from "./origin-assertion-claims.js";
+import { ORIGIN_ASSERTION_HEADER } from "./origin-assertion-claims.js";
+import { OriginAssertionError, verifyOriginAssertion, type VerifyOriginAssertionOptions } from "./verify-origin-assertion.js";
+
+export type OriginAssertionVariables = { originAssertion: OriginAssertionClaims };
+
+/**
+ * Hono middleware for an origin behind taskward: every POST must carry a valid
+ * `Taskward-Origin-Assertion` for its exact body; the claims are `c.get("originAssertion")`.
+ * A missing or bad assertion answers 403 with its stable code.
+ */
+export function originAssertionMiddleware(options: VerifyOriginAssertionOptions): MiddlewareHandler<{ Variables: OriginAssertionVariables }> {
+  return async (c, next) => {
+    if (c.req.method !== "POST") return next();
+    try {
+      // Hono keeps the bytes read here, so the handler can read the body again.
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      c.set("originAssertion", await verifyOriginAssertion(c.req.header(ORIGIN_ASSERTION_HEADER), { body }, options));
+    } catch (error) {
+      const code = error instanceof OriginAssertionError ? error.code : "ERR_ASSERTION_INVALID";
+      return c.json({ jsonrpc: "2.0", id: null, error: { code: -32001, message: "Forbidden: no valid taskward origin assertion", data: { code } } }, 403);
+    }
+    return next();
+  };
+}
