@@ -139,7 +139,9 @@ describe("the SDK client with a DPoP fetch wrapper through wrangler dev", () => 
     const result = await client.experimental.tasks.getTaskResult(handle, CallToolResultSchema);
     expect(textOf(result)).toBe("proof of possession");
     // Every call reached the origin with a verified assertion naming the caller.
-    const calls = demo.received.filter((m) => m.sessionId === transport.sessionId && m.method !== undefined);
+    // The client holds a sealed session id; the origin's entries are those of the origin session behind it.
+    const originSessions = new Set(demo.received.filter((m) => (m.assertion as { sub?: string } | undefined)?.sub === ALICE.sub && m.sessionId !== undefined).map((m) => m.sessionId));
+    const calls = demo.received.filter((m) => m.sessionId !== undefined && originSessions.has(m.sessionId) && m.method !== undefined);
     expect(calls.length).toBeGreaterThan(3);
     expect(calls.every((m) => m.assertion !== undefined && !("refused" in m.assertion) && m.assertion.sub === ALICE.sub)).toBe(true);
   });
@@ -172,10 +174,12 @@ describe("the SDK client with a DPoP fetch wrapper through wrangler dev", () => 
   });
 
   it("a handle copied from the client and sent straight to the origin (same session, old header) opens nothing", async () => {
+    // The same session as the origin knows it (the client holds only a sealed id).
+    const originSession = demo.received.find((m) => (m.assertion as { sub?: string } | undefined)?.sub === ALICE.sub && m.sessionId !== undefined)!.sessionId!;
     for (const taskId of [handle, await originTaskId(handle)]) {
       const response = await fetch(demo.url, {
         method: "POST",
-        headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": transport.sessionId!, [TASK_HANDLE_HEADER]: handle },
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": originSession, [TASK_HANDLE_HEADER]: handle },
         body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tasks/result", params: { taskId } }),
       });
       expect(response.status).toBe(403);
@@ -200,7 +204,7 @@ describe("the SDK client with a DPoP fetch wrapper through wrangler dev", () => 
     await expectTaskNotFound(client.experimental.tasks.getTask(fresh));
     expect(demo.received.slice(mark).filter((m) => m.taskId === claims.task)).toEqual([]);
     // …the demo origin, which keeps a replay cache, refuses it at once…
-    const replay = await fetch(demo.url, { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": transport.sessionId!, [ORIGIN_ASSERTION_HEADER]: forwarded.assertionToken! }, body: forwarded.bodyText });
+    const replay = await fetch(demo.url, { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": forwarded.sessionId!, [ORIGIN_ASSERTION_HEADER]: forwarded.assertionToken! }, body: forwarded.bodyText });
     expect(replay.status).toBe(403);
     expect(await replay.json()).toMatchObject({ error: { data: { code: "ERR_ASSERTION_REPLAYED" } } });
     // …and once the lifetime has passed, every verifier refuses it, and taskward issues no new one.

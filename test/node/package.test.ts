@@ -118,7 +118,8 @@ beforeAll(async () => {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   demo = await startDemoOrigin({ port: 0, handleVerification: { issuer: base, jwks: new URL(`${base}/.well-known/jwks.json`) }, requireHandle: true });
-  authority = await startAuthority({ port, originUrl: demo.url, persistTo: join(tmp, "state"), secretsFile, kid });
+  // The compatibility mode forwards the origin's copy of each handle, which this package's verifier checks.
+  authority = await startAuthority({ port, originUrl: demo.url, persistTo: join(tmp, "state"), secretsFile, kid, vars: { FORWARD_TASK_HANDLE_HEADER: "true" } });
 
   alice = await connect(authority.url, { tenant: "acme", client_id: "pkg-client", sub: "alice" });
   const taskId = await createTask(alice.client, "slow_echo", { text: "packaged", delayMs: 10 });

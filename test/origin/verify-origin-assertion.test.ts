@@ -130,7 +130,8 @@ describe("through the edge to the demo origin", () => {
     const mark = await originMark();
     const { handle } = await session.createTask("slow_echo", { text: "asserted", delayMs: 20 });
     await session.request("tasks/get", { taskId: handle });
-    const forwarded = (await originLog()).slice(mark).filter((m) => m.sessionId === session.sessionId);
+    // The client's session id is sealed; the origin's entries are found by the asserted caller.
+    const forwarded = (await originLog()).slice(mark).filter((m) => m.assertion?.sub === identity.sub);
     const create = forwarded.find((m) => m.method === "tools/call");
     const poll = forwarded.find((m) => m.method === "tasks/get");
     expect(create?.assertion).toMatchObject({ op: "create", sub: identity.sub });
@@ -144,16 +145,20 @@ describe("through the edge to the demo origin", () => {
   });
 
   it("a handle copied from a client and sent straight to the origin (same session, old header) opens nothing", async () => {
-    const session = await McpSession.open(freshIdentity(TENANT));
+    const identity = freshIdentity(TENANT);
+    const session = await McpSession.open(identity);
     const mark = await originMark();
     const { handle } = await session.createTask("slow_echo", { text: "leaked", delayMs: 20 });
     await session.request("tasks/get", { taskId: handle });
-    const originTaskId = (await originLog()).slice(mark).find((m) => m.method === "tasks/get" && m.sessionId === session.sessionId)!.taskId as string;
+    const poll = (await originLog()).slice(mark).find((m) => m.method === "tasks/get" && m.assertion?.sub === identity.sub)!;
+    const originTaskId = poll.taskId as string;
+    // The origin's own session id (the client only holds a sealed one).
+    const originSessionId = poll.sessionId as string;
     for (const taskId of [originTaskId, handle]) {
       const id = tag("direct");
       const response = await fetch(audience, {
         method: "POST",
-        headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25", "mcp-session-id": session.sessionId!, [TASK_HANDLE_HEADER]: handle },
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25", "mcp-session-id": originSessionId, [TASK_HANDLE_HEADER]: handle },
         body: JSON.stringify({ jsonrpc: "2.0", id, method: "tasks/result", params: { taskId } }),
       });
       expect(response.status).toBe(403);
@@ -162,12 +167,15 @@ describe("through the edge to the demo origin", () => {
   });
 
   it("a client-sent Taskward-Origin-Assertion never reaches the origin: the edge's own replaces it", async () => {
-    const session = await McpSession.open(freshIdentity(TENANT));
+    const identity = freshIdentity(TENANT);
+    const session = await McpSession.open(identity);
     const forged = await assertion({ bodyText: "{}", op: "message", task: undefined });
     const mark = await originMark();
-    const reply = await session.request("tools/list", {}, { [ORIGIN_ASSERTION_HEADER]: forged });
-    expect(reply.status).toBe(200);
-    const forwarded = (await originLog()).slice(mark).filter((m) => m.sessionId === session.sessionId && m.method === "tools/list");
+    const id = tag("list");
+    const response = await session.post({ jsonrpc: "2.0", id, method: "tools/list", params: {} }, { [ORIGIN_ASSERTION_HEADER]: forged });
+    expect(response.status).toBe(200);
+    await response.text();
+    const forwarded = (await originLog()).slice(mark).filter((m) => m.id === id && m.method === "tools/list");
     expect(forwarded).toHaveLength(1);
     expect(forwarded[0]!.assertionToken).not.toBe(forged);
     expect(forwarded[0]!.assertion).toMatchObject({ op: "message" });
@@ -175,15 +183,16 @@ describe("through the edge to the demo origin", () => {
   });
 
   it("an assertion signed for one body is refused by the origin with another body", async () => {
-    const session = await McpSession.open(freshIdentity(TENANT));
+    const identity = freshIdentity(TENANT);
+    const session = await McpSession.open(identity);
     const mark = await originMark();
     const { handle } = await session.createTask("slow_echo", { text: "body-swap", delayMs: 20 });
     await session.request("tasks/get", { taskId: handle });
-    const poll = (await originLog()).slice(mark).find((m) => m.method === "tasks/get" && m.sessionId === session.sessionId)!;
+    const poll = (await originLog()).slice(mark).find((m) => m.method === "tasks/get" && m.assertion?.sub === identity.sub)!;
     const swapped = (poll.bodyText as string).replace('"tasks/get"', '"tasks/cancel"');
     const response = await fetch(audience, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": session.sessionId!, [ORIGIN_ASSERTION_HEADER]: poll.assertionToken as string },
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": poll.sessionId as string, [ORIGIN_ASSERTION_HEADER]: poll.assertionToken as string },
       body: swapped,
     });
     expect(response.status).toBe(403);
