@@ -15,12 +15,11 @@ import { originRequestHeaders } from "../proxy/headers.js";
 import { relayOriginResponse } from "../proxy/respond.js";
 import { readBoundedBody } from "./read-body.js";
 import { taskIdMapperFor, type MapperScope } from "./task-id-mapper.js";
-import { authorizeFollowUp, authorizeSubscriptions, rateLimitRefusal } from "./authorize-follow-up.js";
+import { authorizeFollowUp, authorizeSubscriptions, FollowUpRefused } from "./authorize-follow-up.js";
 import { applyTaskSupportPolicy, policyFor } from "../policy/index.js";
-import { ledgerFor } from "../ledger/ledger-client.js";
+import { CreationSlot } from "../ledger/creation-slot.js";
 import { checkHeadersAgreeWithBody, encodeHeaderValue } from "../mcp/routing-headers.js";
 import { taskProtocolOf } from "../mcp/revision.js";
-import { verifyOwnHandle } from "../handle/verify-cached.js";
 import { rewriteInboundRelatedTask } from "./inbound-related-task.js";
 
 export type AppEnv = { Bindings: WorkerEnv };
@@ -71,14 +70,15 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
   const extension = classified.protocol === "extension";
   let handleHeader: string | undefined;
   const requestMethod = message.kind === "request" ? message.method : undefined;
+  let slot: CreationSlot | undefined;
 
   switch (classified.route) {
     case "follow-up": {
       const keyRing = await requireKeyRing(config);
-      if (extension && !declaresTasksExtension(classified.message.params)) {
-        await requireLegacyHandle(classified.handle, keyRing, config);
-      }
-      const { claims, status } = await authorizeFollowUp(classified.handle, classified.op, classified.revision, principal, keyRing, config, c.env);
+      const { claims, status } =
+        extension && !declaresTasksExtension(classified.message.params)
+          ? await authorizeLegacyFollowUp(classified.handle, classified.op, classified.revision, principal, keyRing, config, c.env)
+          : await authorizeFollowUp(classified.handle, classified.op, classified.revision, principal, keyRing, config, c.env);
       (raw.params as JsonObject).taskId = claims.task;
       scope.followUp = { handle: classified.handle, claims, status };
       handleHeader = classified.handle;
@@ -108,7 +108,7 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
     }
     case "create-candidate": {
       const mayCreateTask = enforceTaskSupport(classified, config);
-      if (mayCreateTask) await enforceCreationRate(c.env, principal);
+      if (mayCreateTask) slot = await CreationSlot.reserve(c.env, principal);
       scope.creation = { tool: classified.tool, revision: classified.revision, protocol: classified.protocol, keyRing: await requireKeyRing(config) };
       break;
     }
@@ -122,15 +122,19 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
   const forwardHeaders = originRequestHeaders(c.req.raw.headers, handleHeader, extension);
   // 2026-07-28: Mcp-Name always equals the forwarded params.taskId (set even if the client omitted it).
   if (extension && scope.followUp) forwardHeaders.set(MCP_NAME_HEADER, encodeHeaderValue(scope.followUp.claims.task));
-  const origin = await forwardToOrigin(config.originUrl, { method: "POST", headers: forwardHeaders, body: JSON.stringify(raw) });
-  const mapper = taskIdMapperFor(scope);
-  const requestId = message.kind === "notification" ? undefined : message.id;
-  return relayOriginResponse(origin, async (m) => {
-    if (requestMethod === "tools/list" && m.id === requestId && isObject(m.result)) {
-      applyTaskSupportPolicy(m.result, config.policy);
-    }
-    return rewriteOutboundMessage(m, { requestId, requestMethod, mapper });
-  }, requestId ?? null);
+  const relay = async (): Promise<Response> => {
+    const origin = await forwardToOrigin(config.originUrl, { method: "POST", headers: forwardHeaders, body: JSON.stringify(raw) });
+    const mapper = slot ? slot.track(taskIdMapperFor(scope)) : taskIdMapperFor(scope);
+    const requestId = message.kind === "notification" ? undefined : message.id;
+    return relayOriginResponse(origin, async (m) => {
+      if (requestMethod === "tools/list" && m.id === requestId && isObject(m.result)) {
+        applyTaskSupportPolicy(m.result, config.policy);
+      }
+      return rewriteOutboundMessage(m, { requestId, requestMethod, mapper });
+    }, requestId ?? null);
+  };
+  // A reserved creation slot is given back when the call yields no task.
+  return slot ? slot.settle(relay(), scope.waitUntil) : relay();
 }
 
 /**
@@ -159,11 +163,6 @@ function enforceTaskSupport(classified: Extract<Classified, { route: "create-can
   return declared;
 }
 
-async function enforceCreationRate(env: WorkerEnv, principal: Principal): Promise<void> {
-  const retryAfter = await ledgerFor(env.TASK_LEDGER, principal.tenant).creationRetryAfter(principal.tenant, principal);
-  if (retryAfter > 0) throw rateLimitRefusal(retryAfter);
-}
-
 const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
 const CLIENT_CAPABILITIES_META = "io.modelcontextprotocol/clientCapabilities";
 
@@ -181,13 +180,20 @@ function missingTasksCapability(): Refusal {
 
 /**
  * A client that did not declare the extension may still poll or cancel a task it created under
- * 2025-11-25 (dual serving, SEP-2663); anything else is the capability error, decided before
- * the handle is looked up so a non-handle id gets -32021, not -32602.
+ * 2025-11-25 (dual serving, SEP-2663); anything else is the capability error. Every id goes
+ * through the same audited, rate-limited decision first, so a forged handle, another
+ * principal's valid handle and a non-handle all get the same -32021: no validity oracle.
  */
-async function requireLegacyHandle(handle: string, keyRing: KeyRing, config: Config): Promise<void> {
-  // Cached: authorizeFollowUp verifies the same handle right after, and then finds it remembered.
-  const claims = await verifyOwnHandle(handle, keyRing, config.issuer, config.handleAudience).catch(() => undefined);
-  if (!claims || taskProtocolOf(claims.mcp) !== "utility") throw missingTasksCapability();
+async function authorizeLegacyFollowUp(...args: Parameters<typeof authorizeFollowUp>): ReturnType<typeof authorizeFollowUp> {
+  let authorized: Awaited<ReturnType<typeof authorizeFollowUp>>;
+  try {
+    authorized = await authorizeFollowUp(...args);
+  } catch (error) {
+    if (error instanceof FollowUpRefused) throw missingTasksCapability();
+    throw error;
+  }
+  if (taskProtocolOf(authorized.claims.mcp) !== "utility") throw missingTasksCapability();
+  return authorized;
 }
 
 /** GET /mcp (server-initiated SSE stream) and DELETE /mcp (end session): authenticated pass-through with rewriting. */
