@@ -74,22 +74,18 @@ export class AuditLog {
 
   /**
    * A repeated allowed `get` by the same principal on the same handle extends the newest event's
-   * span (count, last_at) instead of adding a row; when other events came in between, it folds
-   * into that handle's window like a refusal does (see `fold`). Only an unsealed chain head is
-   * ever rewritten, and its hash is recomputed.
+   * span (count, last_at) instead of adding a row. Any other repeat of one allowed decision
+   * (same principal, handle and operation) folds into that decision's window (see `fold`). Only
+   * an unsealed chain head is ever rewritten, and its hash is recomputed.
    */
   appendAllowed(jti: string, op: string, principal: { tenant: string; clientId: string; subject: string }): boolean {
-    if (op === "get") {
-      const head = this.head();
-      if (head && head.seq > this.sealedSeq() && head.type === "allowed" && head.jti === jti && head.op === op && head.client_id === principal.clientId && head.subject === principal.subject) {
-        const { hash: _previous, ...extended } = { ...head, count: head.count + 1, last_at: Date.now() };
-        this.sql.exec(`UPDATE audit SET count = ?, last_at = ?, hash = ? WHERE seq = ?`, extended.count, extended.last_at, eventHash(extended), head.seq);
-        return false;
-      }
-      return this.fold(["allowed", op, jti, principal.tenant, principal.clientId, principal.subject].join("\u0000"), { type: "allowed", jti, op, principal });
+    const head = op === "get" ? this.head() : undefined;
+    if (head && head.seq > this.sealedSeq() && head.type === "allowed" && head.jti === jti && head.op === op && head.client_id === principal.clientId && head.subject === principal.subject) {
+      const { hash: _previous, ...extended } = { ...head, count: head.count + 1, last_at: Date.now() };
+      this.sql.exec(`UPDATE audit SET count = ?, last_at = ?, hash = ? WHERE seq = ?`, extended.count, extended.last_at, eventHash(extended), head.seq);
+      return false;
     }
-    this.append({ type: "allowed", jti, op, principal });
-    return false;
+    return this.fold(["allowed", op, jti, principal.tenant, principal.clientId, principal.subject].join("\u0000"), { type: "allowed", jti, op, principal });
   }
 
   /**
