@@ -34,3 +34,18 @@ describe("refusal spans", () => {
     expect(await stub.verifyAudit(tenant)).toMatchObject({ valid: true });
   });
 });
+
+describe("step-up without auth_time", () => {
+  it("a caller whose token carries no auth_time never passes step-up", async () => {
+    const tenant = `t-stepup-${crypto.randomUUID().slice(0, 8)}`;
+    const stub = namespace.get(ledgerIdFor(namespace, tenant));
+    const now = Date.now();
+    const owner = { tenant, clientId: "c", subject: "s" };
+    await stub.issue(tenant, {
+      jti: "j1", taskId: "o1", handle: "h1", principal: owner, tool: "long_job", ops: ["get", "result", "cancel"], mcp: "2025-11-25",
+      bind: ["tenant", "client", "subject"], maxAuthAgeSeconds: 300, stepUpOps: ["result"], status: "working", issuedAt: now, expiresAt: now + 60_000,
+    });
+    expect(await stub.authorize(tenant, "j1", "result", { ...owner, authTime: undefined })).toEqual({ allowed: false, reason: "step_up_required", maxAuthAgeSeconds: 300 });
+    expect(await stub.authorize(tenant, "j1", "result", { ...owner, authTime: Math.floor(now / 1000) })).toMatchObject({ allowed: true });
+  });
+});
