@@ -20,6 +20,14 @@
  *
  * Environment: LOAD_DURATION_S (20), LOAD_CONNECTIONS (8), LOAD_TENANTS (4), LOAD_PRINCIPALS (2),
  * LOAD_SEED (1) for the operation mix.
+ *
+ * LOAD_HOSTILE=1 adds one hostile principal (tenant `load-hostile`) on LOAD_HOSTILE_CONNECTIONS (4)
+ * connections of its own, at full speed: alternately a garbage `tasks/get` and a `tasks/get` with
+ * an owner's valid handle. The refusal limit is then the real one (RATE_LIMIT_REFUSALS_PER_MINUTE
+ * 30; creations stay raised) and owners send no foreign follow-ups of their own. Extra checks:
+ * owners never get a 429, every hostile call is still counted in the audit (folded spans), the
+ * hostile principal's rows per ledger stay within the documented bound (2 per denial reason and
+ * one-minute window; docs/ledger-schema.md), and every chain verifies.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -47,10 +55,15 @@ const CONNECTIONS = intFromEnv("LOAD_CONNECTIONS", 8);
 const TENANTS = intFromEnv("LOAD_TENANTS", 4);
 const PRINCIPALS = intFromEnv("LOAD_PRINCIPALS", 2);
 const SEED = intFromEnv("LOAD_SEED", 1);
+const HOSTILE = process.env.LOAD_HOSTILE === "1";
+const HOSTILE_CONNECTIONS = intFromEnv("LOAD_HOSTILE_CONNECTIONS", 4);
+const REFUSALS_PER_MINUTE = 30;
 const DRAIN_MS = 1_000;
+/** Handles outlive the run, so an owner's poll is never refused for expiry (nor, below, for delivery). */
+const TASK_TTL_MS = Math.max(120, DURATION_S + 120) * 1000;
 const POOL_PER_PRINCIPAL = 4;
 /** The operation mix (weights). `foreign` is a tasks/get by a principal that does not own the handle. */
-const MIX = { create: 12, get: 50, result: 14, cancel: 9, foreign: 15 };
+const MIX = HOSTILE ? { create: 12, get: 50, result: 14, cancel: 9, foreign: 0 } : { create: 12, get: 50, result: 14, cancel: 9, foreign: 15 };
 
 // ---- processes ----
 
@@ -113,7 +126,7 @@ async function rpc(base, principal, message) {
 }
 
 function createMessage(id, delayMs) {
-  return { jsonrpc: "2.0", id, method: "tools/call", params: { name: "slow_echo", arguments: { text: `load ${id}`, delayMs }, task: { ttl: 120_000 } } };
+  return { jsonrpc: "2.0", id, method: "tools/call", params: { name: "slow_echo", arguments: { text: `load ${id}`, delayMs }, task: { ttl: TASK_TTL_MS } } };
 }
 
 async function openPrincipal(base, identity) {
@@ -196,7 +209,8 @@ async function main() {
         WRANGLER, "dev", "--env", "dev", "--ip", HOST, "--port", String(port),
         "--persist-to", join(tmp, "state"), "--env-file", secretsFile,
         "--var", `TASKWARD_ISSUER:${base}`, "--var", `ORIGIN_URL:${originUrl}`,
-        "--var", "RATE_LIMIT_CREATIONS_PER_MINUTE:1000000", "--var", "RATE_LIMIT_REFUSALS_PER_MINUTE:1000000",
+        "--var", `DELIVERY_GRACE_SECONDS:${Math.max(300, DURATION_S + 120)}`,
+        "--var", "RATE_LIMIT_CREATIONS_PER_MINUTE:1000000", "--var", `RATE_LIMIT_REFUSALS_PER_MINUTE:${HOSTILE ? REFUSALS_PER_MINUTE : 1000000}`,
         "--show-interactive-dev-session=false",
       ],
       { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
@@ -211,7 +225,9 @@ async function main() {
     for (const tenant of tenants) {
       for (let p = 1; p <= PRINCIPALS; p++) principals.push(await openPrincipal(base, { tenant, client_id: `load-cli-${p}`, sub: `user-${p}` }));
     }
-    const perTenant = Object.fromEntries(tenants.map((t) => [t, { followUps: 0, ownerFollowUps: 0, foreignFollowUps: 0, answered: 0, created: 0 }]));
+    const hostile = HOSTILE ? await openPrincipal(base, { tenant: "load-hostile", client_id: "hostile-cli", sub: "mallory" }) : undefined;
+    const auditedTenants = hostile ? [...tenants, hostile.tenant] : tenants;
+    const perTenant = Object.fromEntries(auditedTenants.map((t) => [t, { followUps: 0, ownerFollowUps: 0, foreignFollowUps: 0, answered: 0, created: 0 }]));
     let setupId = 0;
     for (const principal of principals) {
       for (let i = 0; i < POOL_PER_PRINCIPAL; i++) {
@@ -230,6 +246,8 @@ async function main() {
     const pick = (list) => list[Math.floor(random() * list.length)];
     const pending = new Map();
     const latencies = [];
+    const hostileOutcomes = { sent: 0, answered: 0, garbage: 0, foreign: 0, notFound: 0, rateLimited: 0, other: [], httpStatus: {} };
+    const ownerStatuses = {};
     const outcomes = { create: 0, createRefused: 0, get: 0, result: 0, cancel: 0, foreign: 0, allowedAnswers: 0, refusedAnswers: 0, unexpected: [], httpStatus: {} };
     let sent = 0;
     let answered = 0;
@@ -280,6 +298,7 @@ async function main() {
 
     function onResponse(status, body) {
       outcomes.httpStatus[status] = (outcomes.httpStatus[status] ?? 0) + 1;
+      if (status === 429) outcomes.unexpected.push(`an owner got 429: ${String(body).slice(0, 200)}`);
       const messages = messagesIn(body);
       const reply = messages.find((m) => typeof m.id === "string" && pending.has(m.id) && ("result" in m || "error" in m));
       if (!reply) {
@@ -320,9 +339,48 @@ async function main() {
       requests: [{ setupRequest, onResponse }],
     });
     const finished = new Promise((done, fail) => instance.once("done", done).once("error", fail));
+
+    // The hostile principal: its own connections, full speed, garbage and foreign-handle polls alternately.
+    let hostileNext = 0;
+    const hostilePending = new Map();
+    function hostileRequest(request) {
+      if (draining) return { ...request, method: "GET", path: "/.well-known/jwks.json", headers: {}, body: "" };
+      const id = `H${hostileNext++}`;
+      const garbage = hostileNext % 2 === 0;
+      const owner = pick(principals);
+      const taskId = garbage ? `garbage-${randomBytes(12).toString("base64url")}` : pick(owner.handles);
+      const victim = garbage ? hostile.tenant : owner.tenant;
+      perTenant[victim].followUps++;
+      perTenant[victim].foreignFollowUps++;
+      hostilePending.set(id, garbage ? "garbage" : "foreign");
+      hostileOutcomes.sent++;
+      return { ...request, method: "POST", path: "/mcp", headers: mcpHeaders(hostile), body: JSON.stringify({ jsonrpc: "2.0", id, method: "tasks/get", params: { taskId } }) };
+    }
+    function hostileResponse(status, body) {
+      hostileOutcomes.httpStatus[status] = (hostileOutcomes.httpStatus[status] ?? 0) + 1;
+      const reply = messagesIn(body).find((m) => typeof m.id === "string" && hostilePending.has(m.id));
+      if (!reply) {
+        if (!String(body).includes('"keys"')) hostileOutcomes.other.push(`HTTP ${status}: ${String(body).slice(0, 200)}`);
+        return;
+      }
+      hostileOutcomes[hostilePending.get(reply.id)]++;
+      hostilePending.delete(reply.id);
+      hostileOutcomes.answered++;
+      if (status === 429 && reply.error?.code === -32029) hostileOutcomes.rateLimited++;
+      else if (status === 200 && reply.error?.code === -32602) hostileOutcomes.notFound++;
+      else hostileOutcomes.other.push(`HTTP ${status}: ${JSON.stringify(reply).slice(0, 200)}`);
+    }
+    const hostileInstance = hostile
+      ? autocannon({ url: base, connections: HOSTILE_CONNECTIONS, pipelining: 1, duration: DURATION_S + 30, timeout: 30, requests: [{ setupRequest: hostileRequest, onResponse: hostileResponse }] })
+      : undefined;
+    const hostileFinished = hostileInstance ? new Promise((done, fail) => hostileInstance.once("done", done).once("error", fail)) : Promise.resolve(undefined);
+
     const drainTimer = setTimeout(() => (draining = true), DURATION_S * 1000);
-    const stopTimer = setTimeout(() => instance.stop(), DURATION_S * 1000 + DRAIN_MS);
-    const result = await finished;
+    const stopTimer = setTimeout(() => {
+      instance.stop();
+      hostileInstance?.stop();
+    }, DURATION_S * 1000 + DRAIN_MS);
+    const [result, hostileResult] = await Promise.all([finished, hostileFinished]);
     clearTimeout(drainTimer);
     clearTimeout(stopTimer);
     const measuredSeconds = Math.min(DURATION_S, (performance.now() - startedAt) / 1000);
@@ -331,7 +389,10 @@ async function main() {
     await sleep(500); // let waitUntil work (status observations) settle; decisions are synchronous
     const tenantsReport = {};
     let allGood = true;
-    for (const tenant of tenants) {
+    // Documented bound: 2 rows per denial reason and one-minute window; the hostile principal meets two reasons per ledger.
+    const windows = Math.ceil((DURATION_S * 1000 + DRAIN_MS) / 60_000);
+    const hostileRowBound = 2 * 2 * windows;
+    for (const tenant of auditedTenants) {
       const rows = await auditOf(base, adminToken, tenant);
       const sum = (type) => rows.filter((r) => r.type === type).reduce((n, r) => n + r.count, 0);
       const allowed = sum("allowed");
@@ -339,12 +400,14 @@ async function main() {
       const issued = rows.filter((r) => r.type === "issued").length;
       const verify = await (await fetch(`${base}/admin/tenants/${tenant}/audit/verify`, { headers: { authorization: `Bearer ${adminToken}` } })).json();
       const mine = perTenant[tenant];
+      const hostileRows = hostile ? rows.filter((r) => r.client_id === hostile.client_id && r.subject === hostile.sub) : [];
       const checks = {
         decisionsEqualEvents: mine.followUps === allowed + denied,
         ownerFollowUpsEqualAllowed: mine.ownerFollowUps === allowed,
         foreignFollowUpsEqualDenied: mine.foreignFollowUps === denied,
         creationsEqualIssued: mine.created === issued,
         chainValid: verify.valid === true,
+        ...(hostile ? { hostileRowsWithinBound: hostileRows.length <= hostileRowBound } : {}),
       };
       if (!Object.values(checks).every(Boolean)) allGood = false;
       tenantsReport[tenant] = {
@@ -359,17 +422,19 @@ async function main() {
         creations: mine.created,
         issuedEvents: issued,
         verify: { valid: verify.valid, events: verify.events },
+        ...(hostile ? { hostileRows: hostileRows.length, hostileRowBound, hostileCallsCounted: hostileRows.reduce((n, r) => n + r.count, 0), hostileReasons: [...new Set(hostileRows.map((r) => r.reason))] } : {}),
         checks,
       };
     }
     if (sent !== answered) allGood = false;
+    if (hostile && (hostileOutcomes.sent !== hostileOutcomes.answered || hostileOutcomes.other.length > 0)) allGood = false;
     if (outcomes.unexpected.length > 0) allGood = false;
 
     latencies.sort((a, b) => a - b);
     const round = (n) => (n === null ? null : Math.round(n * 10) / 10);
     const summary = {
       command: "npm run load",
-      config: { durationSeconds: DURATION_S, connections: CONNECTIONS, tenants: TENANTS, principalsPerTenant: PRINCIPALS, mix: MIX, seed: SEED, rateLimitsRaised: true },
+      config: { durationSeconds: DURATION_S, connections: CONNECTIONS, tenants: TENANTS, principalsPerTenant: PRINCIPALS, mix: MIX, seed: SEED, rateLimitsRaised: HOSTILE ? "creations only" : true, hostile: HOSTILE },
       mcpRequests: {
         sent,
         answered,
@@ -395,6 +460,25 @@ async function main() {
         seconds: result.duration,
         note: "includes the 1 s drain of GET /.well-known/jwks.json",
       },
+      ...(hostile
+        ? {
+            hostile: {
+              connections: HOSTILE_CONNECTIONS,
+              sent: hostileOutcomes.sent,
+              answered: hostileOutcomes.answered,
+              garbagePolls: hostileOutcomes.garbage,
+              foreignHandlePolls: hostileOutcomes.foreign,
+              answeredNotFound: hostileOutcomes.notFound,
+              answered429: hostileOutcomes.rateLimited,
+              other: hostileOutcomes.other.slice(0, 10),
+              otherCount: hostileOutcomes.other.length,
+              autocannonRequests: hostileResult.requests.total,
+              refusalsPerMinute: REFUSALS_PER_MINUTE,
+            },
+            totalCalls: sent + hostileOutcomes.sent,
+            ownerStatusCodes: outcomes.httpStatus,
+          }
+        : {}),
       auditCompleteness: tenantsReport,
       ok: allGood,
     };
@@ -404,6 +488,15 @@ async function main() {
     console.log(`errors     autocannon errors ${result.errors}, timeouts ${result.timeouts}, non-2xx ${result.non2xx}; unexpected MCP outcomes ${outcomes.unexpected.length}`);
     console.log(`latency    MCP p50 ${summary.mcpRequests.latencyMs.p50} ms, p99 ${summary.mcpRequests.latencyMs.p99} ms (autocannon p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms)`);
     console.log(`throughput ${summary.mcpRequests.throughputPerSecond} MCP req/s over ${DURATION_S} s; autocannon ${result.requests.average} req/s, ${Math.round(result.throughput.average)} B/s`);
+    if (hostile) {
+      console.log(
+        `hostile    ${hostileOutcomes.sent} calls (${hostileOutcomes.garbage} garbage, ${hostileOutcomes.foreign} foreign-handle): ${hostileOutcomes.notFound} answered -32602, ${hostileOutcomes.rateLimited} answered 429, ${hostileOutcomes.other.length} other; ` +
+          `owners' HTTP statuses ${JSON.stringify(outcomes.httpStatus)}; total MCP calls ${sent + hostileOutcomes.sent}`,
+      );
+      for (const [tenant, report] of Object.entries(tenantsReport)) {
+        console.log(`hostile    ${tenant}: ${report.hostileRows} audit rows (bound ${report.hostileRowBound}) standing for ${report.hostileCallsCounted} calls, reasons ${report.hostileReasons.join(", ") || "-"}`);
+      }
+    }
     for (const [tenant, report] of Object.entries(tenantsReport)) {
       console.log(
         `audit      ${tenant}: decisions ${report.decisionsMade} vs events ${report.eventsRecorded} (allowed ${report.allowedEvents} / owner follow-ups ${report.ownerFollowUps}, denied ${report.deniedEvents} / foreign ${report.foreignFollowUps}), ` +

@@ -6,10 +6,12 @@ import { Refusal } from "./errors.js";
 import { handleMcpPost, handleMcpStream, refusalResponse, type AppEnv } from "./gateway/mcp-endpoint.js";
 import { wellKnownRoutes } from "./well-known.js";
 import { rejectForeignOrigins } from "./gateway/request-origin.js";
+import { limitRequestBodies } from "./body-limit.js";
 
 /** Route composition: the MCP endpoint, public metadata, dev issuer and admin API. */
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  app.use("*", limitRequestBodies);
   app.use("/mcp", rejectForeignOrigins);
   app.post("/mcp", handleMcpPost);
   app.get("/mcp", handleMcpStream);

@@ -24,6 +24,20 @@ export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN"> {
   DPOP_BOUND_ACCESS_TOKENS_REQUIRED?: string;
   ORIGIN_ASSERTION_TTL_SECONDS?: string;
   FORWARD_TASK_HANDLE_HEADER?: string;
+  AUDIT_CHECKPOINT_SECONDS?: string;
+  /** Secret: the key API keys are MAC'd under. Without it, one is derived from HANDLE_SIGNING_JWKS. */
+  API_KEY_SECRET?: string;
+  /** "false" accepts OAuth access tokens without `typ: at+jwt` (RFC 9068). */
+  OAUTH_REQUIRE_AT_JWT?: string;
+}
+
+/** One authorization server whose access tokens taskward accepts. */
+export interface OAuthServer {
+  issuer: string;
+  /** Its JWKS; when absent, found through its RFC 8414 metadata. */
+  jwksUri: string | undefined;
+  /** The only tenants tokens of this issuer may name; any tenant when absent. */
+  tenants: string[] | undefined;
 }
 
 export interface ClaimNames {
@@ -39,7 +53,16 @@ export interface Config {
   originUrl: string;
   /** Audience of handles: the origin's canonical resource URI. */
   handleAudience: string;
-  oauth: { issuers: string[]; jwksUrl: string | undefined; claims: ClaimNames };
+  oauth: {
+    /** The issuers' identifiers (RFC 9728 `authorization_servers`). */
+    issuers: string[];
+    servers: OAuthServer[];
+    /** Require `typ: at+jwt` on access tokens (RFC 9068); on unless OAUTH_REQUIRE_AT_JWT is "false". */
+    requireAtJwt: boolean;
+    claims: ClaimNames;
+  };
+  /** MAC key material for API keys: API_KEY_SECRET, else derived (HKDF) from the signing key ring. */
+  apiKeySecret: string | undefined;
   maxTaskTtlSeconds: number;
   maxBodyBytes: number;
   devMode: boolean;
@@ -104,12 +127,45 @@ function assertionTtl(value: string | undefined): number {
   return ttl;
 }
 
+/**
+ * OAUTH_ISSUERS: a JSON array `[{"issuer", "jwks_uri"?, "tenants"?}]` (each issuer its own JWKS,
+ * or RFC 8414 discovery when jwks_uri is absent; `tenants` limits which tenants it may assert),
+ * or the older comma-separated issuers sharing OAUTH_JWKS_URL.
+ */
+function parseOAuthServers(issuers: string | undefined, sharedJwksUrl: string | undefined): OAuthServer[] {
+  const text = (issuers ?? "").trim();
+  if (text.startsWith("[")) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new ConfigError("OAUTH_ISSUERS starts with [ but is not JSON");
+    }
+    return (parsed as unknown[]).map((entry, index) => {
+      const item = entry as { issuer?: unknown; jwks_uri?: unknown; tenants?: unknown };
+      if (!item || typeof item.issuer !== "string") throw new ConfigError(`OAUTH_ISSUERS[${index}].issuer must be a string`);
+      if (item.jwks_uri !== undefined && typeof item.jwks_uri !== "string") throw new ConfigError(`OAUTH_ISSUERS[${index}].jwks_uri must be a string`);
+      if (item.tenants !== undefined && !(Array.isArray(item.tenants) && item.tenants.every((t) => typeof t === "string"))) {
+        throw new ConfigError(`OAUTH_ISSUERS[${index}].tenants must be an array of tenant ids`);
+      }
+      requireUrl(`OAUTH_ISSUERS[${index}].issuer`, item.issuer);
+      return {
+        issuer: item.issuer,
+        jwksUri: item.jwks_uri === undefined ? undefined : requireUrl(`OAUTH_ISSUERS[${index}].jwks_uri`, item.jwks_uri),
+        tenants: item.tenants as string[] | undefined,
+      };
+    });
+  }
+  const names = text.split(",").map((s) => s.trim()).filter(Boolean);
+  const jwksUri = sharedJwksUrl ? requireUrl("OAUTH_JWKS_URL", sharedJwksUrl) : undefined;
+  if (names.length > 0 && !jwksUri) throw new ConfigError("OAUTH_JWKS_URL is required when OAUTH_ISSUERS is a comma-separated list");
+  return names.map((issuer) => ({ issuer, jwksUri, tenants: undefined }));
+}
+
 export function parseConfig(env: WorkerEnv): Config {
   const issuer = requireUrl("TASKWARD_ISSUER", env.TASKWARD_ISSUER);
   const originUrl = requireUrl("ORIGIN_URL", env.ORIGIN_URL);
-  const oauthIssuers = (env.OAUTH_ISSUERS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-  const jwksUrl = env.OAUTH_JWKS_URL ? requireUrl("OAUTH_JWKS_URL", env.OAUTH_JWKS_URL) : undefined;
-  if (oauthIssuers.length > 0 && !jwksUrl) throw new ConfigError("OAUTH_JWKS_URL is required when OAUTH_ISSUERS is set");
+  const oauthServers = parseOAuthServers(env.OAUTH_ISSUERS, env.OAUTH_JWKS_URL);
   const policy = parseTaskPolicy(env.TASK_POLICY);
   if ("problems" in policy) throw new ConfigError(policy.problems.join("; "));
   const maxTaskTtlSeconds = positiveInteger("MAX_TASK_TTL_SECONDS", env.MAX_TASK_TTL_SECONDS, 86_400);
@@ -120,8 +176,9 @@ export function parseConfig(env: WorkerEnv): Config {
     originUrl,
     handleAudience: originUrl,
     oauth: {
-      issuers: oauthIssuers,
-      jwksUrl,
+      issuers: oauthServers.map((server) => server.issuer),
+      servers: oauthServers,
+      requireAtJwt: env.OAUTH_REQUIRE_AT_JWT === undefined || env.OAUTH_REQUIRE_AT_JWT === "" ? true : booleanFlag("OAUTH_REQUIRE_AT_JWT", env.OAUTH_REQUIRE_AT_JWT),
       claims: {
         tenant: env.CLAIM_TENANT || "tenant",
         clientId: env.CLAIM_CLIENT_ID || "client_id",
@@ -135,6 +192,7 @@ export function parseConfig(env: WorkerEnv): Config {
     allowedOrigins: [new URL(issuer).origin, ...(env.ALLOWED_ORIGINS ?? "").split(",").map((s) => s.trim()).filter(Boolean)],
     adminToken: env.ADMIN_TOKEN || undefined,
     introspectionToken: env.INTROSPECTION_TOKEN || undefined,
+    apiKeySecret: env.API_KEY_SECRET || undefined,
     signingJwks: env.HANDLE_SIGNING_JWKS || undefined,
     policy: policy.policy,
     policyVersion: policyVersionOf(policy.policy, maxTaskTtlSeconds),
@@ -143,6 +201,7 @@ export function parseConfig(env: WorkerEnv): Config {
       creationsPerMinute: positiveInteger("RATE_LIMIT_CREATIONS_PER_MINUTE", env.RATE_LIMIT_CREATIONS_PER_MINUTE, 120),
       refusalsPerMinute: positiveInteger("RATE_LIMIT_REFUSALS_PER_MINUTE", env.RATE_LIMIT_REFUSALS_PER_MINUTE, 30),
       auditRetentionMs: retentionDays === undefined ? undefined : retentionDays * 86_400_000,
+      auditCheckpointMs: positiveInteger("AUDIT_CHECKPOINT_SECONDS", env.AUDIT_CHECKPOINT_SECONDS, 3600) * 1000,
     },
     dpop: {
       maxSkewSeconds: positiveInteger("DPOP_MAX_SKEW_SECONDS", env.DPOP_MAX_SKEW_SECONDS, 300),

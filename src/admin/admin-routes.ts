@@ -113,16 +113,24 @@ export const adminRoutes = new Hono<AppEnv>()
     if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit <= 0 || limit > 10_000) {
       return invalidRequest(c, "after must be a non-negative integer and limit an integer 1-10000");
     }
-    const { events, anchor } = await ledgerFor(c.env.TASK_LEDGER, tenant).auditEvents(tenant, after, limit);
+    const { events, anchor, anchorCheckpoint } = await ledgerFor(c.env.TASK_LEDGER, tenant).auditEvents(tenant, after, limit);
     const headers: Record<string, string> = { "content-type": "application/x-ndjson; charset=utf-8" };
     const last = events.at(-1);
     if (last && events.length === limit) headers["audit-next-cursor"] = String(last.seq);
     if (anchor) headers["audit-anchor"] = `${anchor.seq}:${anchor.prevHash}`;
+    if (anchorCheckpoint) headers["audit-anchor-checkpoint"] = anchorCheckpoint;
     return c.body(events.map((e) => JSON.stringify(e)).join("\n") + (events.length ? "\n" : ""), 200, headers);
   })
   .get("/tenants/:tenant/audit/verify", async (c) => {
     const tenant = c.req.param("tenant");
     return c.json(await ledgerFor(c.env.TASK_LEDGER, tenant).verifyAudit(tenant));
+  })
+  // A signed checkpoint of the chain head, taken now: keep it to verify later exports offline.
+  .get("/tenants/:tenant/audit/checkpoint", async (c) => {
+    const tenant = c.req.param("tenant");
+    const checkpoint = await ledgerFor(c.env.TASK_LEDGER, tenant).checkpoint(tenant);
+    if (!checkpoint) return c.json({ error: "not_found", message: "this tenant has no audit trail" }, 404);
+    return c.json({ tenant, seq: checkpoint.seq, hash: checkpoint.hash, checkpoint: checkpoint.jws });
   })
   .post("/tenants/:tenant/api-keys", async (c) => {
     const tenant = c.req.param("tenant");

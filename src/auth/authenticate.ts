@@ -33,10 +33,10 @@ export async function authenticate(authorization: string | undefined, config: Co
   const reasons: string[] = [];
   let principal: Principal | undefined;
   if (looksLikeApiKey(token)) {
-    principal = await verifyApiKey(token, env);
+    principal = await verifyApiKey(token, config, env);
     if (!principal) throw new Refusal("invalid_credentials", "unknown or revoked API key");
   }
-  if (!principal && config.oauth.issuers.length > 0) {
+  if (!principal && config.oauth.servers.length > 0) {
     principal = await verifyOAuthToken(token, config).catch((error: Error) => void reasons.push(`oauth: ${error.message}`));
   }
   if (!principal && config.devMode) {

@@ -3,8 +3,8 @@ export interface Principal {
   tenant: string;
   clientId: string;
   subject: string;
-  /** Seconds since epoch the caller last authenticated (OAuth `auth_time`, else `iat`). */
-  authTime: number;
+  /** Seconds since epoch the caller last authenticated (OAuth `auth_time` only); undefined: step-up always fails. */
+  authTime: number | undefined;
   scopes: string[];
   via: "oauth" | "dev" | "api_key";
   /** When the credential stops being valid (seconds since epoch), for signed tokens. */

@@ -1,22 +1,25 @@
 import { parseArgs } from "node:util";
 import { generateKeys, retireKey, rotateKeys } from "./keys.js";
-import { devToken, exportAudit, listTasks, revoke, verifyAudit } from "./operations.js";
+import { auditCheckpoint, devToken, exportAudit, listTasks, revoke, verifyAudit } from "./operations.js";
 import { RemoteError, UsageError, type CommandOutput } from "./output.js";
 
 export const USAGE = `taskward — operator CLI for the taskward MCP task-handle authority
 
 Usage:
-  taskward keys generate [--alg EdDSA|ES256] [--kid KID]     new HANDLE_SIGNING_JWKS document
-  taskward keys rotate --file CURRENT.json [--alg ALG]        add a key and make it active
-  taskward keys retire --file CURRENT.json --kid KID          remove a retired verification key
+  taskward keys generate [--alg EdDSA|ES256] [--kid KID] [--out FILE]   new HANDLE_SIGNING_JWKS document
+  taskward keys rotate --file CURRENT.json [--alg ALG] [--out FILE]      add a key and make it active
+  taskward keys retire --file CURRENT.json --kid KID [--out FILE]        remove a retired verification key
   taskward revoke --handle HANDLE [--reason R]
   taskward revoke --tenant T (--jti J | --task ID | --client C | --sub S | --all) [--reason R]
   taskward tasks --tenant T [--client C] [--sub S] [--limit N] [--json]
   taskward audit export --tenant T [--out FILE]
-  taskward audit verify (--file FILE | --tenant T)
+  taskward audit checkpoint --tenant T [--out FILE]           a signed checkpoint of the chain head, kept for later
+  taskward audit verify (--file FILE | --tenant T) [--jwks JWKS.json] [--checkpoint FILE]...
   taskward dev-token --tenant T --client C --sub S
 
-Remote commands take --url URL (or TASKWARD_URL) and --admin-token TOKEN (or TASKWARD_ADMIN_TOKEN).
+Remote commands take --url URL (or TASKWARD_URL) and the admin token from TASKWARD_ADMIN_TOKEN or
+--admin-token-file FILE (--admin-token TOKEN still works but is visible to other users: it warns).
+Files written with --out (keys, exports, checkpoints) are created with mode 0600.
 Exit codes: 0 done, 1 refused or failed (including a broken audit chain), 2 usage error.`;
 
 const OPTIONS = {
@@ -25,6 +28,9 @@ const OPTIONS = {
   file: { type: "string" },
   url: { type: "string" },
   "admin-token": { type: "string" },
+  "admin-token-file": { type: "string" },
+  jwks: { type: "string" },
+  checkpoint: { type: "string", multiple: true },
   handle: { type: "string" },
   tenant: { type: "string" },
   jti: { type: "string" },
@@ -39,7 +45,9 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-type Command = (options: Record<string, string | boolean | undefined>) => Promise<CommandOutput>;
+type Command = (options: Record<string, string | string[] | boolean | undefined>) => Promise<CommandOutput>;
+
+const ARGV_TOKEN_WARNING = "warning: --admin-token puts the token in process lists and shell history; prefer TASKWARD_ADMIN_TOKEN or --admin-token-file";
 
 const COMMANDS: Record<string, Command> = {
   "keys generate": generateKeys,
@@ -49,6 +57,7 @@ const COMMANDS: Record<string, Command> = {
   tasks: listTasks,
   "audit export": exportAudit,
   "audit verify": verifyAudit,
+  "audit checkpoint": auditCheckpoint,
   "dev-token": devToken,
 };
 
@@ -67,7 +76,8 @@ export async function runCli(argv: string[]): Promise<Required<CommandOutput>> {
   if (!command) return { stdout: "", stderr: `unknown command: ${parsed.positionals.join(" ")}\n\n${USAGE}`, exitCode: 2 };
   try {
     const output = await command(parsed.values);
-    return { stdout: output.stdout ?? "", stderr: output.stderr ?? "", exitCode: output.exitCode ?? 0 };
+    const warning = parsed.values["admin-token"] !== undefined ? `${ARGV_TOKEN_WARNING}\n` : "";
+    return { stdout: output.stdout ?? "", stderr: warning + (output.stderr ?? ""), exitCode: output.exitCode ?? 0 };
   } catch (error) {
     if (error instanceof UsageError) return { stdout: "", stderr: `${error.message}\n\n${USAGE}`, exitCode: 2 };
     if (error instanceof RemoteError) return { stdout: "", stderr: error.message, exitCode: 1 };

@@ -1,9 +1,12 @@
-import { readFile, writeFile } from "node:fs/promises";
-import { verifyChain, type AuditEvent } from "../ledger/audit-chain.js";
+import { readFile } from "node:fs/promises";
+import type { JSONWebKeySet } from "jose";
+import type { AuditEvent } from "../ledger/audit-chain.js";
+import { verifyAgainstCheckpoints } from "../ledger/audit-checkpoint.js";
 import { RemoteError, UsageError, type CommandOutput } from "./output.js";
-import { adminRequest, expectJson, request, type RemoteOptions } from "./remote.js";
+import { adminRequest, baseUrl, expectJson, request, type RemoteOptions } from "./remote.js";
+import { writePrivateFile } from "./secret-files.js";
 
-type Options = RemoteOptions & Record<string, string | boolean | undefined>;
+type Options = RemoteOptions & Record<string, string | string[] | boolean | undefined>;
 
 function text(options: Options, name: string): string | undefined {
   const value = options[name];
@@ -53,59 +56,114 @@ export async function listTasks(options: Options): Promise<CommandOutput> {
   return { stdout: ["jti\ttool\tclient\tsubject\tstatus\texpires\tstate", ...lines].join("\n") };
 }
 
-/** Downloads the whole audit chain of a tenant, page by page. */
-async function fetchAudit(options: Options, tenant: string): Promise<{ lines: string[]; anchor: string | null }> {
+interface FetchedAudit {
+  lines: string[];
+  anchor: string | null;
+  /** Signed checkpoints: the one over the anchor (if any) and one over the head, taken first. */
+  checkpoints: string[];
+}
+
+/**
+ * Downloads the whole audit chain of a tenant, page by page. A signed checkpoint of the head is
+ * taken before the first page, so every export can be checked offline against it.
+ */
+async function fetchAudit(options: Options, tenant: string): Promise<FetchedAudit> {
+  const path = `/admin/tenants/${encodeURIComponent(tenant)}/audit`;
+  const checkpoints: string[] = [];
+  const head = await adminRequest(options, `${path}/checkpoint`);
+  if (head.status === 200) checkpoints.push(String((await expectJson(head)).checkpoint));
+  else if (head.status !== 404) throw new RemoteError(`HTTP ${head.status}: ${await head.text()}`);
   const lines: string[] = [];
   let anchor: string | null = null;
   let after = 0;
   for (;;) {
-    const response = await adminRequest(options, `/admin/tenants/${encodeURIComponent(tenant)}/audit?after=${after}&limit=5000`);
+    const response = await adminRequest(options, `${path}?after=${after}&limit=5000`);
     if (response.status !== 200) throw new RemoteError(`HTTP ${response.status}: ${await response.text()}`);
     anchor = response.headers.get("audit-anchor");
+    const anchorCheckpoint = response.headers.get("audit-anchor-checkpoint");
+    if (anchorCheckpoint && !checkpoints.includes(anchorCheckpoint)) checkpoints.unshift(anchorCheckpoint);
     const page = (await response.text()).split("\n").filter(Boolean);
     lines.push(...page);
     const next = response.headers.get("audit-next-cursor");
-    if (!next) return { lines, anchor };
+    if (!next) return { lines, anchor, checkpoints };
     after = Number(next);
   }
 }
 
-/** `audit export`: NDJSON, first line a header naming tenant and anchor, to --out or stdout. */
+/** `audit export`: NDJSON, first line a header naming tenant, anchor and signed checkpoints, to --out (0600) or stdout. */
 export async function exportAudit(options: Options): Promise<CommandOutput> {
   const tenant = required(options, "tenant");
-  const { lines, anchor } = await fetchAudit(options, tenant);
-  const header = JSON.stringify({ taskward_audit: 1, tenant, anchor });
+  const { lines, anchor, checkpoints } = await fetchAudit(options, tenant);
+  const header = JSON.stringify({ taskward_audit: 1, tenant, anchor, checkpoints });
   const document = [header, ...lines].join("\n") + "\n";
   const out = text(options, "out");
   if (out) {
-    await writeFile(out, document);
-    return { stderr: `${lines.length} events written to ${out}` };
+    await writePrivateFile(out, document);
+    return { stderr: `${lines.length} events written to ${out} (mode 0600)` };
   }
   return { stdout: document.trimEnd() };
 }
 
-/** `audit verify`: re-computes the hash chain of an export (--file) or straight from the server. */
+/** The public JWKS checkpoints are verified with: --jwks FILE, or the authority's /.well-known/jwks.json. */
+async function publicJwks(options: Options): Promise<JSONWebKeySet | undefined> {
+  const file = text(options, "jwks");
+  if (file) return JSON.parse(await readFile(file, "utf8")) as JSONWebKeySet;
+  if (!options.url && !process.env.TASKWARD_URL) return undefined;
+  return (await expectJson(await request(`${baseUrl(options)}/.well-known/jwks.json`, { method: "GET" }))) as unknown as JSONWebKeySet;
+}
+
+/** Checkpoints kept from earlier (--checkpoint FILE, repeatable): a JWS, or the JSON the checkpoint endpoint answers. */
+async function keptCheckpoints(options: Options): Promise<string[]> {
+  const files = options.checkpoint === undefined ? [] : Array.isArray(options.checkpoint) ? options.checkpoint : [String(options.checkpoint)];
+  const kept: string[] = [];
+  for (const file of files) {
+    const content = (await readFile(file, "utf8")).trim();
+    kept.push(content.startsWith("{") ? String((JSON.parse(content) as { checkpoint?: unknown }).checkpoint) : content);
+  }
+  return kept;
+}
+
+/**
+ * `audit verify`: re-computes the hash chain of an export (--file) or straight from the server,
+ * and checks it against every signed checkpoint (the export's own and --checkpoint files) with
+ * the public JWKS (--jwks FILE, or fetched from --url). An anchor counts only when signed.
+ */
 export async function verifyAudit(options: Options): Promise<CommandOutput> {
   let tenant: string;
-  let anchor: string | null;
-  let lines: string[];
+  let fetched: FetchedAudit;
   const file = text(options, "file");
   if (file) {
     const [headerLine, ...rest] = (await readFile(file, "utf8")).split("\n").filter(Boolean);
-    const header = JSON.parse(headerLine ?? "{}") as { taskward_audit?: number; tenant?: string; anchor?: string | null };
+    const header = JSON.parse(headerLine ?? "{}") as { taskward_audit?: number; tenant?: string; anchor?: string | null; checkpoints?: string[] };
     if (header.taskward_audit !== 1 || !header.tenant) throw new UsageError(`${file} is not a taskward audit export (first line must be its header)`);
     tenant = header.tenant;
-    anchor = header.anchor ?? null;
-    lines = rest;
+    fetched = { lines: rest, anchor: header.anchor ?? null, checkpoints: header.checkpoints ?? [] };
   } else {
     tenant = required(options, "tenant");
-    ({ lines, anchor } = await fetchAudit(options, tenant));
+    fetched = await fetchAudit(options, tenant);
   }
-  const events = lines.map((line) => JSON.parse(line) as AuditEvent);
-  const [anchorSeq, anchorHash] = anchor ? anchor.split(":") : [];
-  const result = anchor ? verifyChain(tenant, events, anchorHash, Number(anchorSeq)) : verifyChain(tenant, events);
-  if (result.valid) return { stdout: JSON.stringify({ tenant, ...result }), stderr: `audit chain of ${tenant} verifies: ${result.events} events` };
+  const events = fetched.lines.map((line) => JSON.parse(line) as AuditEvent);
+  const [anchorSeq, anchorHash] = fetched.anchor ? fetched.anchor.split(":") : [];
+  const anchor = fetched.anchor ? { seq: Number(anchorSeq), prevHash: anchorHash! } : null;
+  const checkpoints = [...fetched.checkpoints, ...(await keptCheckpoints(options))];
+  const needsKeys = anchor !== null || checkpoints.length > 0;
+  const jwks = needsKeys ? await publicJwks(options) : undefined;
+  if (!jwks && needsKeys) {
+    throw new UsageError("this export has an anchor or checkpoints: give the authority's public keys with --jwks FILE (or --url)");
+  }
+  const result = await verifyAgainstCheckpoints(tenant, events, anchor, checkpoints, jwks ?? { keys: [] });
+  if (result.valid) return { stdout: JSON.stringify({ tenant, ...result }), stderr: `audit chain of ${tenant} verifies: ${result.events} events, ${result.checkpoints} signed checkpoints` };
   return { stdout: JSON.stringify({ tenant, ...result }), stderr: `audit chain of ${tenant} is BROKEN at seq ${result.brokenAt}: ${result.problem}`, exitCode: 1 };
+}
+
+/** `audit checkpoint`: a signed checkpoint of the chain head now, to --out (0600) or stdout; keep it to verify later exports. */
+export async function auditCheckpoint(options: Options): Promise<CommandOutput> {
+  const tenant = required(options, "tenant");
+  const body = await expectJson(await adminRequest(options, `/admin/tenants/${encodeURIComponent(tenant)}/audit/checkpoint`));
+  const out = text(options, "out");
+  if (!out) return { stdout: JSON.stringify(body) };
+  await writePrivateFile(out, JSON.stringify(body));
+  return { stderr: `checkpoint of ${tenant} at seq ${body.seq} written to ${out} (mode 0600)` };
 }
 
 /** `dev-token`: a bearer token from a dev-mode authority. */

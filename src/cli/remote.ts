@@ -1,17 +1,36 @@
 import { RemoteError, UsageError } from "./output.js";
+import { readSecretFile } from "./secret-files.js";
 
 export interface RemoteOptions {
   url?: string;
   "admin-token"?: string;
+  "admin-token-file"?: string;
 }
 
-/** Calls the authority's admin API with the admin credential (--admin-token or TASKWARD_ADMIN_TOKEN). */
-export async function adminRequest(options: RemoteOptions, path: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
+/** The authority's base URL (--url or TASKWARD_URL). */
+export function baseUrl(options: RemoteOptions): string {
   const url = options.url ?? process.env.TASKWARD_URL;
   if (!url) throw new UsageError("--url (or TASKWARD_URL) is required: the authority's base URL");
+  return url.replace(/\/$/, "");
+}
+
+/**
+ * The admin credential: TASKWARD_ADMIN_TOKEN or --admin-token-file (never only argv, which other
+ * users see in process lists and which lands in shell history); --admin-token still works, with a
+ * warning printed by main.
+ */
+async function adminToken(options: RemoteOptions): Promise<string> {
+  if (options["admin-token-file"]) return readSecretFile(options["admin-token-file"]);
   const token = options["admin-token"] ?? process.env.TASKWARD_ADMIN_TOKEN;
-  if (!token) throw new UsageError("--admin-token (or TASKWARD_ADMIN_TOKEN) is required");
-  return request(`${url.replace(/\/$/, "")}${path}`, { method: init.method ?? "GET", body: init.body, token });
+  if (!token) throw new UsageError("the admin token is required: set TASKWARD_ADMIN_TOKEN or pass --admin-token-file FILE");
+  return token;
+}
+
+/** Calls the authority's admin API with the admin credential. */
+export async function adminRequest(options: RemoteOptions, path: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
+  const url = baseUrl(options);
+  const token = await adminToken(options);
+  return request(`${url}${path}`, { method: init.method ?? "GET", body: init.body, token });
 }
 
 export async function request(url: string, init: { method: string; body?: unknown; token?: string }): Promise<Response> {

@@ -68,7 +68,7 @@ export async function authorizeFollowUp(
   const decision = await ledgerFor(env.TASK_LEDGER, claims.tenant).authorize(claims.tenant, claims.jti, op, who, claims.task, { ...extras, rules });
   if (!decision.allowed) {
     if (decision.reason === "dpop_replay") throw invalidProof("the proof's jti was already used (replay)");
-    if (decision.reason === "step_up_required") throw stepUpRefusal(decision.maxAuthAgeSeconds);
+    if (decision.reason === "step_up_required") throw stepUpRefusal(decision.maxAuthAgeSeconds, principal.authTime === undefined);
     if (decision.reason === "rate_limited") throw rateLimitRefusal(decision.retryAfterSeconds);
     throw new FollowUpRefused(decision.reason);
   }
@@ -81,8 +81,9 @@ async function recordRefusal(env: WorkerEnv, tenant: string, who: { tenant: stri
 }
 
 /** RFC 9470 step-up: the caller must re-authenticate; said only to the task's rightful holder. */
-function stepUpRefusal(maxAgeSeconds: number): Refusal {
-  return new Refusal("step_up_required", `auth older than ${maxAgeSeconds}s`, `This operation requires an authentication at most ${maxAgeSeconds} seconds old`, { maxAge: maxAgeSeconds }, {
+function stepUpRefusal(maxAgeSeconds: number, noAuthTime = false): Refusal {
+  const message = `This operation requires an authentication at most ${maxAgeSeconds} seconds old${noAuthTime ? "; the access token carries no auth_time claim" : ""}`;
+  return new Refusal("step_up_required", noAuthTime ? "token has no auth_time" : `auth older than ${maxAgeSeconds}s`, message, { maxAge: maxAgeSeconds }, {
     "www-authenticate": `Bearer error="insufficient_user_authentication", error_description="A more recent authentication is required", max_age=${maxAgeSeconds}`,
   });
 }

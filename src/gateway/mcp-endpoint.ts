@@ -74,32 +74,36 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
     const txn = newTransactionId();
     const context: RouteContext = { env: c.env, config, principal, revision, txn, keyRing: () => requireKeyRing(config), waitUntil: (p) => c.executionCtx.waitUntil(p) };
     const plan = await planRoute(context, classified);
-    // A follow-up spent its DPoP proof inside authorize; every other call spends it here, before forwarding.
-    if (classified.route !== "follow-up") await spendProof(c.env, principal);
-    const forwardedBody = JSON.stringify(plan.message.raw);
-    const headers = withOriginSessionId(
-      originRequestHeaders(c.req.raw.headers, {
-        version: revision.version,
-        routing: routingHeadersFor(c.req.raw.headers, plan.message, revision.module, plan.taskFollowUp ?? false),
-        // The handle reaches the origin only in the documented compatibility mode; the assertion always does.
-        handle: config.forwardTaskHandleHeader ? plan.handle : undefined,
-      }),
-      session,
-    );
-    headers.set(ORIGIN_ASSERTION_HEADER, await signOriginAssertion({
-      ...plan.asserted,
-      keyRing: await requireKeyRing(config),
-      issuer: config.issuer,
-      audience: config.handleAudience,
-      ttlSeconds: config.originAssertionTtlSeconds,
-      principal,
-      txn,
-      body: new TextEncoder().encode(forwardedBody),
-    }));
-    const forwarded = await forwardToOrigin(config.originUrl, { method: "POST", headers, body: forwardedBody });
-    const initialize = message.kind === "request" && message.method === "initialize" ? { requestedRevision: revision.version, keyRing: await requireKeyRing(config) } : undefined;
-    const origin = await withClientSessionId(forwarded, { inbound: session, principal, initialize });
-    return await relayOriginResponse(origin, plan.mapResponse, requestId, eventIdsFor(config, principal));
+    const forwardAndRelay = async (): Promise<Response> => {
+      // A follow-up spent its DPoP proof inside authorize; every other call spends it here, before forwarding.
+      if (classified.route !== "follow-up") await spendProof(c.env, principal);
+      const forwardedBody = JSON.stringify(plan.message.raw);
+      const headers = withOriginSessionId(
+        originRequestHeaders(c.req.raw.headers, {
+          version: revision.version,
+          routing: routingHeadersFor(c.req.raw.headers, plan.message, revision.module, plan.taskFollowUp ?? false),
+          // The handle reaches the origin only in the documented compatibility mode; the assertion always does.
+          handle: config.forwardTaskHandleHeader ? plan.handle : undefined,
+        }),
+        session,
+      );
+      headers.set(ORIGIN_ASSERTION_HEADER, await signOriginAssertion({
+        ...plan.asserted,
+        keyRing: await requireKeyRing(config),
+        issuer: config.issuer,
+        audience: config.handleAudience,
+        ttlSeconds: config.originAssertionTtlSeconds,
+        principal,
+        txn,
+        body: new TextEncoder().encode(forwardedBody),
+      }));
+      const forwarded = await forwardToOrigin(config.originUrl, { method: "POST", headers, body: forwardedBody });
+      const initialize = message.kind === "request" && message.method === "initialize" ? { requestedRevision: revision.version, keyRing: await requireKeyRing(config) } : undefined;
+      const origin = await withClientSessionId(forwarded, { inbound: session, principal, initialize });
+      return relayOriginResponse(origin, plan.mapResponse, requestId, eventIdsFor(config, principal));
+    };
+    // A reserved creation slot is given back when the call yields no task.
+    return await (plan.slot ? plan.slot.settle(forwardAndRelay(), context.waitUntil) : forwardAndRelay());
   } catch (error) {
     if (error instanceof Refusal) return refusalResponse(error, requestId ?? error.requestId, config);
     throw error;

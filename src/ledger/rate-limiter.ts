@@ -1,34 +1,49 @@
 /**
- * Fixed-window counters per principal, kept in the Durable Object's memory: the object is the
- * single writer for its tenant, so counts are exact while it lives; an eviction resets them,
- * which only ever errs towards allowing (limits are abuse brakes, not quotas).
+ * Fixed-window counters per key, stored in the Durable Object's SQLite (`rate_windows`): the
+ * object is the single writer for its tenant, so counts are exact, and they survive eviction
+ * and restarts (an in-memory count would reset to "allow" whenever the object is evicted).
  */
 export class RateLimiter {
-  private readonly windows = new Map<string, { start: number; count: number }>();
-
-  constructor(private readonly windowMs = 60_000) {}
+  constructor(
+    private readonly sql: SqlStorage,
+    /** Which limit this is ("creation", "refusal"): one table holds them all. */
+    private readonly kind: string,
+    private readonly windowMs = 60_000,
+  ) {}
 
   /** Seconds until `key` may act again, or 0 if it is under `limit` in the current window. */
   retryAfter(key: string, limit: number, now = Date.now()): number {
     const window = this.current(key, now);
-    return window.count >= limit ? Math.ceil((window.start + this.windowMs - now) / 1000) : 0;
+    return window && window.count >= limit ? Math.max(1, Math.ceil((window.window_start + this.windowMs - now) / 1000)) : 0;
   }
 
-  record(key: string, now = Date.now()): void {
-    this.current(key, now).count++;
-  }
-
-  private current(key: string, now: number): { start: number; count: number } {
-    let window = this.windows.get(key);
-    if (!window || now - window.start >= this.windowMs) {
-      window = { start: now, count: 0 };
-      this.windows.set(key, window);
-      if (this.windows.size > 10_000) this.evictStale(now);
+  /** Counts one action of `key`; returns the start of the window it was counted in (to release it). */
+  record(key: string, now = Date.now()): number {
+    const window = this.current(key, now);
+    if (window) {
+      this.sql.exec(`UPDATE rate_windows SET count = count + 1 WHERE kind = ? AND key = ?`, this.kind, key);
+      return window.window_start;
     }
-    return window;
+    this.sql.exec(
+      `INSERT INTO rate_windows (kind, key, window_start, count) VALUES (?, ?, ?, 1)
+       ON CONFLICT (kind, key) DO UPDATE SET window_start = excluded.window_start, count = 1`,
+      this.kind, key, now,
+    );
+    return now;
   }
 
-  private evictStale(now: number): void {
-    for (const [key, window] of this.windows) if (now - window.start >= this.windowMs) this.windows.delete(key);
+  /** Gives back one action counted in the window starting at `windowStart` (nothing if that window is over). */
+  release(key: string, windowStart: number): void {
+    this.sql.exec(`UPDATE rate_windows SET count = MAX(count - 1, 0) WHERE kind = ? AND key = ? AND window_start = ?`, this.kind, key, windowStart);
+  }
+
+  /** Deletes windows that are over (they would be reset on next use anyway). */
+  prune(now = Date.now()): void {
+    this.sql.exec(`DELETE FROM rate_windows WHERE kind = ? AND window_start <= ?`, this.kind, now - this.windowMs);
+  }
+
+  private current(key: string, now: number): { window_start: number; count: number } | undefined {
+    const row = this.sql.exec<{ window_start: number; count: number }>(`SELECT window_start, count FROM rate_windows WHERE kind = ? AND key = ?`, this.kind, key).toArray()[0];
+    return row && now - row.window_start < this.windowMs ? row : undefined;
   }
 }

@@ -72,6 +72,36 @@ export const LEDGER_SCHEMA = [
      expires_at INTEGER NOT NULL
    )`,
   `CREATE INDEX IF NOT EXISTS dpop_proofs_by_expiry ON dpop_proofs(expires_at)`,
+  `CREATE TABLE IF NOT EXISTS audit_spans (
+     key TEXT PRIMARY KEY,
+     window_end INTEGER NOT NULL,
+     first_seq INTEGER NOT NULL,
+     pending INTEGER NOT NULL,
+     pending_at INTEGER,
+     last_at INTEGER,
+     type TEXT NOT NULL,
+     jti TEXT,
+     op TEXT,
+     client_id TEXT,
+     subject TEXT,
+     reason TEXT,
+     detail TEXT
+   )`,
+  `CREATE INDEX IF NOT EXISTS audit_spans_by_end ON audit_spans(window_end)`,
+  `CREATE TABLE IF NOT EXISTS audit_checkpoints (
+     seq INTEGER PRIMARY KEY,
+     hash TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     reason TEXT NOT NULL,
+     jws TEXT NOT NULL
+   )`,
+  `CREATE TABLE IF NOT EXISTS rate_windows (
+     kind TEXT NOT NULL,
+     key TEXT NOT NULL,
+     window_start INTEGER NOT NULL,
+     count INTEGER NOT NULL,
+     PRIMARY KEY (kind, key)
+   )`,
 ];
 
 /** Columns added after a table first shipped: added in place to objects created before them. */

@@ -4,8 +4,10 @@ import type { BindableField } from "../policy/task-policy.js";
 import { configFor, type WorkerEnv } from "../config.js";
 import { equalInConstantTime } from "../constant-time.js";
 import type { AuditEvent } from "./audit-chain.js";
-import { AuditLog, type AuditAnchor } from "./audit-log.js";
+import { AuditLog, SPAN_WINDOW_MS, type AuditAnchor } from "./audit-log.js";
+import { signCheckpoint, verifyAgainstCheckpoints, type ExportVerification } from "./audit-checkpoint.js";
 import { RateLimiter } from "./rate-limiter.js";
+import { signingKeyRing } from "../handle/signing-keys.js";
 import { LEDGER_ADDED_COLUMNS, LEDGER_SCHEMA } from "./schema.js";
 import { rulesInForce, type RulesInForce } from "../policy/task-policy.js";
 import {
@@ -87,8 +89,14 @@ function toRecord(row: TaskRow): TaskRecord {
   };
 }
 
-function principalKey(principal: { clientId: string; subject: string }): string {
-  return `${principal.clientId}\u0000${principal.subject}`;
+/** Rate-limit key of a caller: its tenant is part of it, so a same-named caller of another tenant has its own budget. */
+function principalKey(principal: LedgerPrincipal): string {
+  return `${principal.tenant}\u0000${principal.clientId}\u0000${principal.subject}`;
+}
+
+/** The span a refusal folds into: one per caller (tenant included), reason and window. */
+function refusalSpanKey(principal: LedgerPrincipal, reason: string): string {
+  return `denied\u0000${reason}\u0000${principalKey(principal)}`;
 }
 
 /**
@@ -99,8 +107,10 @@ function principalKey(principal: { clientId: string; subject: string }): string 
 export class TaskLedger extends DurableObject<WorkerEnv> {
   private readonly sql: SqlStorage;
   private readonly audit: AuditLog;
-  private readonly creations = new RateLimiter();
-  private readonly refusals = new RateLimiter();
+  private readonly creations: RateLimiter;
+  private readonly refusals: RateLimiter;
+  /** Whether this object has its tables: a ledger is created by its first write, never by a read. */
+  private hasSchema: boolean;
   /** Handle and caller pairs whose withheld payload is already audited (see recordWithheld). */
   private readonly withheldRecorded = new Set<string>();
   private boundTenant: string | undefined;
@@ -109,12 +119,12 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   constructor(ctx: DurableObjectState, env: WorkerEnv) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    for (const statement of LEDGER_SCHEMA) this.sql.exec(statement);
-    for (const { table, column, definition } of LEDGER_ADDED_COLUMNS) {
-      const present = this.sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info(?)`, table).toArray().some((c) => c.name === column);
-      if (!present) this.sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
-    }
+    this.hasSchema = this.sql.exec(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).toArray().length > 0;
+    // Existing ledgers get tables and columns added since they were created; new ones wait for their first write.
+    if (this.hasSchema) this.applySchema();
     this.audit = new AuditLog(this.sql, () => this.tenantOf());
+    this.creations = new RateLimiter(this.sql, "creation");
+    this.refusals = new RateLimiter(this.sql, "refusal");
   }
 
   /** Records a freshly minted handle (and, for a delegated one, the delegation) with its audit event. */
@@ -146,7 +156,6 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
           ...(record.jkt ? { jkt: record.jkt } : {}),
         },
       });
-      this.creations.record(principalKey(record.principal));
     });
     void this.scheduleAlarm(record.expiresAt + PURGE_GRACE_MS);
   }
@@ -171,7 +180,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
 
   /** Whether a handle is live (RFC 7662 `active`): known, unrevoked by any means, unexpired. */
   isActive(tenant: string, jti: string): boolean {
-    if (!this.servesTenant(tenant)) return false;
+    if (!this.readable(tenant)) return false;
     const row = this.taskRow(jti);
     if (!row) return false;
     const now = Date.now();
@@ -179,10 +188,25 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     return this.denialReason(row, undefined, asOwner, tenant, now) === undefined;
   }
 
-  /** Seconds the principal must wait before creating another task (0 = go ahead). */
-  creationRetryAfter(tenant: string, principal: LedgerPrincipal): number {
+  /**
+   * Takes one creation slot for `principal` before its call is forwarded, or says how long to
+   * wait. Check and count happen in one step, so concurrent creations cannot all pass a limit
+   * that only some of them fit under. A call that yields no task gives its slot back.
+   */
+  reserveCreation(tenant: string, principal: LedgerPrincipal): { reserved: true; window: number } | { reserved: false; retryAfterSeconds: number } {
+    return this.ctx.storage.transactionSync(() => {
+      this.bindTenant(tenant);
+      const key = principalKey(principal);
+      const retryAfterSeconds = this.creations.retryAfter(key, this.limits().creationsPerMinute);
+      if (retryAfterSeconds > 0) return { reserved: false as const, retryAfterSeconds };
+      return { reserved: true as const, window: this.creations.record(key) };
+    });
+  }
+
+  /** Gives back a slot from `reserveCreation` when the call produced no task (origin error, synchronous result). */
+  releaseCreation(tenant: string, principal: LedgerPrincipal, window: number): void {
     this.bindTenant(tenant);
-    return this.creations.retryAfter(principalKey(principal), this.limits().creationsPerMinute);
+    this.creations.release(principalKey(principal), window);
   }
 
   /**
@@ -197,13 +221,14 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       this.bindTenant(tenant);
       // The DPoP proof is spent in the decision's own transaction: no extra round trip per follow-up.
       if (extras.proof && !this.spendProofRow(extras.proof.key, extras.proof.expiresAt)) {
-        this.audit.append({ type: "denied", jti, op, principal, reason: "dpop_replay" });
+        this.foldRefusal(principal, "dpop_replay", { type: "denied", jti, op, principal, reason: "dpop_replay", detail: this.callerDetail(principal, tenant) });
         this.refusals.record(principalKey(principal));
         return { allowed: false, reason: "dpop_replay" };
       }
       const limited = this.refusalRetryAfter(principal);
       if (limited > 0) {
-        this.audit.append({ type: "denied", jti, op, principal, reason: "rate_limited" });
+        // Beyond the limit a request costs one count in its span, never a row of its own.
+        this.foldRefusal(principal, "rate_limited", { type: "denied", jti, op, principal, reason: "rate_limited", detail: this.callerDetail(principal, tenant) });
         return { allowed: false, reason: "rate_limited", retryAfterSeconds: limited };
       }
       const now = Date.now();
@@ -216,13 +241,13 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
           : this.denialReason(row, op, principal, tenant, now, rules);
       if (denial !== undefined || !row) {
         const reason = denial ?? "unknown_handle";
-        this.audit.append({ type: "denied", jti, op, principal, reason, ...(rules ? { detail: { policy: rules.version } } : {}) });
+        this.foldRefusal(principal, reason, { type: "denied", jti, op, principal, reason, detail: { ...this.callerDetail(principal, tenant), ...(rules ? { policy: rules.version } : {}) } });
         if (reason === "step_up_required" && row) return { allowed: false, reason, maxAuthAgeSeconds: this.rulesFor(row, rules).maxAuthAgeSeconds ?? 0 };
         if (reason === "revoked_after_delivery" && row?.revoked_at === null) this.revokeRow(row, "delivered", "lifecycle", now);
         this.refusals.record(principalKey(principal));
         return { allowed: false, reason: reason as Exclude<DenialReason, "step_up_required" | "rate_limited"> };
       }
-      this.audit.appendAllowed(jti, op, principal, this.rulesFor(row, rules).version, extras.txn);
+      if (this.audit.appendAllowed(jti, op, principal, this.rulesFor(row, rules).version, extras.txn)) this.armSpanAlarm();
       return { allowed: true, taskId: row.task_id, originHandle: row.origin_handle ?? row.handle, status: row.status, tool: row.tool, resultAllowed: this.resultAllowed(row, principal, now, rules) };
     });
   }
@@ -243,7 +268,13 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   recordRefusal(tenant: string, principal: LedgerPrincipal, reason: DenialReason, detail: unknown, jti?: string): { retryAfterSeconds: number } {
     return this.ctx.storage.transactionSync(() => {
       this.bindTenant(tenant);
-      this.audit.append({ type: "denied", jti: jti ?? null, principal, reason, detail });
+      const withCaller = { ...(detail as object), ...this.callerDetail(principal, tenant) };
+      const limited = this.refusalRetryAfter(principal);
+      if (limited > 0) {
+        this.foldRefusal(principal, "rate_limited", { type: "denied", jti: jti ?? null, principal, reason: "rate_limited", detail: withCaller });
+        return { retryAfterSeconds: limited };
+      }
+      this.foldRefusal(principal, reason, { type: "denied", jti: jti ?? null, principal, reason, detail: withCaller });
       this.refusals.record(principalKey(principal));
       return { retryAfterSeconds: this.refusalRetryAfter(principal) };
     });
@@ -297,8 +328,8 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
 
   /** Handles (TTLs, statuses) of `principal`'s live tasks among `taskIds` (origin ids), for tasks/list and notifications. */
   ownedHandles(tenant: string, principal: LedgerPrincipal, taskIds: string[]): Record<string, OwnedHandle> {
-    this.bindTenant(tenant);
     const owned: Record<string, OwnedHandle> = {};
+    if (!this.readable(tenant)) return owned;
     const now = Date.now();
     // One query per chunk (SQLite caps bound parameters), newest handle first per task.
     for (let start = 0; start < taskIds.length; start += 90) {
@@ -361,14 +392,14 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   }
 
   task(tenant: string, jti: string): TaskRecord | null {
-    this.bindTenant(tenant);
+    if (!this.readable(tenant)) return null;
     const row = this.taskRow(jti);
     return row ? toRecord(row) : null;
   }
 
   /** Tasks of the tenant, newest first, optionally only one principal's; cursor is the last issued_at seen. */
   tasks(tenant: string, filter: { clientId?: string; subject?: string; before?: number; limit: number }): TaskRecord[] {
-    this.bindTenant(tenant);
+    if (!this.readable(tenant)) return [];
     const rows = this.sql
       .exec<TaskRow>(
         `SELECT * FROM tasks WHERE (? IS NULL OR client_id = ?) AND (? IS NULL OR subject = ?) AND issued_at < ? ORDER BY issued_at DESC LIMIT ?`,
@@ -378,15 +409,32 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     return rows.map(toRecord);
   }
 
-  /** Audit events after `afterSeq`, oldest first, at most `limit`; with the anchor the chain starts from. */
-  auditEvents(tenant: string, afterSeq = 0, limit = 1000): { events: AuditEvent[]; anchor: AuditAnchor | null } {
-    this.bindTenant(tenant);
-    return { events: this.audit.events(afterSeq, limit), anchor: this.audit.anchor() };
+  /**
+   * Audit events after `afterSeq`, oldest first, at most `limit`; with the anchor the chain
+   * starts from and the checkpoint that signs it. Open spans are written out first, so counts
+   * are complete up to now.
+   */
+  auditEvents(tenant: string, afterSeq = 0, limit = 1000): { events: AuditEvent[]; anchor: AuditAnchor | null; anchorCheckpoint: string | null } {
+    if (!this.readable(tenant)) return { events: [], anchor: null, anchorCheckpoint: null };
+    this.ctx.storage.transactionSync(() => this.audit.sealSpans(Date.now(), true));
+    const anchor = this.audit.anchor();
+    return { events: this.audit.events(afterSeq, limit), anchor, anchorCheckpoint: anchor ? this.checkpointAt(anchor.seq) : null };
   }
 
-  verifyAudit(tenant: string): ReturnType<AuditLog["verify"]> {
-    this.bindTenant(tenant);
-    return this.audit.verify();
+  /** Re-computes the chain and checks it against every stored signed checkpoint (the anchor must be one). */
+  async verifyAudit(tenant: string): Promise<ExportVerification & { anchor: AuditAnchor | null }> {
+    if (!this.readable(tenant)) return { valid: true, events: 0, checkpoints: 0, anchor: null };
+    const { events, anchor } = this.audit.chain();
+    const checkpoints = this.sql.exec<{ jws: string }>(`SELECT jws FROM audit_checkpoints ORDER BY seq`).toArray().map((row) => row.jws);
+    const keyRing = await signingKeyRing(configFor(this.env));
+    if (!keyRing) return { valid: false, events: 0, checkpoints: 0, problem: "no keys to verify checkpoints with", anchor };
+    return { ...(await verifyAgainstCheckpoints(tenant, events, anchor, checkpoints, keyRing.publicJwks)), anchor };
+  }
+
+  /** Signs the chain head now (GET /admin/tenants/:tenant/audit/checkpoint); null for a tenant without a ledger. */
+  async checkpoint(tenant: string): Promise<{ seq: number; hash: string; jws: string } | null> {
+    if (!this.readable(tenant)) return null;
+    return this.signHead("on_demand");
   }
 
   createApiKey(tenant: string, key: { id: string; secretSha256: string; clientId: string; subject: string; label?: string; jkt?: string }, actor: string): ApiKeyRecord {
@@ -416,7 +464,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
 
   /** The principal an API key stands for, when the key exists, is not revoked and its secret matches. */
   apiKeyPrincipal(tenant: string, id: string, secretSha256: string): { clientId: string; subject: string; createdAt: number; jkt: string | null } | null {
-    if (!this.servesTenant(tenant)) return null;
+    if (!this.readable(tenant)) return null;
     const row = this.sql.exec<ApiKeyRow & { jkt: string | null }>(`SELECT api_keys.*, api_key_bindings.jkt AS jkt FROM api_keys LEFT JOIN api_key_bindings USING (id) WHERE id = ?`, id).toArray()[0];
     if (!row || row.revoked_at !== null || !equalInConstantTime(row.secret_sha256, secretSha256)) return null;
     return { clientId: row.client_id, subject: row.subject, createdAt: row.created_at, jkt: row.jkt };
@@ -424,9 +472,10 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
 
   /** Alarm: lifecycle revocation after delivery, expiry purge, audit retention; then re-arms. */
   override async alarm(): Promise<void> {
+    if (!this.hasSchema) return;
     const now = Date.now();
     const limits = this.limits();
-    this.ctx.storage.transactionSync(() => {
+    const nextSpanEnd = this.ctx.storage.transactionSync(() => {
       const delivered = this.sql
         .exec<TaskRow>(`SELECT * FROM tasks WHERE delivered_at IS NOT NULL AND revoked_at IS NULL AND delivered_at + ? <= ?`, limits.deliveryGraceMs, now)
         .toArray();
@@ -436,13 +485,17 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
         this.audit.append({ type: "expired", jti: row.jti, reason: "purged", detail: { task: row.task_id } });
         this.sql.exec(`DELETE FROM tasks WHERE jti = ?`, row.jti);
       }
-      if (limits.auditRetentionMs !== undefined) this.audit.prune(now - limits.auditRetentionMs);
+      this.creations.prune(now);
+      this.refusals.prune(now);
+      return this.audit.sealSpans(now, false);
     });
+    if (limits.auditRetentionMs !== undefined) await this.pruneAudit(now - limits.auditRetentionMs);
+    const nextCheckpoint = await this.periodicCheckpoint(now, limits.auditCheckpointMs);
     const nextExpiry = this.sql.exec<{ next: number | null }>(`SELECT MIN(expires_at) AS next FROM tasks`).one().next;
     const nextDelivery = this.sql
       .exec<{ next: number | null }>(`SELECT MIN(delivered_at) AS next FROM tasks WHERE delivered_at IS NOT NULL AND revoked_at IS NULL`)
       .one().next;
-    const candidates = [nextExpiry === null ? null : nextExpiry + PURGE_GRACE_MS, nextDelivery === null ? null : nextDelivery + limits.deliveryGraceMs].filter(
+    const candidates = [nextExpiry === null ? null : nextExpiry + PURGE_GRACE_MS, nextDelivery === null ? null : nextDelivery + limits.deliveryGraceMs, nextSpanEnd, nextCheckpoint].filter(
       (t): t is number => t !== null,
     );
     if (candidates.length > 0) await this.ctx.storage.setAlarm(Math.max(Math.min(...candidates), now + 1000));
@@ -517,6 +570,72 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     this.audit.append({ type: "revoked", jti: row.jti, reason, detail: { actor, task: row.task_id } });
   }
 
+  private foldRefusal(principal: LedgerPrincipal, reason: string, input: Parameters<AuditLog["fold"]>[1]): void {
+    if (this.audit.fold(refusalSpanKey(principal, reason), input)) this.armSpanAlarm();
+  }
+
+  /** A fold window opened: its end wakes the alarm, which writes the window's count. */
+  private armSpanAlarm(): void {
+    void this.scheduleAlarm(Date.now() + SPAN_WINDOW_MS);
+  }
+
+  /** A caller of another tenant is named with its tenant (rows carry only client and subject). */
+  private callerDetail(principal: LedgerPrincipal, tenant: string): Record<string, string> | undefined {
+    return principal.tenant === tenant ? undefined : { callerTenant: principal.tenant };
+  }
+
+  /**
+   * Retention: signs the last event to be removed before removing it, so the anchor the rest of
+   * the chain starts from is always covered by a signed checkpoint. Without a signing key
+   * nothing is pruned (an unsigned anchor would not verify).
+   */
+  private async pruneAudit(before: number): Promise<void> {
+    const point = this.audit.prunePoint(before);
+    if (!point) return;
+    const jws = await this.sign(point, "retention").catch((error: Error) => void console.error(`taskward: audit retention skipped: ${error.message}`));
+    if (!jws) return;
+    this.ctx.storage.transactionSync(() => {
+      this.storeCheckpoint(point, "retention", jws);
+      this.audit.prune(point);
+    });
+  }
+
+  /** Signs the head when events were added since the last checkpoint and the interval passed; returns when to look again. */
+  private async periodicCheckpoint(now: number, intervalMs: number): Promise<number | null> {
+    const last = this.sql.exec<{ seq: number; at: number }>(`SELECT seq, at FROM audit_checkpoints ORDER BY seq DESC LIMIT 1`).toArray()[0];
+    const head = this.audit.head();
+    if (!head || (last && last.seq >= head.seq)) return null;
+    const due = (last?.at ?? 0) + intervalMs;
+    if (due > now) return due;
+    await this.signHead("periodic").catch((error: Error) => void console.error(`taskward: periodic audit checkpoint failed: ${error.message}`));
+    return null;
+  }
+
+  private async signHead(reason: string): Promise<{ seq: number; hash: string; jws: string }> {
+    const tip = this.ctx.storage.transactionSync(() => {
+      this.audit.sealSpans(Date.now(), true);
+      return this.audit.sealHead();
+    });
+    const jws = await this.sign(tip, reason);
+    this.storeCheckpoint(tip, reason, jws);
+    return { ...tip, jws };
+  }
+
+  private async sign(point: { seq: number; hash: string }, reason: string): Promise<string> {
+    const config = configFor(this.env);
+    const keyRing = await signingKeyRing(config);
+    if (!keyRing) throw new Error("no signing key for audit checkpoints");
+    return signCheckpoint({ tenant: this.tenantOf(), seq: point.seq, hash: point.hash, reason }, keyRing, config.issuer);
+  }
+
+  private storeCheckpoint(point: { seq: number; hash: string }, reason: string, jws: string): void {
+    this.sql.exec(`INSERT OR REPLACE INTO audit_checkpoints (seq, hash, at, reason, jws) VALUES (?, ?, ?, ?, ?)`, point.seq, point.hash, Date.now(), reason, jws);
+  }
+
+  private checkpointAt(seq: number): string | null {
+    return this.sql.exec<{ jws: string }>(`SELECT jws FROM audit_checkpoints WHERE seq = ?`, seq).toArray()[0]?.jws ?? null;
+  }
+
   private refusalRetryAfter(principal: LedgerPrincipal): number {
     return this.refusals.retryAfter(principalKey(principal), this.limits().refusalsPerMinute);
   }
@@ -545,8 +664,21 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     return this.boundTenant;
   }
 
-  /** The ledger belongs to one tenant, bound on first use. */
+  /** Creates the tables (idempotent) and adds columns introduced after a table first shipped. */
+  private applySchema(): void {
+    for (const statement of LEDGER_SCHEMA) this.sql.exec(statement);
+    for (const { table, column, definition } of LEDGER_ADDED_COLUMNS) {
+      const present = this.sql.exec<{ name: string }>(`SELECT name FROM pragma_table_info(?)`, table).toArray().some((c) => c.name === column);
+      if (!present) this.sql.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${definition}`);
+    }
+  }
+
+  /** The ledger belongs to one tenant, bound on first use (its first write creates its tables). */
   private bindTenant(tenant: string): void {
+    if (!this.hasSchema) {
+      this.applySchema();
+      this.hasSchema = true;
+    }
     const bound = this.storedTenant();
     if (bound === undefined) {
       this.sql.exec(`INSERT INTO meta (key, value) VALUES ('tenant', ?)`, tenant);
@@ -554,8 +686,14 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     } else if (bound !== tenant) throw new Error(`ledger of tenant ${bound} called for tenant ${tenant}`);
   }
 
+  /** Whether a read may look here: the ledger exists and is this tenant's (reads never create one). */
+  private readable(tenant: string): boolean {
+    return this.hasSchema && this.servesTenant(tenant);
+  }
+
   /** False when this object already belongs to another tenant (a routing bug: refuse, record nothing here). */
   private servesTenant(tenant: string): boolean {
+    if (!this.hasSchema) return true;
     const bound = this.storedTenant();
     if (bound !== undefined && bound !== tenant) {
       console.error(`taskward: ledger of tenant ${bound} asked to decide for tenant ${tenant}`);

@@ -124,6 +124,8 @@ export interface LedgerLimits {
   creationsPerMinute: number;
   refusalsPerMinute: number;
   auditRetentionMs: number | undefined;
+  /** How often the alarm signs the chain head when events were added (AUDIT_CHECKPOINT_SECONDS). */
+  auditCheckpointMs: number;
 }
 
 export interface ApiKeyRecord {

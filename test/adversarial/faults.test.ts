@@ -333,7 +333,7 @@ describe("fail closed when the ledger cannot answer (extends test/gateway/fail-c
   it("a creation is not forwarded when the creation rate cannot be checked", async () => {
     const who = identity("l-rate");
     const token = await devToken(who);
-    const outcome = await callApp(envWithFailingLedger(faultEnv("/ok/ledger-rate"), ["creationRetryAfter"]), mcpRequest(token, createCall()));
+    const outcome = await callApp(envWithFailingLedger(faultEnv("/ok/ledger-rate"), ["reserveCreation"]), mcpRequest(token, createCall()));
     expectNoCrashNoLeak(outcome);
     expectRpcError(outcome, 503, -32603, "Task authority temporarily unavailable");
     expect((await faultReceived()).filter((r) => r.path === "/ok/ledger-rate")).toEqual([]);

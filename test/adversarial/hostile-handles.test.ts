@@ -505,7 +505,8 @@ describe("protocol revision", () => {
     const task = await ownedTask(TENANT);
     const mark = await originMark();
     const { reply, id, sessionTag } = await modernPost(task.session.token, "tasks/update", { taskId: task.handle, inputResponses: {} }, { declareTasks: false });
-    expectRpcRefusal(reply, 200, NOT_FOUND.code, NOT_FOUND.message, id);
+    // Without the extension every refused id gets the capability error, forged or not (issue 11: no validity oracle).
+    expectRpcRefusal(reply, 400, -32021, "Missing required client capability", id);
     await expectNothingForwarded(mark, [id, sessionTag, task.handle, task.originTaskId]);
     await expectAuditedDenial(TENANT, task.identity.sub, "operation_not_allowed");
   });

@@ -53,7 +53,7 @@ describe("TaskLedger.authorize", () => {
     const events = await eventsOf(ledger, tenant);
     expect(events.map((e) => e.type)).toEqual(["issued", "allowed"]);
     expect(events[1]!.prev_hash).toBe(events[0]!.hash);
-    expect(await ledger.verifyAudit(tenant)).toEqual({ valid: true, events: 2, anchor: null });
+    expect(await ledger.verifyAudit(tenant)).toEqual({ valid: true, events: 2, checkpoints: 0, anchor: null });
   });
 
   it("denies with the precise reason", async () => {

@@ -1,8 +1,7 @@
 import { Refusal } from "../../errors.js";
 import type { Classified } from "../../mcp/classify.js";
-import { ledgerFor } from "../../ledger/ledger-client.js";
+import { CreationSlot } from "../../ledger/creation-slot.js";
 import { policyFor } from "../../policy/index.js";
-import { rateLimitRefusal } from "../authorize-follow-up.js";
 import { proofRequired } from "../../auth/proof-of-possession.js";
 import { outboundRewriter, reencoded, type ForwardPlan, type RouteContext } from "./plan.js";
 
@@ -26,11 +25,14 @@ export async function planCreate(context: RouteContext, classified: Extract<Clas
     asksForTask = false;
   }
   if (!asksForTask && support === "required") throw module.requiredTaskRequest(tool);
-  if (asksForTask) {
-    const { principal } = context;
-    const retryAfter = await ledgerFor(context.env.TASK_LEDGER, principal.tenant).creationRetryAfter(principal.tenant, principal);
-    if (retryAfter > 0) throw rateLimitRefusal(retryAfter);
-  }
-  const creation = { tool, version: context.revision.version, module, keyRing: await context.keyRing(), txn: context.txn };
-  return { message: reencoded(request, context, params), asserted: { op: "create" }, mapResponse: outboundRewriter(context, request, { creation }, true) };
+  const keyRing = await context.keyRing();
+  // Reserved atomically before forwarding (check and count in one ledger transaction), or 429.
+  const slot = asksForTask ? await CreationSlot.reserve(context.env, context.principal) : undefined;
+  const creation = { tool, version: context.revision.version, module, keyRing, txn: context.txn };
+  return {
+    message: reencoded(request, context, params),
+    asserted: { op: "create" },
+    ...(slot ? { slot } : {}),
+    mapResponse: outboundRewriter(context, request, { creation }, true, slot),
+  };
 }

@@ -1,7 +1,6 @@
 import type { Classified } from "../../mcp/classify.js";
 import { moduleFor } from "../../mcp/revisions/index.js";
-import { verifyOwnHandle } from "../../handle/verify-cached.js";
-import { authorizeFollowUp } from "../authorize-follow-up.js";
+import { authorizeFollowUp, FollowUpRefused, type AuthorizedFollowUp } from "../authorize-follow-up.js";
 import { outboundRewriter, reencoded, type ForwardPlan, type RouteContext } from "./plan.js";
 
 /**
@@ -13,13 +12,20 @@ export async function planFollowUp(context: RouteContext, classified: Extract<Cl
   const { module } = context.revision;
   const { request, handle, op } = classified;
   const keyRing = await context.keyRing();
-  // Decided before the ledger is asked, so a non-handle id gets the capability error, not -32602;
-  // the handle is read only when its revision could lift the requirement (cached: authorize verifies it again).
-  if (module.followUpNeedsDeclaration(request.params, module)) {
-    const minted = await verifyOwnHandle(handle, keyRing, context.config.issuer, context.config.handleAudience).catch(() => undefined);
-    if (!minted || module.followUpNeedsDeclaration(request.params, moduleFor(minted.mcp))) throw module.capabilityRefusal(request.method);
+  // Without the declaration only a handle of a revision that lifts the requirement may be used
+  // (dual serving). Every id still goes through the same audited, rate-limited decision first, and
+  // any refusal becomes the capability error: a forged handle, another principal's valid handle and
+  // a non-handle all get the same answer, so the answer is no validity oracle.
+  const undeclared = module.followUpNeedsDeclaration(request.params, module);
+  let authorized: AuthorizedFollowUp;
+  try {
+    authorized = await authorizeFollowUp(handle, op, module, context.principal, keyRing, context.config, context.env, { proof: context.principal.proof, txn: context.txn });
+  } catch (error) {
+    if (undeclared && error instanceof FollowUpRefused) throw module.capabilityRefusal(request.method);
+    throw error;
   }
-  const { claims, taskId, originHandle, status, resultAllowed } = await authorizeFollowUp(handle, op, module, context.principal, keyRing, context.config, context.env, { proof: context.principal.proof, txn: context.txn });
+  if (undeclared && module.followUpNeedsDeclaration(request.params, moduleFor(authorized.claims.mcp))) throw module.capabilityRefusal(request.method);
+  const { claims, taskId, originHandle, status, resultAllowed } = authorized;
   return {
     message: reencoded(request, context, { ...request.params, taskId }),
     // The origin verifies its own copy of the handle (same jti, naming its task).

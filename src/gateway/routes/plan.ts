@@ -6,6 +6,7 @@ import { rewriteOutboundMessage } from "../../mcp/rewrite.js";
 import type { DecidedRevision } from "../../mcp/revisions/index.js";
 import type { MessageRewriter } from "../../proxy/respond.js";
 import type { OriginAssertionOp } from "../../origin/origin-assertion-claims.js";
+import type { CreationSlot } from "../../ledger/creation-slot.js";
 import { taskIdMapperFor, type MapperScope } from "../task-id-mapper.js";
 
 /** What every route receives: who is calling, under which revision, and the request's resources. */
@@ -31,6 +32,8 @@ export interface ForwardPlan {
   taskFollowUp?: boolean;
   /** What the per-call origin assertion states the edge decided: the operation and the task(s) it concerns. */
   asserted: AssertedOperation;
+  /** A creation slot reserved for this call: given back unless the answer creates a task. */
+  slot?: CreationSlot;
   mapResponse: MessageRewriter;
 }
 
@@ -53,9 +56,11 @@ export function reencoded(message: ClientMessage, context: RouteContext, params?
 }
 
 /** The response mapper for one request: origin ids → handles, payloads withheld, under the decided revision. */
-export function outboundRewriter(context: RouteContext, message: ClientMessage, scope: Omit<MapperScope, "env" | "config" | "principal" | "waitUntil"> = {}, creates = false): MessageRewriter {
+export function outboundRewriter(context: RouteContext, message: ClientMessage, scope: Omit<MapperScope, "env" | "config" | "principal" | "waitUntil"> = {}, creates = false, slot?: CreationSlot): MessageRewriter {
   const requestMethod = message.kind === "request" ? message.method : undefined;
-  const mapper = taskIdMapperFor({ ...scope, env: context.env, config: context.config, principal: context.principal, waitUntil: context.waitUntil, requestMethod });
+  const untracked = taskIdMapperFor({ ...scope, env: context.env, config: context.config, principal: context.principal, waitUntil: context.waitUntil, requestMethod });
+  // A minted handle keeps the creation slot; anything else gives it back.
+  const mapper = slot ? slot.track(untracked) : untracked;
   const requestId = message.kind === "notification" ? undefined : message.id;
   return (m) => rewriteOutboundMessage(m, { requestId, requestMethod, mapper, module: context.revision.module, creates });
 }
