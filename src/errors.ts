@@ -9,6 +9,9 @@ export const REFUSALS = {
   invalid_credentials: { status: 401, rpc: -32001, message: "The bearer token is invalid, expired or not for this resource" },
   forbidden_origin: { status: 403, rpc: -32000, message: "Forbidden: this Origin or Host may not call the MCP endpoint" },
   admin_unauthorized: { status: 401, rpc: -32001, message: "A valid admin credential is required" },
+  // Operators: the public message names the missing role or tenant (operators may know their own grant).
+  operator_role_missing: { status: 403, rpc: -32003, message: "The operator's roles do not allow this operation" },
+  operator_tenant_forbidden: { status: 403, rpc: -32003, message: "The operator is not granted this tenant" },
   // Envelope
   unsupported_media_type: { status: 415, rpc: -32700, message: "Content-Type must be application/json" },
   body_too_large: { status: 413, rpc: -32600, message: "Request body exceeds the configured limit" },

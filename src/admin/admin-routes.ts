@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { configFor } from "../config.js";
 import type { AppEnv } from "../gateway/mcp-endpoint.js";
@@ -7,23 +7,30 @@ import { TASK_OPS } from "../handle/claims.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
 import { createApiKey } from "../auth/api-keys.js";
-import { requireAdmin } from "./admin-auth.js";
+import { requireGrant, type Operator, type OperatorRole } from "../auth/operators.js";
+import type { CancelOutcome, CancelSelector, RevocationScope } from "../ledger/types.js";
+import { requireOperator, type OperatorEnv } from "./admin-auth.js";
+import { CANCEL_BATCH_LIMIT, cancelAtOrigin } from "./supervisory-cancel.js";
 import { delegateHandle } from "./delegation.js";
 import { claimsOfOwnHandle } from "./handle-lookup.js";
 import { invalidRequest, parseJsonBody } from "./request-body.js";
 
 const identifier = z.string().refine(isIdentifier, "must be 1-200 characters of A-Z a-z 0-9 . _ : @ | + -");
 const reason = z.string().max(500).optional();
+const cancel = z.boolean().optional();
+/** Resumes a bulk cancel: the scope was revoked by the first call, so a call with a cursor only cancels. */
+const cursor = z.string().regex(/^\d{1,16}:[A-Za-z0-9_-]{1,200}$/).optional();
 
 const RevocationRequest = z.union([
-  z.object({ tenant: identifier, jti: z.string().min(1).max(200), reason }).strict(),
-  z.object({ tenant: identifier, task: z.string().min(1).max(1000), reason }).strict(),
-  z.object({ handle: z.string().min(1).max(4096), reason }).strict(),
-  z.object({ tenant: identifier, scope: z.literal("tenant"), reason }).strict(),
-  z.object({ tenant: identifier, client_id: identifier, reason }).strict(),
-  z.object({ tenant: identifier, sub: identifier, reason }).strict(),
+  z.object({ tenant: identifier, jti: z.string().min(1).max(200), reason, cancel }).strict(),
+  z.object({ tenant: identifier, task: z.string().min(1).max(1000), reason, cancel }).strict(),
+  z.object({ handle: z.string().min(1).max(4096), reason, cancel }).strict(),
+  z.object({ tenant: identifier, scope: z.literal("tenant"), reason, cancel, cursor }).strict(),
+  z.object({ tenant: identifier, client_id: identifier, reason, cancel, cursor }).strict(),
+  z.object({ tenant: identifier, sub: identifier, reason, cancel, cursor }).strict(),
 ]);
-const REVOCATION_SHAPES = "{tenant, jti} | {tenant, task} | {handle} | {tenant, scope:\"tenant\"} | {tenant, client_id} | {tenant, sub}";
+const REVOCATION_SHAPES =
+  "{tenant, jti} | {tenant, task} | {handle} | {tenant, scope:\"tenant\"} | {tenant, client_id} | {tenant, sub}, each with reason? and cancel?; bulk scopes also cursor?";
 
 const DelegationRequest = z
   .object({
@@ -37,43 +44,75 @@ const DelegationRequest = z
 const ApiKeyRequest = z.object({ client_id: identifier, sub: identifier, label: z.string().max(200).optional() }).strict();
 
 
-/** /admin: operator endpoints behind the admin credential. */
-export const adminRoutes = new Hono<AppEnv>()
-  .use("*", requireAdmin)
+/** The operator, after checking it holds `role` (and, when given, `tenant`); a 403 names what is missing. */
+function operatorWith(c: Context<OperatorEnv>, role: OperatorRole, tenant?: string): Operator {
+  const operator = c.get("operator");
+  requireGrant(operator, role, tenant);
+  return operator;
+}
+
+/**
+ * Sends the origin the cancel of every in-flight task `selector` covers (at most
+ * CANCEL_BATCH_LIMIT, after `cursor`), audits each outcome under the operator, and answers with
+ * the outcomes and the cursor of the rest.
+ */
+async function cancelInFlight(env: OperatorEnv["Bindings"], tenant: string, selector: CancelSelector, after: string | undefined, operator: Operator): Promise<{ cancellations: CancelOutcome[]; cancel_cursor: string | null }> {
+  const ledger = ledgerFor(env.TASK_LEDGER, tenant);
+  const { tasks, next } = await ledger.inFlightTasks(tenant, selector, after, CANCEL_BATCH_LIMIT);
+  const config = configFor(env);
+  const cancellations = await Promise.all(tasks.map((task) => cancelAtOrigin(task, config)));
+  for (const outcome of cancellations) await ledger.recordCancel(tenant, outcome, operator.id);
+  return { cancellations, cancel_cursor: next };
+}
+
+/** /admin: operator endpoints; each route names the role it needs and checks the tenant grant. */
+export const adminRoutes = new Hono<OperatorEnv>()
+  .use("*", requireOperator)
   .use("/tenants/:tenant/*", async (c, next) => {
     if (!isIdentifier(c.req.param("tenant"))) return invalidRequest(c, "tenant is not an identifier");
     await next();
   })
   .post("/revocations", async (c) => {
+    operatorWith(c, "taskward:revoke");
     const body = await parseJsonBody(c, RevocationRequest, REVOCATION_SHAPES);
     if (!body.ok) return body.response;
     const request = body.value;
+    if (request.cancel) operatorWith(c, "taskward:cancel");
     const why = request.reason ?? "admin";
     if ("handle" in request) {
       const claims = await claimsOfOwnHandle(request.handle, configFor(c.env), true);
       if (!claims) return invalidRequest(c, "handle does not verify with this authority's keys");
-      const result = await ledgerFor(c.env.TASK_LEDGER, claims.tenant).revoke(claims.tenant, { jti: claims.jti }, why, "admin");
-      return c.json({ tenant: claims.tenant, jti: claims.jti, revoked: result.revoked }, result.revoked > 0 ? 200 : 404);
+      const operator = operatorWith(c, "taskward:revoke", claims.tenant);
+      const result = await ledgerFor(c.env.TASK_LEDGER, claims.tenant).revoke(claims.tenant, { jti: claims.jti }, why, operator.id);
+      const cancelled = request.cancel ? await cancelInFlight(c.env, claims.tenant, { jti: claims.jti }, undefined, operator) : {};
+      return c.json({ tenant: claims.tenant, jti: claims.jti, revoked: result.revoked, ...cancelled }, result.revoked > 0 ? 200 : 404);
     }
+    const operator = operatorWith(c, "taskward:revoke", request.tenant);
     const ledger = ledgerFor(c.env.TASK_LEDGER, request.tenant);
     if ("jti" in request || "task" in request) {
       const target = "jti" in request ? { jti: request.jti } : { taskId: request.task };
-      const result = await ledger.revoke(request.tenant, target, why, "admin");
-      return c.json({ tenant: request.tenant, ...target, revoked: result.revoked }, result.revoked > 0 ? 200 : 404);
+      const result = await ledger.revoke(request.tenant, target, why, operator.id);
+      const cancelled = request.cancel ? await cancelInFlight(c.env, request.tenant, target, undefined, operator) : {};
+      return c.json({ tenant: request.tenant, ...target, revoked: result.revoked, ...cancelled }, result.revoked > 0 ? 200 : 404);
     }
-    const scope = "scope" in request ? { scope: "tenant" as const } : "client_id" in request ? { scope: "client" as const, value: request.client_id } : { scope: "subject" as const, value: request.sub };
-    const { issuedBefore } = await ledger.revokeScope(request.tenant, scope, why, "admin");
-    return c.json({ tenant: request.tenant, ...scope, issuedBefore });
+    const scope: RevocationScope = "scope" in request ? { scope: "tenant" } : "client_id" in request ? { scope: "client", value: request.client_id } : { scope: "subject", value: request.sub };
+    if (request.cursor !== undefined && !request.cancel) return invalidRequest(c, "cursor resumes a cancel: send it with cancel: true");
+    // A resumed bulk cancel does not move the watermark: handles issued since the first call stay valid.
+    const issuedBefore = request.cursor === undefined ? (await ledger.revokeScope(request.tenant, scope, why, operator.id)).issuedBefore : undefined;
+    const cancelled = request.cancel ? await cancelInFlight(c.env, request.tenant, scope, request.cursor, operator) : {};
+    return c.json({ tenant: request.tenant, ...scope, ...(issuedBefore !== undefined ? { issuedBefore } : {}), ...cancelled });
   })
   .post("/delegations", async (c) => {
+    operatorWith(c, "taskward:delegate");
     const body = await parseJsonBody(c, DelegationRequest, "{handle, to: {client_id, sub}, ops?, ttl_seconds?}");
     if (!body.ok) return body.response;
     const config = configFor(c.env);
     const parent = await claimsOfOwnHandle(body.value.handle, config);
     const keyRing = await signingKeyRing(config);
     if (!parent || !keyRing) return invalidRequest(c, "handle does not verify with this authority's keys, or has expired");
+    const operator = operatorWith(c, "taskward:delegate", parent.tenant);
     const result = await delegateHandle(
-      { parent, to: { clientId: body.value.to.client_id, subject: body.value.to.sub }, ops: body.value.ops, ttlSeconds: body.value.ttl_seconds, actor: { sub: "admin" } },
+      { parent, to: { clientId: body.value.to.client_id, subject: body.value.to.sub }, ops: body.value.ops, ttlSeconds: body.value.ttl_seconds, actor: { sub: operator.id } },
       keyRing,
       config,
       c.env,
@@ -83,6 +122,7 @@ export const adminRoutes = new Hono<AppEnv>()
   })
   .get("/tenants/:tenant/tasks", async (c) => {
     const tenant = c.req.param("tenant");
+    operatorWith(c, "taskward:read", tenant);
     const limit = Number(c.req.query("limit") ?? "100");
     const before = c.req.query("before") === undefined ? undefined : Number(c.req.query("before"));
     if (!Number.isInteger(limit) || limit <= 0 || limit > 1000 || (before !== undefined && !Number.isInteger(before))) {
@@ -96,16 +136,19 @@ export const adminRoutes = new Hono<AppEnv>()
   .get("/tasks/:jti", async (c) => {
     const tenant = c.req.query("tenant");
     if (!tenant || !isIdentifier(tenant)) return invalidRequest(c, "?tenant= is required: each tenant has its own ledger");
+    operatorWith(c, "taskward:read", tenant);
     const task = await ledgerFor(c.env.TASK_LEDGER, tenant).task(tenant, c.req.param("jti"));
     return task ? c.json(task) : c.json({ error: "not_found", message: "no such handle in this tenant" }, 404);
   })
   .get("/tenants/:tenant/tasks/:jti", async (c) => {
     const tenant = c.req.param("tenant");
+    operatorWith(c, "taskward:read", tenant);
     const task = await ledgerFor(c.env.TASK_LEDGER, tenant).task(tenant, c.req.param("jti"));
     return task ? c.json(task) : c.json({ error: "not_found", message: "no such handle in this tenant" }, 404);
   })
   .get("/tenants/:tenant/audit", async (c) => {
     const tenant = c.req.param("tenant");
+    operatorWith(c, "taskward:audit", tenant);
     const after = Number(c.req.query("after") ?? "0");
     const limit = Number(c.req.query("limit") ?? "1000");
     if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit <= 0 || limit > 10_000) {
@@ -120,17 +163,20 @@ export const adminRoutes = new Hono<AppEnv>()
   })
   .get("/tenants/:tenant/audit/verify", async (c) => {
     const tenant = c.req.param("tenant");
+    operatorWith(c, "taskward:audit", tenant);
     return c.json(await ledgerFor(c.env.TASK_LEDGER, tenant).verifyAudit(tenant));
   })
   .post("/tenants/:tenant/api-keys", async (c) => {
     const tenant = c.req.param("tenant");
+    const operator = operatorWith(c, "taskward:api-keys", tenant);
     const body = await parseJsonBody(c, ApiKeyRequest, "{client_id, sub, label?}");
     if (!body.ok) return body.response;
-    const { key, record } = await createApiKey(c.env, tenant, { clientId: body.value.client_id, subject: body.value.sub, label: body.value.label }, "admin");
+    const { key, record } = await createApiKey(c.env, tenant, { clientId: body.value.client_id, subject: body.value.sub, label: body.value.label }, operator.id);
     return c.json({ key, ...record, note: "The key is shown once; only its SHA-256 is stored." }, 201);
   })
   .delete("/tenants/:tenant/api-keys/:id", async (c) => {
     const tenant = c.req.param("tenant");
-    const revoked = await ledgerFor(c.env.TASK_LEDGER, tenant).revokeApiKey(tenant, c.req.param("id"), "admin");
+    const operator = operatorWith(c, "taskward:api-keys", tenant);
+    const revoked = await ledgerFor(c.env.TASK_LEDGER, tenant).revokeApiKey(tenant, c.req.param("id"), operator.id);
     return revoked ? c.json({ revoked: true }) : c.json({ error: "not_found", message: "no live API key with that id" }, 404);
   });

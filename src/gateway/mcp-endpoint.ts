@@ -109,7 +109,7 @@ async function dispatch(c: Context<AppEnv>, config: Config, principal: Principal
     case "create-candidate": {
       const mayCreateTask = enforceTaskSupport(classified, config);
       if (mayCreateTask) await enforceCreationRate(c.env, principal);
-      scope.creation = { tool: classified.tool, revision: classified.revision, protocol: classified.protocol, keyRing: await requireKeyRing(config) };
+      scope.creation = { tool: classified.tool, revision: classified.revision, protocol: classified.protocol, keyRing: await requireKeyRing(config), originSession: c.req.header("mcp-session-id") };
       break;
     }
     case "passthrough": {

@@ -15,7 +15,8 @@ export interface MapperScope {
   config: Config;
   principal: Principal;
   /** Set for task-creating calls. */
-  creation?: { tool: string; revision: string; protocol: TaskProtocol; keyRing: KeyRing };
+  /** `originSession`: the Mcp-Session-Id the task is created on, kept for a supervisory cancel. */
+  creation?: { tool: string; revision: string; protocol: TaskProtocol; keyRing: KeyRing; originSession?: string | undefined };
   /** Set for follow-ups: the verified handle the request named, and the status the ledger last saw. */
   followUp?: { handle: string; claims: TaskHandleClaims; status?: string };
   /** Set for subscriptions/listen: the authorized handles of the subscribed tasks. */
@@ -84,6 +85,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
         status: task.status,
         issuedAt: now,
         expiresAt: claims.exp * 1000,
+        ...(scope.creation.originSession ? { originSession: scope.creation.originSession } : {}),
       });
       ttlByTask.set(task.taskId, ttlMs);
       return { handle: token, ttlMs };

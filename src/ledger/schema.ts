@@ -61,4 +61,5 @@ export const LEDGER_SCHEMA = [
      hash TEXT NOT NULL
    )`,
   `CREATE INDEX IF NOT EXISTS audit_by_time ON audit(at)`,
+  `CREATE TABLE IF NOT EXISTS task_sessions (task_id TEXT PRIMARY KEY, session_id TEXT NOT NULL)`,
 ];

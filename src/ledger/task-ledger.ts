@@ -10,6 +10,9 @@ import { LEDGER_SCHEMA } from "./schema.js";
 import {
   TERMINAL_STATUSES,
   type ApiKeyRecord,
+  type CancelOutcome,
+  type CancelSelector,
+  type InFlightTask,
   type Decision,
   type DenialReason,
   type IssueRecord,
@@ -118,6 +121,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
         record.ops.join(","), record.mcp, record.bind.join(","), record.maxAuthAgeSeconds ?? null, record.stepUpOps.join(","),
         record.status, record.issuedAt, record.expiresAt, record.parent ?? null, record.actor ?? null,
       );
+      if (record.originSession) this.sql.exec(`INSERT OR IGNORE INTO task_sessions (task_id, session_id) VALUES (?, ?)`, record.taskId, record.originSession);
       this.audit.append({
         type: record.parent ? "delegated" : "issued",
         jti: record.jti,
@@ -289,6 +293,50 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       this.audit.append({ type: "revoked", reason, detail: { actor, scope: scope.scope, value: value || tenant, issuedBefore } });
       return { issuedBefore };
     });
+  }
+
+  /**
+   * Unexpired, non-terminal tasks a revocation covers, one entry per origin task, oldest first,
+   * after `cursor`. A scope is read from its stored watermark, so a cursor cannot widen it.
+   */
+  inFlightTasks(tenant: string, selector: CancelSelector, cursor: string | undefined, limit: number): { tasks: InFlightTask[]; next: string | null } {
+    this.bindTenant(tenant);
+    const [afterAt, afterJti] = cursor ? [Number(cursor.split(":")[0]), cursor.slice(cursor.indexOf(":") + 1)] : [0, ""];
+    let where: string;
+    let args: SqlStorageValue[];
+    if ("jti" in selector) [where, args] = [`jti = ?`, [selector.jti]];
+    else if ("taskId" in selector) [where, args] = [`task_id = ?`, [selector.taskId]];
+    else {
+      const value = selector.scope === "tenant" ? "" : selector.value;
+      const mark = this.sql.exec<{ issued_before: number }>(`SELECT issued_before FROM revocations WHERE scope = ? AND value = ?`, selector.scope, value).toArray()[0];
+      if (!mark) return { tasks: [], next: null };
+      const column = selector.scope === "client" ? "client_id = ?" : selector.scope === "subject" ? "subject = ?" : "? = ''";
+      [where, args] = [`${column} AND issued_at < ?`, [value, mark.issued_before]];
+    }
+    const terminal = [...TERMINAL_STATUSES];
+    const rows = this.sql
+      .exec<TaskRow & { session_id: string | null }>(
+        `SELECT tasks.*, task_sessions.session_id FROM tasks LEFT JOIN task_sessions USING (task_id)
+         WHERE ${where} AND status NOT IN (${terminal.map(() => "?").join(",")}) AND expires_at > ? AND (issued_at > ? OR (issued_at = ? AND jti > ?))
+         ORDER BY issued_at, jti LIMIT ?`,
+        ...args, ...terminal, Date.now(), afterAt, afterAt, afterJti, limit,
+      )
+      .toArray();
+    const seen = new Set<string>();
+    const tasks = rows
+      .filter((row) => !seen.has(row.task_id) && seen.add(row.task_id))
+      .map((row) => ({ jti: row.jti, taskId: row.task_id, handle: row.handle, mcp: row.mcp, status: row.status, originSession: row.session_id }));
+    const last = rows.at(-1);
+    return { tasks, next: rows.length === limit && last ? `${last.issued_at}:${last.jti}` : null };
+  }
+
+  /** Audits one supervisory cancel on the operator's authority, and the status the origin answered. */
+  recordCancel(tenant: string, outcome: CancelOutcome, actor: string): void {
+    this.ctx.storage.transactionSync(() => {
+      this.bindTenant(tenant);
+      this.audit.append({ type: "cancel", jti: outcome.jti, reason: outcome.outcome, detail: { actor, task: outcome.task, ...(outcome.status ? { status: outcome.status } : {}), ...(outcome.detail ? { detail: outcome.detail } : {}) } });
+    });
+    if (outcome.status) this.observeStatus(tenant, outcome.task, outcome.status);
   }
 
   task(tenant: string, jti: string): TaskRecord | null {

@@ -27,6 +27,8 @@ export interface IssueRecord {
   /** Delegated handles: the parent's jti and who delegated. */
   parent?: string;
   actor?: string;
+  /** 2025-11-25: the origin's Mcp-Session-Id the task was created on (its cancel must use it). */
+  originSession?: string;
 }
 
 export type DenialReason =
@@ -99,4 +101,26 @@ export interface ApiKeyRecord {
   label: string | null;
   createdAt: number;
   revokedAt: number | null;
+}
+
+/** Which in-flight tasks a supervisory cancel covers: the revocation's own target or scope. */
+export type CancelSelector = RevocationTarget | RevocationScope;
+
+/** A task the origin may still be running, with what its cancel needs. */
+export interface InFlightTask {
+  jti: string;
+  taskId: string;
+  handle: string;
+  mcp: string;
+  status: string;
+  originSession: string | null;
+}
+
+/** The outcome of one supervisory cancel at the origin. */
+export interface CancelOutcome {
+  jti: string;
+  task: string;
+  outcome: "cancelled" | "already_terminal" | "refused" | "unreachable" | "no_session";
+  status?: string;
+  detail?: string;
 }

@@ -40,7 +40,7 @@ describe("delegation", () => {
     expect(delegated.status).toBe(201);
     const { handle: child } = (await delegated.json()) as { handle: string };
     const claims = decodeClaims(child);
-    expect(claims).toMatchObject({ sub: "oncall", client_id: "ops-console", ops: ["get"], act: { sub: "admin" }, parent: decodeClaims(owner.handle).jti, task: decodeClaims(owner.handle).task });
+    expect(claims).toMatchObject({ sub: "oncall", client_id: "ops-console", ops: ["get"], act: { sub: "break-glass" }, parent: decodeClaims(owner.handle).jti, task: decodeClaims(owner.handle).task });
     expect(claims.exp).toBeLessThanOrEqual(decodeClaims(owner.handle).exp);
 
     const oncall = new McpSession((await post("/dev/token", { tenant, client_id: "ops-console", sub: "oncall" })).body.access_token);

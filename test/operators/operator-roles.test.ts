@@ -1,0 +1,133 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { WorkerEnv } from "../../src/config.js";
+import { ledgerFor } from "../../src/ledger/ledger-client.js";
+import { McpSession, adminFetch, decodeClaims, devToken, worker } from "../support/mcp-client.js";
+import { devOperatorId, operatorToken } from "./support.js";
+
+const NOT_FOUND = { code: -32602, message: "Task not found" };
+
+async function auditOf(tenant: string) {
+  return (await ledgerFor((env as unknown as WorkerEnv).TASK_LEDGER, tenant).auditEvents(tenant)).events;
+}
+
+async function taskIn(tenant: string, sub = "alice") {
+  const session = await McpSession.open({ tenant, client_id: "cli", sub });
+  const { handle } = await session.createTask("slow_echo", { text: "x", delayMs: 10 });
+  return { session, handle, jti: decodeClaims(handle).jti as string };
+}
+
+async function json(response: Response) {
+  return { status: response.status, body: (await response.json()) as Record<string, any> };
+}
+
+describe("operator roles", () => {
+  it("each role is refused beyond its grant with a 403 that names the missing role", async () => {
+    const tenant = "ops-roles";
+    const { jti } = await taskIn(tenant);
+    const reader = await operatorToken("reader", ["taskward:read"], [tenant]);
+    const auditor = await operatorToken("auditor", ["taskward:audit"], [tenant]);
+    const revoker = await operatorToken("revoker", ["taskward:revoke"], [tenant]);
+
+    expect((await adminFetch(`/tenants/${tenant}/tasks`, {}, reader)).status).toBe(200);
+    expect(await json(await adminFetch(`/tenants/${tenant}/audit`, {}, reader))).toEqual({
+      status: 403,
+      body: { error: "operator_role_missing", message: "This operation requires the taskward:audit role" },
+    });
+    expect(await json(await adminFetch("/revocations", { method: "POST", body: JSON.stringify({ tenant, jti }) }, reader))).toEqual({
+      status: 403,
+      body: { error: "operator_role_missing", message: "This operation requires the taskward:revoke role" },
+    });
+    expect((await adminFetch(`/tenants/${tenant}/audit/verify`, {}, auditor)).status).toBe(200);
+    expect((await json(await adminFetch(`/tenants/${tenant}/tasks/${jti}`, {}, auditor))).body.error).toBe("operator_role_missing");
+    expect((await json(await adminFetch(`/tenants/${tenant}/api-keys`, { method: "POST", body: JSON.stringify({ client_id: "m", sub: "m" }) }, revoker))).body).toEqual({
+      error: "operator_role_missing",
+      message: "This operation requires the taskward:api-keys role",
+    });
+    expect((await json(await adminFetch("/delegations", { method: "POST", body: JSON.stringify({ handle: "x", to: { client_id: "c", sub: "s" } }) }, revoker))).body.message).toBe(
+      "This operation requires the taskward:delegate role",
+    );
+    // Revoke without cancel is allowed; cancel needs its own role.
+    expect(await json(await adminFetch("/revocations", { method: "POST", body: JSON.stringify({ tenant, jti, cancel: true }) }, revoker))).toEqual({
+      status: 403,
+      body: { error: "operator_role_missing", message: "This operation requires the taskward:cancel role" },
+    });
+    expect((await adminFetch("/revocations", { method: "POST", body: JSON.stringify({ tenant, jti }) }, revoker)).status).toBe(200);
+  });
+
+  it("an operator is refused beyond its tenants, whatever its roles", async () => {
+    const granted = "ops-tenant-a";
+    const other = "ops-tenant-b";
+    const { jti, handle } = await taskIn(other);
+    const operator = await operatorToken("scoped", ["taskward:read", "taskward:revoke", "taskward:audit", "taskward:cancel", "taskward:delegate", "taskward:api-keys"], [granted]);
+    const forbidden = { error: "operator_tenant_forbidden", message: `This operator is not granted tenant ${other}` };
+    expect(await json(await adminFetch(`/tenants/${other}/tasks`, {}, operator))).toEqual({ status: 403, body: forbidden });
+    expect(await json(await adminFetch(`/tasks/${jti}?tenant=${other}`, {}, operator))).toEqual({ status: 403, body: forbidden });
+    expect(await json(await adminFetch(`/tenants/${other}/audit`, {}, operator))).toEqual({ status: 403, body: forbidden });
+    expect(await json(await adminFetch("/revocations", { method: "POST", body: JSON.stringify({ tenant: other, scope: "tenant" }) }, operator))).toEqual({ status: 403, body: forbidden });
+    // A handle names its tenant: the grant is checked against it, not against the request body.
+    expect(await json(await adminFetch("/revocations", { method: "POST", body: JSON.stringify({ handle }) }, operator))).toEqual({ status: 403, body: forbidden });
+    expect(await json(await adminFetch("/delegations", { method: "POST", body: JSON.stringify({ handle, to: { client_id: "c", sub: "s" } }) }, operator))).toEqual({ status: 403, body: forbidden });
+    // Nothing was revoked in the other tenant.
+    expect((await auditOf(other)).filter((e) => e.type === "revoked")).toEqual([]);
+    expect((await adminFetch(`/tenants/${granted}/tasks`, {}, operator)).status).toBe(200);
+  });
+
+  it("a token without a tenant grant, or an MCP caller token, or a forged one is not an operator (401)", async () => {
+    const callerToken = await devToken({ tenant: "ops-401", client_id: "c", sub: "s" });
+    expect((await adminFetch("/tenants/ops-401/tasks", {}, callerToken)).status).toBe(401);
+    const operator = await operatorToken("o", ["taskward:read"], "*");
+    const [header, payload, signature] = operator.split(".");
+    const widened = btoa(JSON.stringify({ ...JSON.parse(atob(payload!.replace(/-/g, "+").replace(/_/g, "/"))), roles: ["taskward:revoke"] })).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+    const refused = await adminFetch("/tenants/ops-401/tasks", {}, `${header}.${widened}.${signature}`);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("www-authenticate")).toBe('Bearer realm="taskward-admin"');
+    // An operator token is not an MCP caller credential either.
+    const session = new McpSession(operator);
+    expect((await session.request("initialize", { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "0" } })).status).toBe(401);
+  });
+
+  it("the dev issuer refuses malformed operator-token requests with what was wrong", async () => {
+    const response = await worker().fetch("https://taskward.test/dev/operator-token", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ sub: "x", roles: ["taskward:everything"], tenants: "*" }),
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { message: string }).message).toContain("roles.0");
+  });
+});
+
+describe("operator attribution in the audit trail", () => {
+  it("revocations, scope revocations, API-key admin and delegations name the operator; ADMIN_TOKEN is 'break-glass'", async () => {
+    const tenant = "ops-attrib";
+    const { jti, handle } = await taskIn(tenant);
+    const alice = await operatorToken("alice-sre", ["taskward:revoke", "taskward:api-keys", "taskward:delegate"], [tenant]);
+    const created = await json(await adminFetch(`/tenants/${tenant}/api-keys`, { method: "POST", body: JSON.stringify({ client_id: "bot", sub: "bot" }) }, alice));
+    expect(created.status).toBe(201);
+    expect((await adminFetch(`/tenants/${tenant}/api-keys/${created.body.id}`, { method: "DELETE" }, alice)).status).toBe(200);
+    expect((await adminFetch("/delegations", { method: "POST", body: JSON.stringify({ handle, to: { client_id: "cli", sub: "bob" } }) }, alice)).status).toBe(201);
+    expect((await adminFetch("/revocations", { method: "POST", body: JSON.stringify({ tenant, jti, reason: "incident 7" }) }, alice)).status).toBe(200);
+    expect((await adminFetch("/revocations", { method: "POST", body: JSON.stringify({ tenant, sub: "mallory" }) })).status).toBe(200);
+
+    const events = await auditOf(tenant);
+    const detail = (type: string, match: (d: Record<string, any>) => boolean) =>
+      events.filter((e) => e.type === type).map((e) => JSON.parse(e.detail ?? "{}") as Record<string, any>).find(match);
+    const id = devOperatorId("alice-sre");
+    expect(detail("issued", (d) => d.apiKey === created.body.id)?.actor).toBe(id);
+    expect(detail("revoked", (d) => d.apiKey === created.body.id)?.actor).toBe(id);
+    expect(detail("delegated", () => true)?.actor).toBe(id);
+    const revocation = events.find((e) => e.type === "revoked" && e.jti === jti);
+    expect(revocation?.reason).toBe("incident 7");
+    expect(JSON.parse(revocation!.detail!).actor).toBe(id);
+    expect(detail("revoked", (d) => d.scope === "subject")).toMatchObject({ actor: "break-glass", value: "mallory" });
+  });
+
+  it("the revoked handle is refused at the next poll", async () => {
+    const tenant = "ops-poll";
+    const { session, handle, jti } = await taskIn(tenant);
+    const operator = await operatorToken("oncall", ["taskward:revoke"], [tenant]);
+    expect((await adminFetch("/revocations", { method: "POST", body: JSON.stringify({ tenant, jti }) }, operator)).status).toBe(200);
+    expect((await session.request("tasks/get", { taskId: handle })).reply?.error).toEqual(NOT_FOUND);
+  });
+});
