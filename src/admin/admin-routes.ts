@@ -20,17 +20,19 @@ const reason = z.string().max(500).optional();
 const cancel = z.boolean().optional();
 /** Resumes a bulk cancel: the scope was revoked by the first call, so a call with a cursor only cancels. */
 const cursor = z.string().regex(/^\d{1,16}:[A-Za-z0-9_-]{1,200}$/).optional();
+/** Smaller cancel batches than CANCEL_BATCH_LIMIT, e.g. to pace a large tenant. */
+const limit = z.number().int().min(1).max(CANCEL_BATCH_LIMIT).optional();
 
 const RevocationRequest = z.union([
   z.object({ tenant: identifier, jti: z.string().min(1).max(200), reason, cancel }).strict(),
   z.object({ tenant: identifier, task: z.string().min(1).max(1000), reason, cancel }).strict(),
   z.object({ handle: z.string().min(1).max(4096), reason, cancel }).strict(),
-  z.object({ tenant: identifier, scope: z.literal("tenant"), reason, cancel, cursor }).strict(),
-  z.object({ tenant: identifier, client_id: identifier, reason, cancel, cursor }).strict(),
-  z.object({ tenant: identifier, sub: identifier, reason, cancel, cursor }).strict(),
+  z.object({ tenant: identifier, scope: z.literal("tenant"), reason, cancel, cursor, limit }).strict(),
+  z.object({ tenant: identifier, client_id: identifier, reason, cancel, cursor, limit }).strict(),
+  z.object({ tenant: identifier, sub: identifier, reason, cancel, cursor, limit }).strict(),
 ]);
 const REVOCATION_SHAPES =
-  "{tenant, jti} | {tenant, task} | {handle} | {tenant, scope:\"tenant\"} | {tenant, client_id} | {tenant, sub}, each with reason? and cancel?; bulk scopes also cursor?";
+  "{tenant, jti} | {tenant, task} | {handle} | {tenant, scope:\"tenant\"} | {tenant, client_id} | {tenant, sub}, each with reason? and cancel?; bulk scopes also cursor? and limit?";
 
 const DelegationRequest = z
   .object({
@@ -53,12 +55,12 @@ function operatorWith(c: Context<OperatorEnv>, role: OperatorRole, tenant?: stri
 
 /**
  * Sends the origin the cancel of every in-flight task `selector` covers (at most
- * CANCEL_BATCH_LIMIT, after `cursor`), audits each outcome under the operator, and answers with
+ * `limit`, after `cursor`), audits each outcome under the operator, and answers with
  * the outcomes and the cursor of the rest.
  */
-async function cancelInFlight(env: OperatorEnv["Bindings"], tenant: string, selector: CancelSelector, after: string | undefined, operator: Operator): Promise<{ cancellations: CancelOutcome[]; cancel_cursor: string | null }> {
+async function cancelInFlight(env: OperatorEnv["Bindings"], tenant: string, selector: CancelSelector, after: string | undefined, operator: Operator, limit = CANCEL_BATCH_LIMIT): Promise<{ cancellations: CancelOutcome[]; cancel_cursor: string | null }> {
   const ledger = ledgerFor(env.TASK_LEDGER, tenant);
-  const { tasks, next } = await ledger.inFlightTasks(tenant, selector, after, CANCEL_BATCH_LIMIT);
+  const { tasks, next } = await ledger.inFlightTasks(tenant, selector, after, limit);
   const config = configFor(env);
   const cancellations = await Promise.all(tasks.map((task) => cancelAtOrigin(task, config)));
   for (const outcome of cancellations) await ledger.recordCancel(tenant, outcome, operator.id);
@@ -96,10 +98,10 @@ export const adminRoutes = new Hono<OperatorEnv>()
       return c.json({ tenant: request.tenant, ...target, revoked: result.revoked, ...cancelled }, result.revoked > 0 ? 200 : 404);
     }
     const scope: RevocationScope = "scope" in request ? { scope: "tenant" } : "client_id" in request ? { scope: "client", value: request.client_id } : { scope: "subject", value: request.sub };
-    if (request.cursor !== undefined && !request.cancel) return invalidRequest(c, "cursor resumes a cancel: send it with cancel: true");
+    if ((request.cursor !== undefined || request.limit !== undefined) && !request.cancel) return invalidRequest(c, "cursor and limit pace a cancel: send them with cancel: true");
     // A resumed bulk cancel does not move the watermark: handles issued since the first call stay valid.
     const issuedBefore = request.cursor === undefined ? (await ledger.revokeScope(request.tenant, scope, why, operator.id)).issuedBefore : undefined;
-    const cancelled = request.cancel ? await cancelInFlight(c.env, request.tenant, scope, request.cursor, operator) : {};
+    const cancelled = request.cancel ? await cancelInFlight(c.env, request.tenant, scope, request.cursor, operator, request.limit) : {};
     return c.json({ tenant: request.tenant, ...scope, ...(issuedBefore !== undefined ? { issuedBefore } : {}), ...cancelled });
   })
   .post("/delegations", async (c) => {
