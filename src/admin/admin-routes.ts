@@ -11,6 +11,7 @@ import { requireGrant, type Operator, type OperatorRole } from "../auth/operator
 import type { CancelOutcome, CancelSelector, RevocationScope } from "../ledger/types.js";
 import { requireOperator, type OperatorEnv } from "./admin-auth.js";
 import { CANCEL_BATCH_LIMIT, cancelAtOrigin } from "./supervisory-cancel.js";
+import { toOcsf } from "../siem/ocsf.js";
 import { delegateHandle } from "./delegation.js";
 import { claimsOfOwnHandle } from "./handle-lookup.js";
 import { invalidRequest, parseJsonBody } from "./request-body.js";
@@ -156,12 +157,15 @@ export const adminRoutes = new Hono<OperatorEnv>()
     if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit <= 0 || limit > 10_000) {
       return invalidRequest(c, "after must be a non-negative integer and limit an integer 1-10000");
     }
+    const format = c.req.query("format") ?? "chain";
+    if (format !== "chain" && format !== "ocsf") return invalidRequest(c, `format must be "chain" (default) or "ocsf", got ${JSON.stringify(format)}`);
     const { events, anchor } = await ledgerFor(c.env.TASK_LEDGER, tenant).auditEvents(tenant, after, limit);
     const headers: Record<string, string> = { "content-type": "application/x-ndjson; charset=utf-8" };
     const last = events.at(-1);
     if (last && events.length === limit) headers["audit-next-cursor"] = String(last.seq);
     if (anchor) headers["audit-anchor"] = `${anchor.seq}:${anchor.prevHash}`;
-    return c.body(events.map((e) => JSON.stringify(e)).join("\n") + (events.length ? "\n" : ""), 200, headers);
+    const lines = events.map((e) => JSON.stringify(format === "ocsf" ? toOcsf(e, tenant) : e));
+    return c.body(lines.join("\n") + (events.length ? "\n" : ""), 200, headers);
   })
   .get("/tenants/:tenant/audit/verify", async (c) => {
     const tenant = c.req.param("tenant");
