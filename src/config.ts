@@ -1,5 +1,6 @@
 /** Worker env → typed, validated config. Parsed once per env object; a bad value fails loudly. */
 import type { TaskLedger } from "./ledger/task-ledger.js";
+import type { AuditShipment } from "./siem/audit-shipper.js";
 import type { LedgerLimits } from "./ledger/types.js";
 import { parseTaskPolicy, type TaskPolicy } from "./policy/task-policy.js";
 
@@ -18,6 +19,10 @@ export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN"> {
   AUDIT_RETENTION_DAYS?: string;
   RATE_LIMIT_CREATIONS_PER_MINUTE?: string;
   RATE_LIMIT_REFUSALS_PER_MINUTE?: string;
+  /** "true": push every audit event to AUDIT_QUEUE, whose consumer archives batches to AUDIT_ARCHIVE (R2). */
+  SIEM_QUEUE?: string;
+  AUDIT_QUEUE?: Queue<AuditShipment>;
+  AUDIT_ARCHIVE?: R2Bucket;
 }
 
 export interface ClaimNames {
@@ -46,6 +51,8 @@ export interface Config {
   signingJwks: string | undefined;
   policy: TaskPolicy;
   ledgerLimits: LedgerLimits;
+  /** Push audit events to the SIEM queue (SIEM_QUEUE); the bindings are checked when it is on. */
+  siemQueue: boolean;
 }
 
 const LOOPBACK_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
@@ -89,6 +96,8 @@ export function parseConfig(env: WorkerEnv): Config {
   if (oauthIssuers.length > 0 && !jwksUrl) throw new ConfigError("OAUTH_JWKS_URL is required when OAUTH_ISSUERS is set");
   const policy = parseTaskPolicy(env.TASK_POLICY);
   if ("problems" in policy) throw new ConfigError(policy.problems.join("; "));
+  const siemQueue = booleanFlag("SIEM_QUEUE", env.SIEM_QUEUE);
+  if (siemQueue && (!env.AUDIT_QUEUE || !env.AUDIT_ARCHIVE)) throw new ConfigError("SIEM_QUEUE is on but the AUDIT_QUEUE or AUDIT_ARCHIVE binding is missing (see wrangler.toml)");
   const retentionDays = env.AUDIT_RETENTION_DAYS ? positiveInteger("AUDIT_RETENTION_DAYS", env.AUDIT_RETENTION_DAYS, 0) : undefined;
   return {
     issuer,
@@ -119,6 +128,7 @@ export function parseConfig(env: WorkerEnv): Config {
       refusalsPerMinute: positiveInteger("RATE_LIMIT_REFUSALS_PER_MINUTE", env.RATE_LIMIT_REFUSALS_PER_MINUTE, 30),
       auditRetentionMs: retentionDays === undefined ? undefined : retentionDays * 86_400_000,
     },
+    siemQueue,
   };
 }
 

@@ -25,6 +25,8 @@ export class AuditLog {
   constructor(
     private readonly sql: SqlStorage,
     private readonly tenant: () => string,
+    /** Called after every write to the chain (inside the caller's transaction), e.g. to ship it. */
+    private readonly onWrite: () => void = () => undefined,
   ) {}
 
   append(input: AuditInput): void {
@@ -51,6 +53,7 @@ export class AuditLog {
       event.seq, event.at, event.last_at, event.count, event.type, event.jti, event.op, event.client_id, event.subject,
       event.reason, event.detail, event.prev_hash, hash,
     );
+    this.onWrite();
   }
 
   /**
@@ -64,6 +67,7 @@ export class AuditLog {
       if (head && head.type === "allowed" && head.jti === jti && head.op === op && head.client_id === principal.clientId && head.subject === principal.subject) {
         const { hash: _previous, ...extended } = { ...head, count: head.count + 1, last_at: Date.now() };
         this.sql.exec(`UPDATE audit SET count = ?, last_at = ?, hash = ? WHERE seq = ?`, extended.count, extended.last_at, eventHash(extended), head.seq);
+        this.onWrite();
         return;
       }
     }

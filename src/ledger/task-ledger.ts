@@ -6,6 +6,7 @@ import { equalInConstantTime } from "../constant-time.js";
 import type { AuditEvent } from "./audit-chain.js";
 import { AuditLog, type AuditAnchor } from "./audit-log.js";
 import { RateLimiter } from "./rate-limiter.js";
+import { AuditShipper } from "../siem/audit-shipper.js";
 import { LEDGER_SCHEMA } from "./schema.js";
 import {
   TERMINAL_STATUSES,
@@ -58,6 +59,8 @@ interface ApiKeyRow extends Record<string, SqlStorageValue> {
 
 /** Expired rows are kept this long past expiry so late follow-ups still meet an audited "expired". */
 const PURGE_GRACE_MS = 60 * 60 * 1000;
+/** A failed push to the SIEM queue is retried by the alarm this much later. */
+const SHIP_RETRY_MS = 30_000;
 /** Longest delegation chain followed when checking ancestors. */
 const MAX_DELEGATION_DEPTH = 8;
 
@@ -102,12 +105,14 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   private readonly refusals = new RateLimiter();
   private boundTenant: string | undefined;
   private watermarks: Array<{ scope: string; value: string; issued_before: number }> | undefined;
+  private shipper: AuditShipper | null | undefined;
+  private shipScheduled = false;
 
   constructor(ctx: DurableObjectState, env: WorkerEnv) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     for (const statement of LEDGER_SCHEMA) this.sql.exec(statement);
-    this.audit = new AuditLog(this.sql, () => this.tenantOf());
+    this.audit = new AuditLog(this.sql, () => this.tenantOf(), () => this.shipAuditSoon());
   }
 
   /** Records a freshly minted handle (and, for a delegated one, the delegation) with its audit event. */
@@ -424,6 +429,36 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       (t): t is number => t !== null,
     );
     if (candidates.length > 0) await this.ctx.storage.setAlarm(Math.max(Math.min(...candidates), now + 1000));
+    await this.shipAudit();
+  }
+
+  /** The SIEM queue shipper, when SIEM_QUEUE is on. */
+  private auditShipper(): AuditShipper | null {
+    if (this.shipper === undefined) {
+      const queue = configFor(this.env).siemQueue ? this.env.AUDIT_QUEUE : undefined;
+      this.shipper = queue ? new AuditShipper(this.sql, queue, () => this.tenantOf()) : null;
+    }
+    return this.shipper;
+  }
+
+  /** Ships once the current transaction has committed (a microtask runs after transactionSync returns). */
+  private shipAuditSoon(): void {
+    if (this.shipScheduled || !this.auditShipper()) return;
+    this.shipScheduled = true;
+    queueMicrotask(() => {
+      this.shipScheduled = false;
+      void this.shipAudit();
+    });
+  }
+
+  /** A refused push is retried by the alarm: the chain keeps every event until the queue takes it. */
+  private async shipAudit(): Promise<void> {
+    try {
+      await this.auditShipper()?.ship();
+    } catch (error) {
+      console.error(`taskward: audit push to the SIEM queue failed, retrying in ${SHIP_RETRY_MS} ms: ${(error as Error).message}`);
+      await this.scheduleAlarm(Date.now() + SHIP_RETRY_MS);
+    }
   }
 
   private denialReason(row: TaskRow, op: TaskOp | undefined, principal: LedgerPrincipal, tenant: string, now: number): DenialReason | undefined {
