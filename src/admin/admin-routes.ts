@@ -75,6 +75,8 @@ export const adminRoutes = new Hono<OperatorEnv>()
     if (!isIdentifier(c.req.param("tenant"))) return invalidRequest(c, "tenant is not an identifier");
     await next();
   })
+  // Who the credential stands for, so the console can show it and offer only what it may do.
+  .get("/whoami", (c) => c.json(c.get("operator")))
   .post("/revocations", async (c) => {
     operatorWith(c, "taskward:revoke");
     const body = await parseJsonBody(c, RevocationRequest, REVOCATION_SHAPES);
@@ -128,10 +130,12 @@ export const adminRoutes = new Hono<OperatorEnv>()
     operatorWith(c, "taskward:read", tenant);
     const limit = Number(c.req.query("limit") ?? "100");
     const before = c.req.query("before") === undefined ? undefined : Number(c.req.query("before"));
-    if (!Number.isInteger(limit) || limit <= 0 || limit > 1000 || (before !== undefined && !Number.isInteger(before))) {
-      return invalidRequest(c, "limit must be an integer 1-1000 and before an integer (ms)");
+    const since = c.req.query("since") === undefined ? undefined : Number(c.req.query("since"));
+    if (!Number.isInteger(limit) || limit <= 0 || limit > 1000 || (before !== undefined && !Number.isInteger(before)) || (since !== undefined && !Number.isInteger(since))) {
+      return invalidRequest(c, "limit must be an integer 1-1000, before and since integers (ms since the epoch)");
     }
-    const tasks = await ledgerFor(c.env.TASK_LEDGER, tenant).tasks(tenant, { clientId: c.req.query("client_id"), subject: c.req.query("sub"), before, limit });
+    const filter = { clientId: c.req.query("client_id"), subject: c.req.query("sub"), tool: c.req.query("tool"), status: c.req.query("status"), since, before, limit };
+    const tasks = await ledgerFor(c.env.TASK_LEDGER, tenant).tasks(tenant, filter);
     const last = tasks.at(-1);
     return c.json({ tasks, next_before: tasks.length === limit && last ? last.issuedAt : null });
   })
@@ -148,6 +152,12 @@ export const adminRoutes = new Hono<OperatorEnv>()
     operatorWith(c, "taskward:read", tenant);
     const task = await ledgerFor(c.env.TASK_LEDGER, tenant).task(tenant, c.req.param("jti"));
     return task ? c.json(task) : c.json({ error: "not_found", message: "no such handle in this tenant" }, 404);
+  })
+  .get("/tenants/:tenant/tasks/:jti/audit", async (c) => {
+    const tenant = c.req.param("tenant");
+    operatorWith(c, "taskward:audit", tenant);
+    const events = await ledgerFor(c.env.TASK_LEDGER, tenant).handleHistory(tenant, c.req.param("jti"), 1000);
+    return c.json({ jti: c.req.param("jti"), events });
   })
   .get("/tenants/:tenant/audit", async (c) => {
     const tenant = c.req.param("tenant");

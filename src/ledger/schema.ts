@@ -61,5 +61,6 @@ export const LEDGER_SCHEMA = [
      hash TEXT NOT NULL
    )`,
   `CREATE INDEX IF NOT EXISTS audit_by_time ON audit(at)`,
+  `CREATE INDEX IF NOT EXISTS audit_by_jti ON audit(jti)`,
   `CREATE TABLE IF NOT EXISTS task_sessions (task_id TEXT PRIMARY KEY, session_id TEXT NOT NULL)`,
 ];

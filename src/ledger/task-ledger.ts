@@ -350,16 +350,24 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     return row ? toRecord(row) : null;
   }
 
-  /** Tasks of the tenant, newest first, optionally only one principal's; cursor is the last issued_at seen. */
-  tasks(tenant: string, filter: { clientId?: string; subject?: string; before?: number; limit: number }): TaskRecord[] {
+  /** Tasks of the tenant, newest first, filtered by principal, tool, status and issue time; cursor is the last issued_at seen. */
+  tasks(tenant: string, filter: { clientId?: string; subject?: string; tool?: string; status?: string; since?: number; before?: number; limit: number }): TaskRecord[] {
     this.bindTenant(tenant);
     const rows = this.sql
       .exec<TaskRow>(
-        `SELECT * FROM tasks WHERE (? IS NULL OR client_id = ?) AND (? IS NULL OR subject = ?) AND issued_at < ? ORDER BY issued_at DESC LIMIT ?`,
-        filter.clientId ?? null, filter.clientId ?? null, filter.subject ?? null, filter.subject ?? null, filter.before ?? Number.MAX_SAFE_INTEGER, filter.limit,
+        `SELECT * FROM tasks WHERE (? IS NULL OR client_id = ?) AND (? IS NULL OR subject = ?) AND (? IS NULL OR tool = ?) AND (? IS NULL OR status = ?)
+         AND issued_at >= ? AND issued_at < ? ORDER BY issued_at DESC LIMIT ?`,
+        filter.clientId ?? null, filter.clientId ?? null, filter.subject ?? null, filter.subject ?? null, filter.tool ?? null, filter.tool ?? null,
+        filter.status ?? null, filter.status ?? null, filter.since ?? 0, filter.before ?? Number.MAX_SAFE_INTEGER, filter.limit,
       )
       .toArray();
     return rows.map(toRecord);
+  }
+
+  /** The audit events about one handle, oldest first (a task's whole history in this tenant's chain). */
+  handleHistory(tenant: string, jti: string, limit: number): AuditEvent[] {
+    this.bindTenant(tenant);
+    return this.sql.exec<AuditEvent & Record<string, SqlStorageValue>>(`SELECT * FROM audit WHERE jti = ? ORDER BY seq LIMIT ?`, jti, limit).toArray();
   }
 
   /** Audit events after `afterSeq`, oldest first, at most `limit`; with the anchor the chain starts from. */
