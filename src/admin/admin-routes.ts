@@ -64,8 +64,13 @@ async function cancelInFlight(env: OperatorEnv["Bindings"], tenant: string, sele
   const { tasks, next } = await ledger.inFlightTasks(tenant, selector, after, limit);
   const config = configFor(env);
   const cancellations = await Promise.all(tasks.map((task) => cancelAtOrigin(task, config)));
-  for (const outcome of cancellations) await ledger.recordCancel(tenant, outcome, operator.id);
+  if (cancellations.length > 0) await ledger.recordCancels(tenant, cancellations, operator.id);
   return { cancellations, cancel_cursor: next };
+}
+
+/** 404 only when nothing matched: no live handle to revoke and (with cancel) no task still running behind one. */
+function found(revoked: number, cancelled: { cancellations: CancelOutcome[] } | undefined): 200 | 404 {
+  return revoked > 0 || (cancelled?.cancellations.length ?? 0) > 0 ? 200 : 404;
 }
 
 /** /admin: operator endpoints; each route names the role it needs and checks the tenant grant. */
@@ -89,16 +94,16 @@ export const adminRoutes = new Hono<OperatorEnv>()
       if (!claims) return invalidRequest(c, "handle does not verify with this authority's keys");
       const operator = operatorWith(c, "taskward:revoke", claims.tenant);
       const result = await ledgerFor(c.env.TASK_LEDGER, claims.tenant).revoke(claims.tenant, { jti: claims.jti }, why, operator.id);
-      const cancelled = request.cancel ? await cancelInFlight(c.env, claims.tenant, { jti: claims.jti }, undefined, operator) : {};
-      return c.json({ tenant: claims.tenant, jti: claims.jti, revoked: result.revoked, ...cancelled }, result.revoked > 0 ? 200 : 404);
+      const cancelled = request.cancel ? await cancelInFlight(c.env, claims.tenant, { jti: claims.jti }, undefined, operator) : undefined;
+      return c.json({ tenant: claims.tenant, jti: claims.jti, revoked: result.revoked, ...cancelled }, found(result.revoked, cancelled));
     }
     const operator = operatorWith(c, "taskward:revoke", request.tenant);
     const ledger = ledgerFor(c.env.TASK_LEDGER, request.tenant);
     if ("jti" in request || "task" in request) {
       const target = "jti" in request ? { jti: request.jti } : { taskId: request.task };
       const result = await ledger.revoke(request.tenant, target, why, operator.id);
-      const cancelled = request.cancel ? await cancelInFlight(c.env, request.tenant, target, undefined, operator) : {};
-      return c.json({ tenant: request.tenant, ...target, revoked: result.revoked, ...cancelled }, result.revoked > 0 ? 200 : 404);
+      const cancelled = request.cancel ? await cancelInFlight(c.env, request.tenant, target, undefined, operator) : undefined;
+      return c.json({ tenant: request.tenant, ...target, revoked: result.revoked, ...cancelled }, found(result.revoked, cancelled));
     }
     const scope: RevocationScope = "scope" in request ? { scope: "tenant" } : "client_id" in request ? { scope: "client", value: request.client_id } : { scope: "subject", value: request.sub };
     if ((request.cursor !== undefined || request.limit !== undefined) && !request.cancel) return invalidRequest(c, "cursor and limit pace a cancel: send them with cancel: true");

@@ -335,13 +335,16 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     return { tasks, next: rows.length === limit && last ? `${last.issued_at}:${last.jti}` : null };
   }
 
-  /** Audits one supervisory cancel on the operator's authority, and the status the origin answered. */
-  recordCancel(tenant: string, outcome: CancelOutcome, actor: string): void {
+  /** Audits supervisory cancels on the operator's authority (one call per batch), and the statuses the origin answered. */
+  recordCancels(tenant: string, outcomes: CancelOutcome[], actor: string): void {
     this.ctx.storage.transactionSync(() => {
       this.bindTenant(tenant);
-      this.audit.append({ type: "cancel", jti: outcome.jti, reason: outcome.outcome, detail: { actor, task: outcome.task, ...(outcome.status ? { status: outcome.status } : {}), ...(outcome.detail ? { detail: outcome.detail } : {}) } });
+      for (const outcome of outcomes) {
+        const detail = { actor, task: outcome.task, ...(outcome.status ? { status: outcome.status } : {}), ...(outcome.detail ? { detail: outcome.detail } : {}) };
+        this.audit.append({ type: "cancel", jti: outcome.jti, reason: outcome.outcome, detail });
+      }
     });
-    if (outcome.status) this.observeStatus(tenant, outcome.task, outcome.status);
+    for (const outcome of outcomes) if (outcome.status) this.observeStatus(tenant, outcome.task, outcome.status);
   }
 
   task(tenant: string, jti: string): TaskRecord | null {

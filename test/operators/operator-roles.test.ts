@@ -55,6 +55,33 @@ describe("operator roles", () => {
     expect((await adminFetch("/revocations", { method: "POST", body: JSON.stringify({ tenant, jti }) }, revoker)).status).toBe(200);
   });
 
+  it("each single-role operator reaches exactly the routes of its role; every other route is a 403 naming the role it needs", async () => {
+    const tenant = "ops-matrix";
+    const { jti, handle } = await taskIn(tenant);
+    const routes: Array<{ role: string; call: (token: string) => Promise<Response> }> = [
+      { role: "taskward:read", call: (t) => adminFetch(`/tenants/${tenant}/tasks`, {}, t) },
+      { role: "taskward:read", call: (t) => adminFetch(`/tenants/${tenant}/tasks/${jti}`, {}, t) },
+      { role: "taskward:read", call: (t) => adminFetch(`/tasks/${jti}?tenant=${tenant}`, {}, t) },
+      { role: "taskward:audit", call: (t) => adminFetch(`/tenants/${tenant}/audit`, {}, t) },
+      { role: "taskward:audit", call: (t) => adminFetch(`/tenants/${tenant}/audit/verify`, {}, t) },
+      { role: "taskward:audit", call: (t) => adminFetch(`/tenants/${tenant}/tasks/${jti}/audit`, {}, t) },
+      { role: "taskward:delegate", call: (t) => adminFetch("/delegations", { method: "POST", body: JSON.stringify({ handle, to: { client_id: "cli", sub: "bob" } }) }, t) },
+      { role: "taskward:api-keys", call: (t) => adminFetch(`/tenants/${tenant}/api-keys`, { method: "POST", body: JSON.stringify({ client_id: "m", sub: "m" }) }, t) },
+      { role: "taskward:api-keys", call: (t) => adminFetch(`/tenants/${tenant}/api-keys/0000000000000000`, { method: "DELETE" }, t) },
+      { role: "taskward:revoke", call: (t) => adminFetch("/revocations", { method: "POST", body: JSON.stringify({ tenant, sub: "nobody" }) }, t) },
+    ];
+    const roles = ["taskward:read", "taskward:revoke", "taskward:cancel", "taskward:audit", "taskward:delegate", "taskward:api-keys"];
+    for (const role of roles) {
+      const token = await operatorToken(`only-${role.split(":")[1]}`, [role], [tenant]);
+      for (const route of routes) {
+        const response = await route.call(token);
+        const label = `${role} → route needing ${route.role}`;
+        if (route.role === role) expect([200, 201, 404], label).toContain(response.status);
+        else expect({ status: response.status, body: await response.json() }, label).toEqual({ status: 403, body: { error: "operator_role_missing", message: `This operation requires the ${route.role} role` } });
+      }
+    }
+  });
+
   it("an operator is refused beyond its tenants, whatever its roles", async () => {
     const granted = "ops-tenant-a";
     const other = "ops-tenant-b";

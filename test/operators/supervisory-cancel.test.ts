@@ -116,6 +116,19 @@ describe("supervisory cancel (POST /admin/revocations with cancel: true)", () =>
     expect(cancels.every((e) => JSON.parse(e.detail!).actor === devOperatorId("bulk-op"))).toBe(true);
   });
 
+  it("a revocation without cancel leaves the work running; cancelling behind the already revoked handle stops it", async () => {
+    const tenant = "cancel-later";
+    const job = await longJob({ tenant, client_id: "cli", sub: "dave" });
+    const operator = await operatorToken("late", SUPERVISOR, [tenant]);
+    expect((await revoke({ tenant, jti: job.jti }, operator)).body).toEqual({ tenant, jti: job.jti, revoked: 1 });
+    expect(await originStatus(job.session, job.handle)).toBe("working");
+    const again = await revoke({ tenant, jti: job.jti, cancel: true }, operator);
+    expect(again).toEqual({ status: 200, body: { tenant, jti: job.jti, revoked: 0, cancellations: [{ jti: job.jti, task: job.task, outcome: "cancelled", status: "cancelled" }], cancel_cursor: null } });
+    expect(await originStatus(job.session, job.handle)).toBe("cancelled");
+    // Nothing left in flight: a third call finds nothing to revoke or cancel.
+    expect(await revoke({ tenant, jti: job.jti, cancel: true }, operator)).toEqual({ status: 404, body: { tenant, jti: job.jti, revoked: 0, cancellations: [], cancel_cursor: null } });
+  });
+
   it("refuses cursor or limit without cancel, and a cancel without the cancel role", async () => {
     const operator = await operatorToken("half", ["taskward:revoke"], "*");
     expect(await revoke({ tenant: "cancel-bad", sub: "x", cursor: "1:abc" }, operator)).toEqual({
