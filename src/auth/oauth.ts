@@ -18,15 +18,21 @@ function claimString(payload: JWTPayload, name: string): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-/** Verifies an OAuth access token from a configured authorization server (RFC 9068 style JWT). */
-export async function verifyOAuthToken(token: string, config: Config): Promise<Principal> {
+/** Verifies a JWT from a configured authorization server for `audience` (callers: the MCP resource; operators: the admin API). */
+export async function verifyOAuthJwt(token: string, config: Config, audience: string): Promise<JWTPayload> {
   if (!config.oauth.jwksUrl || config.oauth.issuers.length === 0) throw new Error("OAuth is not configured");
   const { payload } = await jwtVerify(token, keySetFor(config.oauth.jwksUrl), {
     issuer: config.oauth.issuers,
-    audience: config.resource,
+    audience,
     algorithms: ["RS256", "PS256", "ES256", "EdDSA"],
     requiredClaims: ["exp", "iat"],
   });
+  return payload;
+}
+
+/** Verifies an OAuth access token from a configured authorization server (RFC 9068 style JWT). */
+export async function verifyOAuthToken(token: string, config: Config): Promise<Principal> {
+  const payload = await verifyOAuthJwt(token, config, config.resource);
   const names = config.oauth.claims;
   const tenant = claimString(payload, names.tenant);
   const clientId = claimString(payload, names.clientId) ?? claimString(payload, "azp");

@@ -1,4 +1,4 @@
-import { SignJWT, createRemoteJWKSet, jwtVerify, type JWTPayload } from "jose";
+import { SignJWT, jwtVerify, type JWTPayload } from "jose";
 import type { Config } from "../config.js";
 import { equalInConstantTime } from "../constant-time.js";
 import { Refusal } from "../errors.js";
@@ -7,6 +7,7 @@ import type { KeyRing } from "../handle/keyring.js";
 import { keyRingKeyGetter } from "../handle/resolve.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
 import { devIssuerUrl } from "./dev-issuer.js";
+import { verifyOAuthJwt } from "./oauth.js";
 import { isIdentifier } from "./principal.js";
 
 /** What an operator may do; each /admin route needs exactly one of these. */
@@ -59,19 +60,8 @@ function operatorOf(payload: JWTPayload): Operator {
   return { id: `${payload.iss}#${payload.sub}`, roles: rolesOf(payload), tenants: tenantsOf(payload), breakGlass: false };
 }
 
-const remoteKeySets = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
-
 async function verifyOAuthOperator(token: string, config: Config): Promise<Operator> {
-  if (!config.oauth.jwksUrl || config.oauth.issuers.length === 0) throw new Error("OAuth is not configured");
-  let keySet = remoteKeySets.get(config.oauth.jwksUrl);
-  if (!keySet) remoteKeySets.set(config.oauth.jwksUrl, (keySet = createRemoteJWKSet(new URL(config.oauth.jwksUrl), { cooldownDuration: 30_000, cacheMaxAge: 600_000 })));
-  const { payload } = await jwtVerify(token, keySet, {
-    issuer: config.oauth.issuers,
-    audience: operatorAudience(config),
-    algorithms: ["RS256", "PS256", "ES256", "EdDSA"],
-    requiredClaims: ["exp", "iat", "sub"],
-  });
-  return operatorOf(payload);
+  return operatorOf(await verifyOAuthJwt(token, config, operatorAudience(config)));
 }
 
 async function verifyDevOperator(token: string, keyRing: KeyRing, config: Config): Promise<Operator> {
