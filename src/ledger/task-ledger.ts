@@ -61,6 +61,8 @@ interface ApiKeyRow extends Record<string, SqlStorageValue> {
 const PURGE_GRACE_MS = 60 * 60 * 1000;
 /** A failed push to the SIEM queue is retried by the alarm this much later. */
 const SHIP_RETRY_MS = 30_000;
+/** Audit writes within this window go to the SIEM queue as one batch, however fast clients poll. */
+const SHIP_COALESCE_MS = 1_000;
 /** Longest delegation chain followed when checking ancestors. */
 const MAX_DELEGATION_DEPTH = 8;
 
@@ -113,6 +115,8 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     this.sql = ctx.storage.sql;
     for (const statement of LEDGER_SCHEMA) this.sql.exec(statement);
     this.audit = new AuditLog(this.sql, () => this.tenantOf(), () => this.shipAuditSoon());
+    // Catch up on whatever an evicted predecessor committed but had not pushed yet.
+    if (this.storedTenant() !== undefined) this.shipAuditSoon();
   }
 
   /** Records a freshly minted handle (and, for a delegated one, the delegation) with its audit event. */
@@ -452,14 +456,18 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     return this.shipper;
   }
 
-  /** Ships once the current transaction has committed (a microtask runs after transactionSync returns). */
+  /**
+   * Ships shortly after the write (the timer fires after the current transaction committed):
+   * at most one queue batch per SHIP_COALESCE_MS per tenant, so a folded poll span is re-sent at
+   * that rate at most, not once per poll.
+   */
   private shipAuditSoon(): void {
     if (this.shipScheduled || !this.auditShipper()) return;
     this.shipScheduled = true;
-    queueMicrotask(() => {
+    setTimeout(() => {
       this.shipScheduled = false;
       void this.shipAudit();
-    });
+    }, SHIP_COALESCE_MS);
   }
 
   /** A refused push is retried by the alarm: the chain keeps every event until the queue takes it. */
