@@ -1,6 +1,7 @@
 import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { configFor } from "../config.js";
+import { Refusal } from "../errors.js";
 import type { AppEnv } from "../gateway/mcp-endpoint.js";
 import { isIdentifier } from "../auth/principal.js";
 import { TASK_OPS } from "../handle/claims.js";
@@ -47,10 +48,20 @@ const DelegationRequest = z
 const ApiKeyRequest = z.object({ client_id: identifier, sub: identifier, label: z.string().max(200).optional() }).strict();
 
 
-/** The operator, after checking it holds `role` (and, when given, `tenant`); a 403 names what is missing. */
-function operatorWith(c: Context<OperatorEnv>, role: OperatorRole, tenant?: string): Operator {
+/**
+ * The operator, after checking it holds every one of `roles` on `tenant`. A refusal is written to
+ * that tenant's audit chain under the operator's id before the 403 that names what is missing.
+ */
+async function operatorFor(c: Context<OperatorEnv>, tenant: string, ...roles: OperatorRole[]): Promise<Operator> {
   const operator = c.get("operator");
-  requireGrant(operator, role, tenant);
+  for (const role of roles) {
+    try {
+      requireGrant(operator, role, tenant);
+    } catch (error) {
+      if (error instanceof Refusal) await ledgerFor(c.env.TASK_LEDGER, tenant).recordOperatorRefusal(tenant, { actor: operator.id, role, reason: error.code });
+      throw error;
+    }
+  }
   return operator;
 }
 
@@ -83,21 +94,20 @@ export const adminRoutes = new Hono<OperatorEnv>()
   // Who the credential stands for, so the console can show it and offer only what it may do.
   .get("/whoami", (c) => c.json(c.get("operator")))
   .post("/revocations", async (c) => {
-    operatorWith(c, "taskward:revoke");
     const body = await parseJsonBody(c, RevocationRequest, REVOCATION_SHAPES);
     if (!body.ok) return body.response;
     const request = body.value;
-    if (request.cancel) operatorWith(c, "taskward:cancel");
+    const roles: OperatorRole[] = request.cancel ? ["taskward:revoke", "taskward:cancel"] : ["taskward:revoke"];
     const why = request.reason ?? "admin";
     if ("handle" in request) {
       const claims = await claimsOfOwnHandle(request.handle, configFor(c.env), true);
       if (!claims) return invalidRequest(c, "handle does not verify with this authority's keys");
-      const operator = operatorWith(c, "taskward:revoke", claims.tenant);
+      const operator = await operatorFor(c, claims.tenant, ...roles);
       const result = await ledgerFor(c.env.TASK_LEDGER, claims.tenant).revoke(claims.tenant, { jti: claims.jti }, why, operator.id);
       const cancelled = request.cancel ? await cancelInFlight(c.env, claims.tenant, { jti: claims.jti }, undefined, operator) : undefined;
       return c.json({ tenant: claims.tenant, jti: claims.jti, revoked: result.revoked, ...cancelled }, found(result.revoked, cancelled));
     }
-    const operator = operatorWith(c, "taskward:revoke", request.tenant);
+    const operator = await operatorFor(c, request.tenant, ...roles);
     const ledger = ledgerFor(c.env.TASK_LEDGER, request.tenant);
     if ("jti" in request || "task" in request) {
       const target = "jti" in request ? { jti: request.jti } : { taskId: request.task };
@@ -113,14 +123,13 @@ export const adminRoutes = new Hono<OperatorEnv>()
     return c.json({ tenant: request.tenant, ...scope, ...(issuedBefore !== undefined ? { issuedBefore } : {}), ...cancelled });
   })
   .post("/delegations", async (c) => {
-    operatorWith(c, "taskward:delegate");
     const body = await parseJsonBody(c, DelegationRequest, "{handle, to: {client_id, sub}, ops?, ttl_seconds?}");
     if (!body.ok) return body.response;
     const config = configFor(c.env);
     const parent = await claimsOfOwnHandle(body.value.handle, config);
     const keyRing = await signingKeyRing(config);
     if (!parent || !keyRing) return invalidRequest(c, "handle does not verify with this authority's keys, or has expired");
-    const operator = operatorWith(c, "taskward:delegate", parent.tenant);
+    const operator = await operatorFor(c, parent.tenant, "taskward:delegate");
     const result = await delegateHandle(
       { parent, to: { clientId: body.value.to.client_id, subject: body.value.to.sub }, ops: body.value.ops, ttlSeconds: body.value.ttl_seconds, actor: { sub: operator.id } },
       keyRing,
@@ -132,7 +141,7 @@ export const adminRoutes = new Hono<OperatorEnv>()
   })
   .get("/tenants/:tenant/tasks", async (c) => {
     const tenant = c.req.param("tenant");
-    operatorWith(c, "taskward:read", tenant);
+    await operatorFor(c, tenant, "taskward:read");
     const limit = Number(c.req.query("limit") ?? "100");
     const before = c.req.query("before") === undefined ? undefined : Number(c.req.query("before"));
     const since = c.req.query("since") === undefined ? undefined : Number(c.req.query("since"));
@@ -148,25 +157,25 @@ export const adminRoutes = new Hono<OperatorEnv>()
   .get("/tasks/:jti", async (c) => {
     const tenant = c.req.query("tenant");
     if (!tenant || !isIdentifier(tenant)) return invalidRequest(c, "?tenant= is required: each tenant has its own ledger");
-    operatorWith(c, "taskward:read", tenant);
+    await operatorFor(c, tenant, "taskward:read");
     const task = await ledgerFor(c.env.TASK_LEDGER, tenant).task(tenant, c.req.param("jti"));
     return task ? c.json(task) : c.json({ error: "not_found", message: "no such handle in this tenant" }, 404);
   })
   .get("/tenants/:tenant/tasks/:jti", async (c) => {
     const tenant = c.req.param("tenant");
-    operatorWith(c, "taskward:read", tenant);
+    await operatorFor(c, tenant, "taskward:read");
     const task = await ledgerFor(c.env.TASK_LEDGER, tenant).task(tenant, c.req.param("jti"));
     return task ? c.json(task) : c.json({ error: "not_found", message: "no such handle in this tenant" }, 404);
   })
   .get("/tenants/:tenant/tasks/:jti/audit", async (c) => {
     const tenant = c.req.param("tenant");
-    operatorWith(c, "taskward:audit", tenant);
+    await operatorFor(c, tenant, "taskward:audit");
     const events = await ledgerFor(c.env.TASK_LEDGER, tenant).handleHistory(tenant, c.req.param("jti"), 1000);
     return c.json({ jti: c.req.param("jti"), events });
   })
   .get("/tenants/:tenant/audit", async (c) => {
     const tenant = c.req.param("tenant");
-    operatorWith(c, "taskward:audit", tenant);
+    await operatorFor(c, tenant, "taskward:audit");
     const after = Number(c.req.query("after") ?? "0");
     const limit = Number(c.req.query("limit") ?? "1000");
     if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit <= 0 || limit > 10_000) {
@@ -184,12 +193,12 @@ export const adminRoutes = new Hono<OperatorEnv>()
   })
   .get("/tenants/:tenant/audit/verify", async (c) => {
     const tenant = c.req.param("tenant");
-    operatorWith(c, "taskward:audit", tenant);
+    await operatorFor(c, tenant, "taskward:audit");
     return c.json(await ledgerFor(c.env.TASK_LEDGER, tenant).verifyAudit(tenant));
   })
   .post("/tenants/:tenant/api-keys", async (c) => {
     const tenant = c.req.param("tenant");
-    const operator = operatorWith(c, "taskward:api-keys", tenant);
+    const operator = await operatorFor(c, tenant, "taskward:api-keys");
     const body = await parseJsonBody(c, ApiKeyRequest, "{client_id, sub, label?}");
     if (!body.ok) return body.response;
     const { key, record } = await createApiKey(c.env, tenant, { clientId: body.value.client_id, subject: body.value.sub, label: body.value.label }, operator.id);
@@ -197,7 +206,7 @@ export const adminRoutes = new Hono<OperatorEnv>()
   })
   .delete("/tenants/:tenant/api-keys/:id", async (c) => {
     const tenant = c.req.param("tenant");
-    const operator = operatorWith(c, "taskward:api-keys", tenant);
+    const operator = await operatorFor(c, tenant, "taskward:api-keys");
     const revoked = await ledgerFor(c.env.TASK_LEDGER, tenant).revokeApiKey(tenant, c.req.param("id"), operator.id);
     return revoked ? c.json({ revoked: true }) : c.json({ error: "not_found", message: "no live API key with that id" }, 404);
   });

@@ -339,6 +339,14 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     return { tasks, next: rows.length === limit && last ? `${last.issued_at}:${last.jti}` : null };
   }
 
+  /** Audits an operator request refused for lack of a role or of this tenant's grant; nothing else changes. */
+  recordOperatorRefusal(tenant: string, refusal: { actor: string; role: string; reason: string }): void {
+    this.ctx.storage.transactionSync(() => {
+      this.bindTenant(tenant);
+      this.audit.append({ type: "denied", op: refusal.role, reason: refusal.reason, detail: { actor: refusal.actor } });
+    });
+  }
+
   /** Audits supervisory cancels on the operator's authority (one call per batch), and the statuses the origin answered. */
   recordCancels(tenant: string, outcomes: CancelOutcome[], actor: string): void {
     this.ctx.storage.transactionSync(() => {

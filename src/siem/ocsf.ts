@@ -90,11 +90,12 @@ export function toOcsf(event: AuditEvent, tenant: string): Json {
         ...(typeof detail.tool === "string" ? { message: `task handle for ${detail.tool}` } : {}),
       };
     case "api_activity":
+      // A refused operator request names the operator (detail.actor) and the role it lacked (op).
       return {
         ...base,
-        actor: { user: principal ?? { uid: "unknown" }, ...(event.client_id ? { app_name: event.client_id } : {}) },
+        actor: operatorActor(detail.actor) ?? { user: principal ?? { uid: "unknown" }, ...(event.client_id ? { app_name: event.client_id } : {}) },
         api: { operation: event.op ?? "unknown", service: { name: "taskward" } },
-        src_endpoint: { name: event.client_id ?? "unknown" },
+        src_endpoint: { name: event.client_id ?? (detail.actor ? "admin-api" : "unknown") },
         resources: event.jti ? [{ uid: event.jti, type: HANDLE_TYPE }] : [],
       };
     case "entity_management":

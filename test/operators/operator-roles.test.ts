@@ -24,7 +24,7 @@ async function json(response: Response) {
 describe("operator roles", () => {
   it("each role is refused beyond its grant with a 403 that names the missing role", async () => {
     const tenant = "ops-roles";
-    const { jti } = await taskIn(tenant);
+    const { jti, handle } = await taskIn(tenant);
     const reader = await operatorToken("reader", ["taskward:read"], [tenant]);
     const auditor = await operatorToken("auditor", ["taskward:audit"], [tenant]);
     const revoker = await operatorToken("revoker", ["taskward:revoke"], [tenant]);
@@ -44,7 +44,7 @@ describe("operator roles", () => {
       error: "operator_role_missing",
       message: "This operation requires the taskward:api-keys role",
     });
-    expect((await json(await adminFetch("/delegations", { method: "POST", body: JSON.stringify({ handle: "x", to: { client_id: "c", sub: "s" } }) }, revoker))).body.message).toBe(
+    expect((await json(await adminFetch("/delegations", { method: "POST", body: JSON.stringify({ handle, to: { client_id: "c", sub: "s" } }) }, revoker))).body.message).toBe(
       "This operation requires the taskward:delegate role",
     );
     // Revoke without cancel is allowed; cancel needs its own role.
@@ -148,6 +148,26 @@ describe("operator attribution in the audit trail", () => {
     expect(revocation?.reason).toBe("incident 7");
     expect(JSON.parse(revocation!.detail!).actor).toBe(id);
     expect(detail("revoked", (d) => d.scope === "subject")).toMatchObject({ actor: "break-glass", value: "mallory" });
+  });
+
+  it("a refused operator request is written to the target tenant's chain with the operator and the missing grant", async () => {
+    const tenant = "ops-refusals";
+    const { jti } = await taskIn(tenant);
+    const reader = await operatorToken("curious", ["taskward:read"], [tenant]);
+    const outsider = await operatorToken("outsider", ["taskward:revoke"], ["elsewhere"]);
+    expect((await adminFetch("/revocations", { method: "POST", body: JSON.stringify({ tenant, jti }) }, reader)).status).toBe(403);
+    expect((await adminFetch("/revocations", { method: "POST", body: JSON.stringify({ tenant, jti }) }, outsider)).status).toBe(403);
+    const denials = (await auditOf(tenant)).filter((e) => e.type === "denied");
+    expect(denials.map((e) => ({ op: e.op, reason: e.reason, actor: JSON.parse(e.detail!).actor }))).toEqual([
+      { op: "taskward:revoke", reason: "operator_role_missing", actor: devOperatorId("curious") },
+      { op: "taskward:revoke", reason: "operator_tenant_forbidden", actor: devOperatorId("outsider") },
+    ]);
+    expect((await auditOf(tenant)).some((e) => e.type === "revoked")).toBe(false);
+    const ocsf = (await (await adminFetch(`/tenants/${tenant}/audit?format=ocsf`)).text()).split("\n").filter(Boolean).map((line) => JSON.parse(line));
+    expect(ocsf.find((e) => e.status_detail === "operator_tenant_forbidden")).toMatchObject({
+      class_uid: 6003, activity_id: 99, activity_name: "taskward:revoke", status_id: 2, severity_id: 3,
+      actor: { user: { uid: devOperatorId("outsider") } }, api: { operation: "taskward:revoke" }, src_endpoint: { name: "admin-api" },
+    });
   });
 
   it("the revoked handle is refused at the next poll", async () => {
