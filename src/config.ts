@@ -5,7 +5,7 @@ import type { LedgerLimits } from "./ledger/types.js";
 import { parseTaskPolicy, type TaskPolicy } from "./policy/task-policy.js";
 
 /** Bindings from wrangler.toml plus the secrets `wrangler types` cannot see. */
-export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN"> {
+export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN" | "SIEM_QUEUE" | "AUDIT_QUEUE" | "AUDIT_ARCHIVE"> {
   TASK_LEDGER: DurableObjectNamespace<TaskLedger>;
   /** Secret: {"keys":[private JWKs],"active":"kid"}. Optional only in dev mode. */
   HANDLE_SIGNING_JWKS?: string;

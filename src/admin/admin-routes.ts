@@ -47,7 +47,6 @@ const DelegationRequest = z
 
 const ApiKeyRequest = z.object({ client_id: identifier, sub: identifier, label: z.string().max(200).optional() }).strict();
 
-
 /**
  * The operator, after checking it holds every one of `roles` on `tenant`. A refusal is written to
  * that tenant's audit chain under the operator's id before the 403 that names what is missing.

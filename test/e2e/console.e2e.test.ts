@@ -196,6 +196,12 @@ describe("operator CLI with an operator token", () => {
     expect(scope).toMatchObject({ comment: "offboarded", actor: { user: { uid: `${base}/dev#console-e2e` } } });
   });
 
+  it("refuses an unknown export format before calling the server", async () => {
+    const result = await taskward("audit", "export", "--tenant", TENANT, "--format", "cef");
+    expect(result.code).toBe(2);
+    expect(result.stderr.split("\n")[0]).toBe("--format must be chain or ocsf, got cef");
+  });
+
   it("an operator limited to other tenants is refused with the server's reason", async () => {
     const other = await taskward("operator-token", "--sub", "elsewhere", "--roles", "taskward:read", "--tenants", "another-tenant");
     const result = await taskward("tasks", "--tenant", TENANT, "--admin-token", other.stdout.trim());
