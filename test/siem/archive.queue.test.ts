@@ -55,7 +55,8 @@ async function untilArchived(tenant: string, timeoutMs = 20_000): Promise<{ chai
   }
 }
 
-describe("SIEM push: audit chain → Queue → R2 (miniflare's real Queue and R2)", () => {
+// Pushes are coalesced for a second and the consumer batches for a second: allow for both, and the 20 s wait.
+describe("SIEM push: audit chain → Queue → R2 (miniflare's real Queue and R2)", { timeout: 45_000 }, () => {
   it("every chain event reaches R2 as OCSF, folded polls with their final count", async () => {
     const tenant = "siem-queue";
     const session = await McpSession.open({ tenant, client_id: "cli", sub: "alice" });
