@@ -6,7 +6,7 @@
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -164,6 +164,30 @@ describe("operator console in headless Chromium", () => {
     await page.close();
   });
 
+  it("exports the chain as a file the CLI verifies offline, and the OCSF form with one event per chain event", async () => {
+    const page = await browser!.newPage();
+    await page.goto(`${base}/console`);
+    // sessionStorage belongs to one tab: a new page signs in again.
+    await page.getByLabel("Operator token").fill(operatorToken);
+    await page.getByLabel("Tenant").fill(TENANT);
+    await page.getByRole("button", { name: "Open tenant" }).click();
+    await expect.poll(() => page.locator("#chain-status").textContent()).toMatch(/^Chain verifies/);
+    const [chainDownload] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export chain (NDJSON)" }).click()]);
+    const chainFile = join(tmp, chainDownload.suggestedFilename());
+    await chainDownload.saveAs(chainFile);
+    expect(chainDownload.suggestedFilename()).toBe(`${TENANT}.audit.ndjson`);
+    const verified = await taskward("audit", "verify", "--file", chainFile);
+    expect(verified.code, verified.stderr).toBe(0);
+    const chainEvents = JSON.parse(verified.stdout).events as number;
+    const [ocsfDownload] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export OCSF (NDJSON)" }).click()]);
+    const ocsfFile = join(tmp, ocsfDownload.suggestedFilename());
+    await ocsfDownload.saveAs(ocsfFile);
+    const ocsf = readFileSync(ocsfFile, "utf8").trim().split("\n").map((line) => JSON.parse(line));
+    expect(ocsf).toHaveLength(chainEvents);
+    expect(ocsf.every((event) => event.metadata.product.name === "taskward" && event.type_uid === event.class_uid * 100 + event.activity_id)).toBe(true);
+    await page.close();
+  });
+
   it("refuses a bad token in the page, and an operator without audit sees why", async () => {
     const page = await browser!.newPage();
     await page.goto(`${base}/console`);
@@ -172,6 +196,12 @@ describe("operator console in headless Chromium", () => {
     await page.getByRole("button", { name: "Open tenant" }).click();
     await expect.poll(() => page.locator("#message").textContent()).toBe("The token was refused. HTTP 401: A valid admin credential is required");
     expect(await page.locator("#workspace").isHidden()).toBe(true);
+
+    const reader = await taskward("operator-token", "--sub", "reader", "--roles", "taskward:read", "--tenants", TENANT);
+    await page.getByLabel("Operator token").fill(reader.stdout.trim());
+    await page.getByRole("button", { name: "Open tenant" }).click();
+    await expect.poll(() => page.locator("#chain-status").textContent()).toBe("Verification unavailable: HTTP 403: This operation requires the taskward:audit role");
+    await expect.poll(() => page.locator("#tasks-caption").textContent()).toMatch(/^\d+ tasks? in console, newest first/);
     await page.close();
   });
 });
