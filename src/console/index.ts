@@ -10,7 +10,8 @@ import { CONSOLE_STYLE } from "./style.js";
  * forms posted anywhere. The token travels in an Authorization header, never a cookie, so a
  * cross-site request carries no credential (no CSRF).
  */
-export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+export const CONSOLE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'";
 
 function serve(c: Context<AppEnv>, body: string, contentType: string): Response {
   return c.body(body, 200, {

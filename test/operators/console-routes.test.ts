@@ -13,7 +13,7 @@ describe("/console: a static page under a strict CSP", () => {
     expect(page.response.status).toBe(200);
     expect(page.response.headers.get("content-type")).toBe("text/html; charset=utf-8");
     expect(page.response.headers.get("content-security-policy")).toBe(
-      "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'",
     );
     expect(page.response.headers.get("x-content-type-options")).toBe("nosniff");
     expect(page.response.headers.get("referrer-policy")).toBe("no-referrer");
