@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
-import { chromium, type BrowserContext } from "playwright-core";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemoOrigin, type DemoOrigin } from "../../demo/origin.js";
 import { generateSigningJwks } from "../../src/handle/keyring.js";
@@ -63,6 +63,10 @@ async function originStatus(owner: Caller, handle: string): Promise<string | und
   });
   return messagesIn(await response.text()).find((m) => m.id === 1)?.result?.status;
 }
+
+/** What has the keyboard focus (evaluated in the page; the tests compile without the DOM library). */
+const focusedId = (page: Page): Promise<string | undefined> => page.evaluate("document.activeElement?.id");
+const focusedText = (page: Page): Promise<string | undefined> => page.evaluate("document.activeElement?.textContent");
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), "taskward-console-e2e-"));
@@ -161,6 +165,36 @@ describe("operator console in headless Chromium", () => {
     // Only the signed-checkpoint endpoint may be missing (it is not on every server).
     expect(failed.filter((entry) => entry !== `404 /admin/tenants/${TENANT}/audit/checkpoint`)).toEqual([]);
     expect(thirdParty).toEqual([]);
+    await page.close();
+  });
+
+  it("works from the keyboard, and Escape on the confirmation revokes nothing", async () => {
+    const erin = await caller("erin");
+    const handle = await createTask(erin.client, "long_job", { seconds: 120 });
+    const { jti } = claimsOf(handle);
+    const page = await browser!.newPage();
+    await page.goto(`${base}/console`);
+    // The token field has focus on arrival; Tab walks token → tenant → submit.
+    await expect.poll(() => focusedId(page)).toBe("token");
+    await page.keyboard.type(operatorToken);
+    await page.keyboard.press("Tab");
+    await page.keyboard.type(TENANT);
+    await page.keyboard.press("Tab");
+    expect(await focusedText(page)).toBe("Open tenant");
+    await page.keyboard.press("Enter");
+    await expect.poll(() => focusedId(page)).toBe("q-client");
+    const revoke = page.getByRole("button", { name: `Revoke ${jti}` });
+    await expect.poll(() => revoke.count()).toBe(1);
+    await revoke.focus();
+    await page.keyboard.press("Space");
+    const dialog = page.getByRole("dialog", { name: "Confirm revocation" });
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    // The safe choice has focus; Escape closes the dialog without revoking.
+    expect(await focusedText(page)).toBe("Keep it");
+    await page.keyboard.press("Escape");
+    await expect.poll(() => dialog.isVisible()).toBe(false);
+    expect((await erin.client.experimental.tasks.getTask(handle)).status).toBe("working");
+    expect(await originStatus(erin, handle)).toBe("working");
     await page.close();
   });
 
