@@ -61,7 +61,7 @@ interface ApiKeyRow extends Record<string, SqlStorageValue> {
 const PURGE_GRACE_MS = 60 * 60 * 1000;
 /** A failed push to the SIEM queue is retried by the alarm this much later. */
 const SHIP_RETRY_MS = 30_000;
-/** Audit writes within this window go to the SIEM queue as one batch, however fast clients poll. */
+/** Audit writes within this window go to the SIEM queue in one push, however fast clients poll. */
 const SHIP_COALESCE_MS = 1_000;
 /** Longest delegation chain followed when checking ancestors. */
 const MAX_DELEGATION_DEPTH = 8;
@@ -332,9 +332,12 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       )
       .toArray();
     const seen = new Set<string>();
+    // The origin is shown the task's own (undelegated) handle: a delegated one may not allow cancel.
+    const rootHandle = (row: TaskRow) =>
+      row.parent === null ? row.handle : (this.sql.exec<{ handle: string }>(`SELECT handle FROM tasks WHERE task_id = ? AND parent IS NULL ORDER BY issued_at LIMIT 1`, row.task_id).toArray()[0]?.handle ?? row.handle);
     const tasks = rows
       .filter((row) => !seen.has(row.task_id) && seen.add(row.task_id))
-      .map((row) => ({ jti: row.jti, taskId: row.task_id, handle: row.handle, mcp: row.mcp, status: row.status, originSession: row.session_id }));
+      .map((row) => ({ jti: row.jti, taskId: row.task_id, handle: rootHandle(row), mcp: row.mcp, status: row.status, originSession: row.session_id }));
     const last = rows.at(-1);
     return { tasks, next: rows.length === limit && last ? `${last.issued_at}:${last.jti}` : null };
   }
@@ -466,8 +469,8 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
 
   /**
    * Ships shortly after the write (the timer fires after the current transaction committed):
-   * at most one queue batch per SHIP_COALESCE_MS per tenant, so a folded poll span is re-sent at
-   * that rate at most, not once per poll.
+   * at most one push per SHIP_COALESCE_MS per tenant, so a folded poll span is re-sent at that
+   * rate at most, not once per poll.
    */
   private shipAuditSoon(): void {
     if (this.shipScheduled || !this.auditShipper()) return;

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import type { WorkerEnv } from "../../src/config.js";
 import { ledgerFor } from "../../src/ledger/ledger-client.js";
-import { McpSession, adminFetch, decodeClaims, devToken, parseSseMessages, readReply, worker, type Identity } from "../support/mcp-client.js";
+import { McpSession, adminFetch, decodeClaims, devToken, originReceived, parseSseMessages, readReply, worker, type Identity } from "../support/mcp-client.js";
 import { devOperatorId, operatorToken } from "./support.js";
 
 const NOT_FOUND = { code: -32602, message: "Task not found" };
@@ -127,6 +127,19 @@ describe("supervisory cancel (POST /admin/revocations with cancel: true)", () =>
     expect(await originStatus(job.session, job.handle)).toBe("cancelled");
     // Nothing left in flight: a third call finds nothing to revoke or cancel.
     expect(await revoke({ tenant, jti: job.jti, cancel: true }, operator)).toEqual({ status: 404, body: { tenant, jti: job.jti, revoked: 0, cancellations: [], cancel_cursor: null } });
+  });
+
+  it("cancelling through a delegated read-only handle shows the origin the task's own handle, which allows cancel", async () => {
+    const tenant = "cancel-delegated";
+    const job = await longJob({ tenant, client_id: "cli", sub: "frank" });
+    const delegated = await adminFetch("/delegations", { method: "POST", body: JSON.stringify({ handle: job.handle, to: { client_id: "cli", sub: "grace" }, ops: ["get"] }) });
+    const child = ((await delegated.json()) as { jti: string }).jti;
+    const operator = await operatorToken("deleg-op", SUPERVISOR, [tenant]);
+    const { body } = await revoke({ tenant, jti: child, cancel: true }, operator);
+    expect(body.cancellations).toEqual([{ jti: child, task: job.task, outcome: "cancelled", status: "cancelled" }]);
+    const cancels = (await originReceived()).filter((m) => m.method === "tasks/cancel" && m.taskId === job.task);
+    expect(cancels.map((m) => m.handle)).toEqual([job.handle]);
+    expect(await originStatus(job.session, job.handle)).toBe("cancelled");
   });
 
   it("refuses cursor or limit without cancel, and a cancel without the cancel role", async () => {
