@@ -33,16 +33,24 @@ function cancelRequest(task: InFlightTask): { headers: Headers; body: JsonObject
   return { headers, body: { jsonrpc: "2.0", id, method: "tasks/cancel", params: { taskId: task.taskId } } };
 }
 
-/** The JSON-RPC response to `id` in a JSON or SSE answer. */
+function parsed(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The JSON-RPC response to `id` in a JSON or SSE answer; undefined when there is none (or it is not JSON). */
 function responseTo(id: unknown, contentType: string, text: string): JsonObject | undefined {
   if (contentType.startsWith("application/json")) {
-    const message: unknown = JSON.parse(text);
+    const message = parsed(text);
     return isObject(message) && message.id === id ? message : undefined;
   }
   let found: JsonObject | undefined;
   const parser = createParser({
     onEvent: (event) => {
-      const message: unknown = JSON.parse(event.data);
+      const message = parsed(event.data);
       if (isObject(message) && message.id === id) found = message;
     },
   });
