@@ -142,6 +142,28 @@ describe("supervisory cancel (POST /admin/revocations with cancel: true)", () =>
     expect(await originStatus(job.session, job.handle)).toBe("cancelled");
   });
 
+  it("says why a cancel did not happen: the session was closed (refused), or never recorded (no_session)", async () => {
+    const tenant = "cancel-outcomes";
+    const job = await longJob({ tenant, client_id: "cli", sub: "heidi" });
+    const closed = await worker().fetch("https://taskward.test/mcp", { method: "DELETE", headers: job.session.headers() });
+    expect(closed.status).toBe(200);
+    const operator = await operatorToken("outcomes", SUPERVISOR, [tenant]);
+    const refused = await revoke({ tenant, jti: job.jti, cancel: true }, operator);
+    expect(refused.body.cancellations).toEqual([{ jti: job.jti, task: job.task, outcome: "refused", detail: "origin answered HTTP 404 without a response to the cancel" }]);
+
+    // A 2025-11-25 task recorded without its session (e.g. issued before sessions were recorded).
+    const ledger = ledgerFor((env as unknown as WorkerEnv).TASK_LEDGER, tenant);
+    const now = Date.now();
+    await ledger.issue(tenant, {
+      jti: "legacy-jti", taskId: "legacy-task", handle: "legacy.handle.x", principal: { tenant, clientId: "cli", subject: "ivan" }, tool: "long_job",
+      ops: ["get", "result", "cancel"], mcp: "2025-11-25", bind: ["tenant", "client", "subject"], maxAuthAgeSeconds: undefined, stepUpOps: [], status: "working", issuedAt: now, expiresAt: now + 60_000,
+    });
+    const missing = await revoke({ tenant, jti: "legacy-jti", cancel: true }, operator);
+    expect(missing.body.cancellations).toEqual([{ jti: "legacy-jti", task: "legacy-task", outcome: "no_session", detail: "the origin session of this 2025-11-25 task was not recorded" }]);
+    const outcomes = (await auditOf(tenant)).filter((e) => e.type === "cancel").map((e) => e.reason);
+    expect(outcomes).toEqual(["refused", "no_session"]);
+  });
+
   it("refuses cursor or limit without cancel, and a cancel without the cancel role", async () => {
     const operator = await operatorToken("half", ["taskward:revoke"], "*");
     expect(await revoke({ tenant: "cancel-bad", sub: "x", cursor: "1:abc" }, operator)).toEqual({
