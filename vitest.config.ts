@@ -13,42 +13,57 @@ const TEST_TASK_POLICY = {
   },
 };
 
-// Two projects: `workers` runs the Worker and its Durable Object inside workerd against a real
-// demo origin started by the global setup; `e2e` drives real processes (wrangler dev, the demo
-// origin, the official SDK client) from Node.
+/** The Worker in workerd with the test bindings; `extra` turns features on for one project. */
+function workerdPlugin(extra: Record<string, string> = {}) {
+  return cloudflareTest(({ inject }) => ({
+    wrangler: { configPath: "./wrangler.toml" },
+    miniflare: {
+      bindings: {
+        DEV_MODE: "true",
+        ADMIN_TOKEN: "test-admin-token",
+        ORIGIN_URL: inject<string>("originUrl"),
+        TASKWARD_ISSUER: "https://taskward.test",
+        HANDLE_SIGNING_JWKS: inject<string>("signingJwks"),
+        MAX_BODY_BYTES: "65536",
+        INTROSPECTION_TOKEN: "test-introspection-token",
+        DELIVERY_GRACE_SECONDS: "2",
+        RATE_LIMIT_CREATIONS_PER_MINUTE: "40",
+        RATE_LIMIT_REFUSALS_PER_MINUTE: "30",
+        TASK_POLICY: JSON.stringify(TEST_TASK_POLICY),
+        // Compatibility mode on: the suite's origin log identifies forwarded follow-ups by their handle.
+        FORWARD_TASK_HANDLE_HEADER: "true",
+        ...extra,
+      },
+    },
+  }));
+}
+
+/** Tests that need the SIEM push on (miniflare's real Queue and R2): their own workerd project. */
+const SIEM_QUEUE_TESTS = "test/siem/**/*.queue.test.ts";
+
+// Three projects: `workers` runs the Worker and its Durable Object inside workerd against a real
+// demo origin started by the global setup; `siem-queue` does the same with SIEM_QUEUE on; `node`
+// drives real processes (wrangler dev, the demo origin, the official SDK client) from Node.
 export default defineConfig({
   test: {
     // CI reads the pass/fail counts from this file (.ci/run prints them as its last line).
     reporters: process.env.CI ? ["default", ["json", { outputFile: ".ci/results.json" }]] : ["default"],
     projects: [
       {
-        plugins: [
-          cloudflareTest(({ inject }) => ({
-            wrangler: { configPath: "./wrangler.toml" },
-            miniflare: {
-              bindings: {
-                DEV_MODE: "true",
-                ADMIN_TOKEN: "test-admin-token",
-                ORIGIN_URL: inject<string>("originUrl"),
-                TASKWARD_ISSUER: "https://taskward.test",
-                HANDLE_SIGNING_JWKS: inject<string>("signingJwks"),
-                MAX_BODY_BYTES: "65536",
-                INTROSPECTION_TOKEN: "test-introspection-token",
-                DELIVERY_GRACE_SECONDS: "2",
-                RATE_LIMIT_CREATIONS_PER_MINUTE: "40",
-                RATE_LIMIT_REFUSALS_PER_MINUTE: "30",
-                TASK_POLICY: JSON.stringify(TEST_TASK_POLICY),
-                // Compatibility mode on: the suite's origin log identifies forwarded follow-ups by their handle.
-                FORWARD_TASK_HANDLE_HEADER: "true",
-              },
-            },
-          })),
-        ],
+        plugins: [workerdPlugin()],
         test: {
           name: "workers",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/e2e/**", "test/node/**"],
+          exclude: ["test/e2e/**", "test/node/**", SIEM_QUEUE_TESTS],
           globalSetup: ["test/setup/origin.global.ts", "test/setup/fault-origin.global.ts"],
+        },
+      },
+      {
+        plugins: [workerdPlugin({ SIEM_QUEUE: "true" })],
+        test: {
+          name: "siem-queue",
+          include: [SIEM_QUEUE_TESTS],
+          globalSetup: ["test/setup/origin.global.ts"],
         },
       },
       {

@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { adminRoutes, tokenEndpoints } from "./admin/index.js";
 import { devRoutes } from "./auth/dev-routes.js";
 import { configFor, ConfigError } from "./config.js";
+import { consoleRoutes } from "./console/index.js";
 import { Refusal } from "./errors.js";
 import { handleMcpPost, handleMcpStream, refusalResponse, type AppEnv } from "./gateway/mcp-endpoint.js";
 import { wellKnownRoutes } from "./well-known.js";
@@ -20,6 +21,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/.well-known", wellKnownRoutes);
   app.route("/dev", devRoutes);
   app.route("/admin", adminRoutes);
+  app.route("/console", consoleRoutes);
   app.route("/", tokenEndpoints);
   app.notFound((c) => c.json({ error: "not_found", message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
   app.onError((error, c) => {

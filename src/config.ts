@@ -1,12 +1,13 @@
 /** Worker env → typed, validated config. Parsed once per env object; a bad value fails loudly. */
 import type { TaskLedger } from "./ledger/task-ledger.js";
+import type { AuditShipment } from "./siem/audit-shipper.js";
 import type { LedgerLimits } from "./ledger/types.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { parseTaskPolicy, type TaskPolicy } from "./policy/task-policy.js";
 
 /** Bindings from wrangler.toml plus the secrets `wrangler types` cannot see. */
-export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN"> {
+export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN" | "SIEM_QUEUE" | "AUDIT_QUEUE" | "AUDIT_ARCHIVE"> {
   TASK_LEDGER: DurableObjectNamespace<TaskLedger>;
   /** Secret: {"keys":[private JWKs],"active":"kid"}. Optional only in dev mode. */
   HANDLE_SIGNING_JWKS?: string;
@@ -29,6 +30,10 @@ export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN"> {
   API_KEY_SECRET?: string;
   /** "false" accepts OAuth access tokens without `typ: at+jwt` (RFC 9068). */
   OAUTH_REQUIRE_AT_JWT?: string;
+  /** "true": push every audit event to AUDIT_QUEUE, whose consumer archives batches to AUDIT_ARCHIVE (R2). */
+  SIEM_QUEUE?: string;
+  AUDIT_QUEUE?: Queue<AuditShipment>;
+  AUDIT_ARCHIVE?: R2Bucket;
 }
 
 /** One authorization server whose access tokens taskward accepts. */
@@ -83,6 +88,8 @@ export interface Config {
   originAssertionTtlSeconds: number;
   /** Compatibility mode: also send the client-visible handle to the origin in Taskward-Task-Handle. */
   forwardTaskHandleHeader: boolean;
+  /** Push audit events to the SIEM queue (SIEM_QUEUE); the bindings are checked when it is on. */
+  siemQueue: boolean;
 }
 
 const LOOPBACK_HOSTNAMES = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
@@ -169,6 +176,8 @@ export function parseConfig(env: WorkerEnv): Config {
   const policy = parseTaskPolicy(env.TASK_POLICY);
   if ("problems" in policy) throw new ConfigError(policy.problems.join("; "));
   const maxTaskTtlSeconds = positiveInteger("MAX_TASK_TTL_SECONDS", env.MAX_TASK_TTL_SECONDS, 86_400);
+  const siemQueue = booleanFlag("SIEM_QUEUE", env.SIEM_QUEUE);
+  if (siemQueue && (!env.AUDIT_QUEUE || !env.AUDIT_ARCHIVE)) throw new ConfigError("SIEM_QUEUE is on but the AUDIT_QUEUE or AUDIT_ARCHIVE binding is missing (see wrangler.toml)");
   const retentionDays = env.AUDIT_RETENTION_DAYS ? positiveInteger("AUDIT_RETENTION_DAYS", env.AUDIT_RETENTION_DAYS, 0) : undefined;
   return {
     issuer,
@@ -209,6 +218,7 @@ export function parseConfig(env: WorkerEnv): Config {
     },
     originAssertionTtlSeconds: assertionTtl(env.ORIGIN_ASSERTION_TTL_SECONDS),
     forwardTaskHandleHeader: booleanFlag("FORWARD_TASK_HANDLE_HEADER", env.FORWARD_TASK_HANDLE_HEADER),
+    siemQueue,
   };
 }
 

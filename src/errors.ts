@@ -11,6 +11,9 @@ export const REFUSALS = {
   invalid_dpop_proof: { status: 401, rpc: -32001, message: "The DPoP proof is missing, invalid, replayed or not by the key the token is bound to" },
   dpop_required: { status: 401, rpc: -32001, message: "This call requires a DPoP proof of possession" },
   admin_unauthorized: { status: 401, rpc: -32001, message: "A valid admin credential is required" },
+  // Operators: the public message names the missing role or tenant (operators may know their own grant).
+  operator_role_missing: { status: 403, rpc: -32003, message: "The operator's roles do not allow this operation" },
+  operator_tenant_forbidden: { status: 403, rpc: -32003, message: "The operator is not granted this tenant" },
   // Envelope
   unsupported_media_type: { status: 415, rpc: -32700, message: "Content-Type must be application/json" },
   body_too_large: { status: 413, rpc: -32600, message: "Request body exceeds the configured limit" },

@@ -1,29 +1,40 @@
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import { z } from "zod";
 import { configFor } from "../config.js";
+import { Refusal } from "../errors.js";
 import type { AppEnv } from "../gateway/mcp-endpoint.js";
 import { isIdentifier } from "../auth/principal.js";
 import { TASK_OPS } from "../handle/claims.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
 import { createApiKey } from "../auth/api-keys.js";
-import { requireAdmin } from "./admin-auth.js";
+import { requireGrant, type Operator, type OperatorRole } from "../auth/operators.js";
+import type { CancelOutcome, CancelSelector, RevocationScope } from "../ledger/types.js";
+import { requireOperator, type OperatorEnv } from "./admin-auth.js";
+import { CANCEL_BATCH_LIMIT, cancelAtOrigin } from "./supervisory-cancel.js";
+import { toOcsf } from "../siem/ocsf.js";
 import { delegateHandle } from "./delegation.js";
 import { claimsOfOwnHandle } from "./handle-lookup.js";
 import { invalidRequest, parseJsonBody } from "./request-body.js";
 
 const identifier = z.string().refine(isIdentifier, "must be 1-200 characters of A-Z a-z 0-9 . _ : @ | + -");
 const reason = z.string().max(500).optional();
+const cancel = z.boolean().optional();
+/** Resumes a bulk cancel: the scope was revoked by the first call, so a call with a cursor only cancels. */
+const cursor = z.string().regex(/^\d{1,16}:[A-Za-z0-9_-]{1,200}$/).optional();
+/** Smaller cancel batches than CANCEL_BATCH_LIMIT, e.g. to pace a large tenant. */
+const limit = z.number().int().min(1).max(CANCEL_BATCH_LIMIT).optional();
 
 const RevocationRequest = z.union([
-  z.object({ tenant: identifier, jti: z.string().min(1).max(200), reason }).strict(),
-  z.object({ tenant: identifier, task: z.string().min(1).max(1000), reason }).strict(),
-  z.object({ handle: z.string().min(1).max(4096), reason }).strict(),
-  z.object({ tenant: identifier, scope: z.literal("tenant"), reason }).strict(),
-  z.object({ tenant: identifier, client_id: identifier, reason }).strict(),
-  z.object({ tenant: identifier, sub: identifier, reason }).strict(),
+  z.object({ tenant: identifier, jti: z.string().min(1).max(200), reason, cancel }).strict(),
+  z.object({ tenant: identifier, task: z.string().min(1).max(1000), reason, cancel }).strict(),
+  z.object({ handle: z.string().min(1).max(4096), reason, cancel }).strict(),
+  z.object({ tenant: identifier, scope: z.literal("tenant"), reason, cancel, cursor, limit }).strict(),
+  z.object({ tenant: identifier, client_id: identifier, reason, cancel, cursor, limit }).strict(),
+  z.object({ tenant: identifier, sub: identifier, reason, cancel, cursor, limit }).strict(),
 ]);
-const REVOCATION_SHAPES = "{tenant, jti} | {tenant, task} | {handle} | {tenant, scope:\"tenant\"} | {tenant, client_id} | {tenant, sub}";
+const REVOCATION_SHAPES =
+  "{tenant, jti} | {tenant, task} | {handle} | {tenant, scope:\"tenant\"} | {tenant, client_id} | {tenant, sub}, each with reason? and cancel?; bulk scopes also cursor? and limit?";
 
 const DelegationRequest = z
   .object({
@@ -38,34 +49,82 @@ const ApiKeyRequest = z
   .object({ client_id: identifier, sub: identifier, label: z.string().max(200).optional(), jkt: z.string().regex(/^[A-Za-z0-9_-]{43}$/).optional() })
   .strict();
 
+/**
+ * The operator, after checking it holds every one of `roles` on `tenant`. A refusal is written to
+ * that tenant's audit chain under the operator's id before the 403 that names what is missing.
+ */
+async function operatorFor(c: Context<OperatorEnv>, tenant: string, ...roles: OperatorRole[]): Promise<Operator> {
+  const operator = c.get("operator");
+  for (const role of roles) {
+    try {
+      requireGrant(operator, role, tenant);
+    } catch (error) {
+      if (error instanceof Refusal) await ledgerFor(c.env.TASK_LEDGER, tenant).recordOperatorRefusal(tenant, { actor: operator.id, role, reason: error.code });
+      throw error;
+    }
+  }
+  return operator;
+}
 
-/** /admin: operator endpoints behind the admin credential. */
-export const adminRoutes = new Hono<AppEnv>()
-  .use("*", requireAdmin)
+/**
+ * Sends the origin the cancel of every in-flight task `selector` covers (at most
+ * `limit`, after `cursor`), audits each outcome under the operator, and answers with
+ * the outcomes and the cursor of the rest.
+ */
+async function cancelInFlight(env: OperatorEnv["Bindings"], tenant: string, selector: CancelSelector, after: string | undefined, operator: Operator, limit = CANCEL_BATCH_LIMIT): Promise<{ cancellations: CancelOutcome[]; cancel_cursor: string | null }> {
+  const ledger = ledgerFor(env.TASK_LEDGER, tenant);
+  const { tasks, next } = await ledger.inFlightTasks(tenant, selector, after, limit);
+  const config = configFor(env);
+  const keyRing = tasks.length > 0 ? await signingKeyRing(config) : undefined;
+  // Every call to the origin carries an assertion; without a key none can be made.
+  if (tasks.length > 0 && !keyRing) throw new Refusal("signing_unavailable", "no signing key to assert cancels to the origin");
+  const cancellations = await Promise.all(tasks.map((task) => cancelAtOrigin(task, tenant, config, keyRing!)));
+  if (cancellations.length > 0) await ledger.recordCancels(tenant, cancellations, operator.id);
+  return { cancellations, cancel_cursor: next };
+}
+
+/** 404 only when nothing matched: no live handle to revoke and (with cancel) no task still running behind one. */
+function found(revoked: number, cancelled: { cancellations: CancelOutcome[] } | undefined): 200 | 404 {
+  return revoked > 0 || (cancelled?.cancellations.length ?? 0) > 0 ? 200 : 404;
+}
+
+/** /admin: operator endpoints; each route names the role it needs and checks the tenant grant. */
+export const adminRoutes = new Hono<OperatorEnv>()
+  .use("*", requireOperator)
   .use("/tenants/:tenant/*", async (c, next) => {
     if (!isIdentifier(c.req.param("tenant"))) return invalidRequest(c, "tenant is not an identifier");
     await next();
   })
+  // Who the credential stands for, so the console can show it and offer only what it may do.
+  .get("/whoami", (c) => c.json(c.get("operator")))
   .post("/revocations", async (c) => {
     const body = await parseJsonBody(c, RevocationRequest, REVOCATION_SHAPES);
     if (!body.ok) return body.response;
     const request = body.value;
+    const roles: OperatorRole[] = request.cancel ? ["taskward:revoke", "taskward:cancel"] : ["taskward:revoke"];
     const why = request.reason ?? "admin";
     if ("handle" in request) {
       const claims = await claimsOfOwnHandle(request.handle, configFor(c.env), true);
       if (!claims) return invalidRequest(c, "handle does not verify with this authority's keys");
-      const result = await ledgerFor(c.env.TASK_LEDGER, claims.tenant).revoke(claims.tenant, { jti: claims.jti }, why, "admin");
-      return c.json({ tenant: claims.tenant, jti: claims.jti, revoked: result.revoked }, result.revoked > 0 ? 200 : 404);
+      const operator = await operatorFor(c, claims.tenant, ...roles);
+      const result = await ledgerFor(c.env.TASK_LEDGER, claims.tenant).revoke(claims.tenant, { jti: claims.jti }, why, operator.id);
+      const cancelled = request.cancel ? await cancelInFlight(c.env, claims.tenant, { jti: claims.jti }, undefined, operator) : undefined;
+      return c.json({ tenant: claims.tenant, jti: claims.jti, revoked: result.revoked, ...cancelled }, found(result.revoked, cancelled));
     }
+    const operator = await operatorFor(c, request.tenant, ...roles);
     const ledger = ledgerFor(c.env.TASK_LEDGER, request.tenant);
     if ("jti" in request || "task" in request) {
       const target = "jti" in request ? { jti: request.jti } : { taskId: request.task };
-      const result = await ledger.revoke(request.tenant, target, why, "admin");
-      return c.json({ tenant: request.tenant, ...target, revoked: result.revoked }, result.revoked > 0 ? 200 : 404);
+      const result = await ledger.revoke(request.tenant, target, why, operator.id);
+      const cancelled = request.cancel ? await cancelInFlight(c.env, request.tenant, target, undefined, operator) : undefined;
+      return c.json({ tenant: request.tenant, ...target, revoked: result.revoked, ...cancelled }, found(result.revoked, cancelled));
     }
-    const scope = "scope" in request ? { scope: "tenant" as const } : "client_id" in request ? { scope: "client" as const, value: request.client_id } : { scope: "subject" as const, value: request.sub };
-    const { issuedBefore } = await ledger.revokeScope(request.tenant, scope, why, "admin");
-    return c.json({ tenant: request.tenant, ...scope, issuedBefore });
+    const scope: RevocationScope = "scope" in request ? { scope: "tenant" } : "client_id" in request ? { scope: "client", value: request.client_id } : { scope: "subject", value: request.sub };
+    if ((request.cursor !== undefined || request.limit !== undefined) && !request.cancel) return invalidRequest(c, "cursor and limit pace a cancel: send them with cancel: true");
+    // A resumed bulk cancel does not move the watermark: handles issued since the first call stay valid.
+    const issuedBefore = request.cursor === undefined ? (await ledger.revokeScope(request.tenant, scope, why, operator.id)).issuedBefore : undefined;
+    const cancelled = request.cancel ? await cancelInFlight(c.env, request.tenant, scope, request.cursor, operator, request.limit) : {};
+    return c.json({ tenant: request.tenant, ...scope, ...(issuedBefore !== undefined ? { issuedBefore } : {}), ...cancelled });
   })
   .post("/delegations", async (c) => {
     const body = await parseJsonBody(c, DelegationRequest, "{handle, to: {client_id, sub}, ops?, ttl_seconds?}");
@@ -74,8 +133,9 @@ export const adminRoutes = new Hono<AppEnv>()
     const parent = await claimsOfOwnHandle(body.value.handle, config);
     const keyRing = await signingKeyRing(config);
     if (!parent || !keyRing) return invalidRequest(c, "handle does not verify with this authority's keys, or has expired");
+    const operator = await operatorFor(c, parent.tenant, "taskward:delegate");
     const result = await delegateHandle(
-      { parent, to: { clientId: body.value.to.client_id, subject: body.value.to.sub }, ops: body.value.ops, ttlSeconds: body.value.ttl_seconds, actor: { sub: "admin" } },
+      { parent, to: { clientId: body.value.to.client_id, subject: body.value.to.sub }, ops: body.value.ops, ttlSeconds: body.value.ttl_seconds, actor: { sub: operator.id } },
       keyRing,
       config,
       c.env,
@@ -85,12 +145,15 @@ export const adminRoutes = new Hono<AppEnv>()
   })
   .get("/tenants/:tenant/tasks", async (c) => {
     const tenant = c.req.param("tenant");
+    await operatorFor(c, tenant, "taskward:read");
     const limit = Number(c.req.query("limit") ?? "100");
     const before = c.req.query("before") === undefined ? undefined : Number(c.req.query("before"));
-    if (!Number.isInteger(limit) || limit <= 0 || limit > 1000 || (before !== undefined && !Number.isInteger(before))) {
-      return invalidRequest(c, "limit must be an integer 1-1000 and before an integer (ms)");
+    const since = c.req.query("since") === undefined ? undefined : Number(c.req.query("since"));
+    if (!Number.isInteger(limit) || limit <= 0 || limit > 1000 || (before !== undefined && !Number.isInteger(before)) || (since !== undefined && !Number.isInteger(since))) {
+      return invalidRequest(c, "limit must be an integer 1-1000, before and since integers (ms since the epoch)");
     }
-    const tasks = await ledgerFor(c.env.TASK_LEDGER, tenant).tasks(tenant, { clientId: c.req.query("client_id"), subject: c.req.query("sub"), before, limit });
+    const filter = { clientId: c.req.query("client_id"), subject: c.req.query("sub"), tool: c.req.query("tool"), status: c.req.query("status"), since, before, limit };
+    const tasks = await ledgerFor(c.env.TASK_LEDGER, tenant).tasks(tenant, filter);
     const last = tasks.at(-1);
     return c.json({ tasks, next_before: tasks.length === limit && last ? last.issuedAt : null });
   })
@@ -98,49 +161,65 @@ export const adminRoutes = new Hono<AppEnv>()
   .get("/tasks/:jti", async (c) => {
     const tenant = c.req.query("tenant");
     if (!tenant || !isIdentifier(tenant)) return invalidRequest(c, "?tenant= is required: each tenant has its own ledger");
+    await operatorFor(c, tenant, "taskward:read");
     const task = await ledgerFor(c.env.TASK_LEDGER, tenant).task(tenant, c.req.param("jti"));
     return task ? c.json(task) : c.json({ error: "not_found", message: "no such handle in this tenant" }, 404);
   })
   .get("/tenants/:tenant/tasks/:jti", async (c) => {
     const tenant = c.req.param("tenant");
+    await operatorFor(c, tenant, "taskward:read");
     const task = await ledgerFor(c.env.TASK_LEDGER, tenant).task(tenant, c.req.param("jti"));
     return task ? c.json(task) : c.json({ error: "not_found", message: "no such handle in this tenant" }, 404);
   })
+  .get("/tenants/:tenant/tasks/:jti/audit", async (c) => {
+    const tenant = c.req.param("tenant");
+    await operatorFor(c, tenant, "taskward:audit");
+    const events = await ledgerFor(c.env.TASK_LEDGER, tenant).handleHistory(tenant, c.req.param("jti"), 1000);
+    return c.json({ jti: c.req.param("jti"), events });
+  })
   .get("/tenants/:tenant/audit", async (c) => {
     const tenant = c.req.param("tenant");
+    await operatorFor(c, tenant, "taskward:audit");
     const after = Number(c.req.query("after") ?? "0");
     const limit = Number(c.req.query("limit") ?? "1000");
     if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit <= 0 || limit > 10_000) {
       return invalidRequest(c, "after must be a non-negative integer and limit an integer 1-10000");
     }
+    const format = c.req.query("format") ?? "chain";
+    if (format !== "chain" && format !== "ocsf") return invalidRequest(c, `format must be "chain" (default) or "ocsf", got ${JSON.stringify(format)}`);
     const { events, anchor, anchorCheckpoint } = await ledgerFor(c.env.TASK_LEDGER, tenant).auditEvents(tenant, after, limit);
     const headers: Record<string, string> = { "content-type": "application/x-ndjson; charset=utf-8" };
     const last = events.at(-1);
     if (last && events.length === limit) headers["audit-next-cursor"] = String(last.seq);
     if (anchor) headers["audit-anchor"] = `${anchor.seq}:${anchor.prevHash}`;
     if (anchorCheckpoint) headers["audit-anchor-checkpoint"] = anchorCheckpoint;
-    return c.body(events.map((e) => JSON.stringify(e)).join("\n") + (events.length ? "\n" : ""), 200, headers);
+    const lines = events.map((e) => JSON.stringify(format === "ocsf" ? toOcsf(e, tenant) : e));
+    return c.body(lines.join("\n") + (events.length ? "\n" : ""), 200, headers);
   })
   .get("/tenants/:tenant/audit/verify", async (c) => {
     const tenant = c.req.param("tenant");
+    await operatorFor(c, tenant, "taskward:audit");
     return c.json(await ledgerFor(c.env.TASK_LEDGER, tenant).verifyAudit(tenant));
   })
   // A signed checkpoint of the chain head, taken now: keep it to verify later exports offline.
   .get("/tenants/:tenant/audit/checkpoint", async (c) => {
     const tenant = c.req.param("tenant");
+    await operatorFor(c, tenant, "taskward:audit");
     const checkpoint = await ledgerFor(c.env.TASK_LEDGER, tenant).checkpoint(tenant);
     if (!checkpoint) return c.json({ error: "not_found", message: "this tenant has no audit trail" }, 404);
     return c.json({ tenant, seq: checkpoint.seq, hash: checkpoint.hash, checkpoint: checkpoint.jws });
   })
   .post("/tenants/:tenant/api-keys", async (c) => {
     const tenant = c.req.param("tenant");
+    const operator = await operatorFor(c, tenant, "taskward:api-keys");
     const body = await parseJsonBody(c, ApiKeyRequest, "{client_id, sub, label?, jkt?}");
     if (!body.ok) return body.response;
-    const { key, record } = await createApiKey(c.env, tenant, { clientId: body.value.client_id, subject: body.value.sub, label: body.value.label, jkt: body.value.jkt }, "admin");
+    const { key, record } = await createApiKey(c.env, tenant, { clientId: body.value.client_id, subject: body.value.sub, label: body.value.label, jkt: body.value.jkt }, operator.id);
     return c.json({ key, ...record, note: "The key is shown once; only its SHA-256 is stored." }, 201);
   })
   .delete("/tenants/:tenant/api-keys/:id", async (c) => {
     const tenant = c.req.param("tenant");
-    const revoked = await ledgerFor(c.env.TASK_LEDGER, tenant).revokeApiKey(tenant, c.req.param("id"), "admin");
+    const operator = await operatorFor(c, tenant, "taskward:api-keys");
+    const revoked = await ledgerFor(c.env.TASK_LEDGER, tenant).revokeApiKey(tenant, c.req.param("id"), operator.id);
     return revoked ? c.json({ revoked: true }) : c.json({ error: "not_found", message: "no live API key with that id" }, 404);
   });

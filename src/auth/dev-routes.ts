@@ -5,6 +5,7 @@ import type { AppEnv } from "../gateway/mcp-endpoint.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
 import { mintDevToken } from "./dev-issuer.js";
 import { DPOP_HEADER, DpopProofError, verifyDpopProof } from "./dpop.js";
+import { mintDevOperatorToken, OPERATOR_ROLES } from "./operators.js";
 import { isIdentifier } from "./principal.js";
 
 const identifier = z.string().refine(isIdentifier, "must be 1-200 characters of A-Z a-z 0-9 . _ : @ | + -");
@@ -19,9 +20,11 @@ const DevTokenBody = z
     dpop: z.literal(true).optional(),
   })
   .strict();
+const DevOperatorTokenBody = z.object({ sub: identifier, roles: z.array(z.enum(OPERATOR_ROLES)).min(1), tenants: z.union([z.literal("*"), z.array(identifier).min(1)]) }).strict();
 
 /** /dev: the development token issuer. Answers 404 unless DEV_MODE is "true". */
-export const devRoutes = new Hono<AppEnv>().post("/token", async (c) => {
+export const devRoutes = new Hono<AppEnv>()
+  .post("/token", async (c) => {
   const config = configFor(c.env);
   if (!config.devMode) return c.json({ error: "not_found", message: "Not found" }, 404);
   const parsed = DevTokenBody.safeParse(await c.req.json().catch(() => undefined));
@@ -44,4 +47,18 @@ export const devRoutes = new Hono<AppEnv>().post("/token", async (c) => {
   if (!keyRing) return c.json({ error: "signing_unavailable", message: "no signing key" }, 503);
   const { token, expiresIn } = await mintDevToken(request, keyRing, config.issuer, config.resource);
   return c.json({ access_token: token, token_type: request.jkt ? "DPoP" : "Bearer", expires_in: expiresIn });
-});
+})
+  // Operator tokens for the admin API and the console, shaped like an OAuth authorization server's.
+  .post("/operator-token", async (c) => {
+    const config = configFor(c.env);
+    if (!config.devMode) return c.json({ error: "not_found", message: "Not found" }, 404);
+    const parsed = DevOperatorTokenBody.safeParse(await c.req.json().catch(() => undefined));
+    if (!parsed.success) {
+      const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "body"}: ${i.message}`).join("; ");
+      return c.json({ error: "invalid_request", message: `expected {"sub","roles":[${OPERATOR_ROLES.map((r) => `"${r}"`).join("|")}],"tenants":[…] or "*"}: ${detail}` }, 400);
+    }
+    const keyRing = await signingKeyRing(config);
+    if (!keyRing) return c.json({ error: "signing_unavailable", message: "no signing key" }, 503);
+    const { token, expiresIn } = await mintDevOperatorToken(parsed.data, keyRing, config);
+    return c.json({ access_token: token, token_type: "Bearer", expires_in: expiresIn });
+  });

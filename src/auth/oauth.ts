@@ -54,11 +54,11 @@ function claimString(payload: JWTPayload, name: string): string | undefined {
 }
 
 /**
- * Verifies an OAuth access token (RFC 9068 JWT) from one of the configured authorization
- * servers: each issuer is checked with its own JWKS, and may only assert the tenants it is
- * allowed to. `auth_time` is the only source of the authentication time (absent: step-up fails).
+ * Verifies a JWT from one of the configured authorization servers for `audience` (callers: the
+ * MCP resource; operators: the admin API): each issuer is checked with its own JWKS. Returns the
+ * payload and the server that issued it.
  */
-export async function verifyOAuthToken(token: string, config: Config): Promise<Principal> {
+export async function verifyOAuthJwt(token: string, config: Config, audience: string): Promise<JWTPayload & { server: OAuthServer }> {
   if (config.oauth.servers.length === 0) throw new Error("OAuth is not configured");
   let claimedIssuer: string | undefined;
   try {
@@ -70,11 +70,21 @@ export async function verifyOAuthToken(token: string, config: Config): Promise<P
   if (!server) throw new Error(`issuer ${String(claimedIssuer)} is not a configured authorization server`);
   const { payload } = await jwtVerify(token, keySetFor(await jwksUriOf(server)), {
     issuer: server.issuer,
-    audience: config.resource,
+    audience,
     algorithms: ["RS256", "PS256", "ES256", "EdDSA"],
     requiredClaims: ["exp", "iat"],
     ...(config.oauth.requireAtJwt ? { typ: "at+jwt" } : {}),
   });
+  return { ...payload, server };
+}
+
+/**
+ * Verifies an OAuth access token (RFC 9068 JWT) of a caller: the issuer may only assert the
+ * tenants it is allowed to, and `auth_time` is the only source of the authentication time
+ * (absent: step-up fails).
+ */
+export async function verifyOAuthToken(token: string, config: Config): Promise<Principal> {
+  const { server, ...payload } = await verifyOAuthJwt(token, config, config.resource);
   const names = config.oauth.claims;
   const tenant = claimString(payload, names.tenant);
   const clientId = claimString(payload, names.clientId) ?? claimString(payload, "azp");

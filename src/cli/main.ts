@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { generateKeys, retireKey, rotateKeys } from "./keys.js";
-import { auditCheckpoint, devToken, exportAudit, listTasks, revoke, verifyAudit } from "./operations.js";
+import { auditCheckpoint, devOperatorToken, devToken, exportAudit, listTasks, revoke, verifyAudit } from "./operations.js";
 import { RemoteError, UsageError, type CommandOutput } from "./output.js";
 
 export const USAGE = `taskward — operator CLI for the taskward MCP task-handle authority
@@ -9,16 +9,19 @@ Usage:
   taskward keys generate [--alg EdDSA|ES256] [--kid KID] [--out FILE]   new HANDLE_SIGNING_JWKS document
   taskward keys rotate --file CURRENT.json [--alg ALG] [--out FILE]      add a key and make it active
   taskward keys retire --file CURRENT.json --kid KID [--out FILE]        remove a retired verification key
-  taskward revoke --handle HANDLE [--reason R]
-  taskward revoke --tenant T (--jti J | --task ID | --client C | --sub S | --all) [--reason R]
+  taskward revoke --handle HANDLE [--reason R] [--cancel]
+  taskward revoke --tenant T (--jti J | --task ID | --client C | --sub S | --all) [--reason R] [--cancel]
   taskward tasks --tenant T [--client C] [--sub S] [--limit N] [--json]
-  taskward audit export --tenant T [--out FILE]
+  taskward audit export --tenant T [--format chain|ocsf] [--out FILE]
   taskward audit checkpoint --tenant T [--out FILE]           a signed checkpoint of the chain head, kept for later
   taskward audit verify (--file FILE | --tenant T) [--jwks JWKS.json] [--checkpoint FILE]...
   taskward dev-token --tenant T --client C --sub S
+  taskward operator-token --sub S --roles R[,R…] --tenants T[,T…]|'*'   (dev mode only)
 
 Remote commands take --url URL (or TASKWARD_URL) and the admin token from TASKWARD_ADMIN_TOKEN or
---admin-token-file FILE (--admin-token TOKEN still works but is visible to other users: it warns).
+--admin-token-file FILE (--admin-token TOKEN still works but is visible to other users: it warns):
+an operator token (its roles decide what it may do), or the break-glass ADMIN_TOKEN.
+--cancel also stops every affected in-flight task at the origin (needs taskward:cancel).
 Files written with --out (keys, exports, checkpoints) are created with mode 0600.
 Exit codes: 0 done, 1 refused or failed (including a broken audit chain), 2 usage error.`;
 
@@ -42,6 +45,10 @@ const OPTIONS = {
   limit: { type: "string" },
   json: { type: "boolean" },
   out: { type: "string" },
+  cancel: { type: "boolean" },
+  format: { type: "string" },
+  roles: { type: "string" },
+  tenants: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -59,6 +66,7 @@ const COMMANDS: Record<string, Command> = {
   "audit verify": verifyAudit,
   "audit checkpoint": auditCheckpoint,
   "dev-token": devToken,
+  "operator-token": devOperatorToken,
 };
 
 /** Runs one CLI invocation; never exits the process itself, so it can be tested. */

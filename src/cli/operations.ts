@@ -34,10 +34,24 @@ export async function revoke(options: Options): Promise<CommandOutput> {
     body = target === "all" ? { tenant, scope: "tenant" } : { tenant, [target === "client" ? "client_id" : target]: text(options, target) };
   }
   if (reason) body.reason = reason;
+  if (options.cancel) body.cancel = true;
   const response = await adminRequest(options, "/admin/revocations", { method: "POST", body });
   if (response.status === 404) return { stderr: "nothing to revoke: no live handle matched", exitCode: 1 };
   const result = await expectJson(response);
-  return { stdout: JSON.stringify(result), stderr: "revoked; effective for the very next request" };
+  if (!options.cancel) return { stdout: JSON.stringify(result), stderr: "revoked; effective for the very next request" };
+  // A bulk cancel comes in bounded batches: follow the cursor until every covered task was asked.
+  const cancellations = [...(result.cancellations as unknown[])];
+  for (let cursor = result.cancel_cursor as string | null; cursor; ) {
+    const page = await expectJson(await adminRequest(options, "/admin/revocations", { method: "POST", body: { ...body, cursor } }));
+    cancellations.push(...(page.cancellations as unknown[]));
+    cursor = page.cancel_cursor as string | null;
+  }
+  const failed = cancellations.filter((c) => (c as { outcome: string }).outcome !== "cancelled" && (c as { outcome: string }).outcome !== "already_terminal").length;
+  return {
+    stdout: JSON.stringify({ ...result, cancellations, cancel_cursor: null }),
+    stderr: `revoked; cancel sent for ${cancellations.length} in-flight task(s)${failed ? `, ${failed} not confirmed by the origin` : ""}`,
+    exitCode: failed ? 1 : 0,
+  };
 }
 
 /** `tasks`: the tenant's handles, newest first. */
@@ -67,7 +81,7 @@ interface FetchedAudit {
  * Downloads the whole audit chain of a tenant, page by page. A signed checkpoint of the head is
  * taken before the first page, so every export can be checked offline against it.
  */
-async function fetchAudit(options: Options, tenant: string): Promise<FetchedAudit> {
+async function fetchAudit(options: Options, tenant: string, format = "chain"): Promise<FetchedAudit> {
   const path = `/admin/tenants/${encodeURIComponent(tenant)}/audit`;
   const checkpoints: string[] = [];
   const head = await adminRequest(options, `${path}/checkpoint`);
@@ -77,7 +91,7 @@ async function fetchAudit(options: Options, tenant: string): Promise<FetchedAudi
   let anchor: string | null = null;
   let after = 0;
   for (;;) {
-    const response = await adminRequest(options, `${path}?after=${after}&limit=5000`);
+    const response = await adminRequest(options, `${path}?after=${after}&limit=5000&format=${format}`);
     if (response.status !== 200) throw new RemoteError(`HTTP ${response.status}: ${await response.text()}`);
     anchor = response.headers.get("audit-anchor");
     const anchorCheckpoint = response.headers.get("audit-anchor-checkpoint");
@@ -90,12 +104,18 @@ async function fetchAudit(options: Options, tenant: string): Promise<FetchedAudi
   }
 }
 
-/** `audit export`: NDJSON, first line a header naming tenant, anchor and signed checkpoints, to --out (0600) or stdout. */
+/**
+ * `audit export`: NDJSON to --out (0600) or stdout. The chain format starts with a header naming
+ * tenant, anchor and signed checkpoints (for `audit verify`); OCSF is one OCSF event per line, as
+ * SIEMs ingest it.
+ */
 export async function exportAudit(options: Options): Promise<CommandOutput> {
   const tenant = required(options, "tenant");
-  const { lines, anchor, checkpoints } = await fetchAudit(options, tenant);
+  const format = text(options, "format") ?? "chain";
+  if (format !== "chain" && format !== "ocsf") throw new UsageError(`--format must be chain or ocsf, got ${format}`);
+  const { lines, anchor, checkpoints } = await fetchAudit(options, tenant, format);
   const header = JSON.stringify({ taskward_audit: 1, tenant, anchor, checkpoints });
-  const document = [header, ...lines].join("\n") + "\n";
+  const document = [...(format === "chain" ? [header] : []), ...lines].join("\n") + "\n";
   const out = text(options, "out");
   if (out) {
     await writePrivateFile(out, document);
@@ -172,5 +192,15 @@ export async function devToken(options: Options): Promise<CommandOutput> {
   if (!url) throw new UsageError("--url (or TASKWARD_URL) is required");
   const body = { tenant: required(options, "tenant"), client_id: required(options, "client"), sub: required(options, "sub") };
   const reply = await expectJson(await request(`${url.replace(/\/$/, "")}/dev/token`, { method: "POST", body }));
+  return { stdout: String(reply.access_token) };
+}
+
+/** `operator-token`: an operator token from a dev-mode authority (production tokens come from your OAuth server). */
+export async function devOperatorToken(options: Options): Promise<CommandOutput> {
+  const url = text(options, "url") ?? process.env.TASKWARD_URL;
+  if (!url) throw new UsageError("--url (or TASKWARD_URL) is required");
+  const tenants = required(options, "tenants");
+  const body = { sub: required(options, "sub"), roles: required(options, "roles").split(","), tenants: tenants === "*" ? "*" : tenants.split(",") };
+  const reply = await expectJson(await request(`${url.replace(/\/$/, "")}/dev/operator-token`, { method: "POST", body }));
   return { stdout: String(reply.access_token) };
 }

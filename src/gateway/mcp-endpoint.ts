@@ -72,7 +72,7 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
     const { revision, classified } = readRequest(c.req.raw.headers, message, session?.revision);
     // Shared by the decision's audit event and the origin assertion.
     const txn = newTransactionId();
-    const context: RouteContext = { env: c.env, config, principal, revision, txn, keyRing: () => requireKeyRing(config), waitUntil: (p) => c.executionCtx.waitUntil(p) };
+    const context: RouteContext = { env: c.env, config, principal, revision, txn, ...(session ? { originSession: session.originSessionId } : {}), keyRing: () => requireKeyRing(config), waitUntil: (p) => c.executionCtx.waitUntil(p) };
     const plan = await planRoute(context, classified);
     const forwardAndRelay = async (): Promise<Response> => {
       // A follow-up spent its DPoP proof inside authorize; every other call spends it here, before forwarding.

@@ -16,7 +16,8 @@ export interface MapperScope {
   config: Config;
   principal: Principal;
   /** Set for task-creating calls. */
-  creation?: { tool: string; version: string; module: RevisionModule; keyRing: KeyRing; txn?: string };
+  /** `originSession`: the origin's Mcp-Session-Id the task is created on, kept for a supervisory cancel. */
+  creation?: { tool: string; version: string; module: RevisionModule; keyRing: KeyRing; txn?: string; originSession?: string | undefined };
   /** Set for follow-ups: the verified handle the request named, the status the ledger last saw, and whether its payload may be shown. */
   followUp?: { handle: string; claims: TaskHandleClaims; taskId: string; status?: string; resultAllowed: boolean };
   /** Set for subscriptions/listen: the authorized handles of the subscribed tasks. */
@@ -96,6 +97,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
         session: principal.session,
         ...(scope.creation.txn !== undefined ? { txn: scope.creation.txn } : {}),
         ...(principal.jkt !== undefined ? { jkt: principal.jkt } : {}),
+        ...(scope.creation.originSession ? { originSession: scope.creation.originSession } : {}),
       });
       ttlByTask.set(task.taskId, ttlMs);
       return { handle: token, ttlMs };

@@ -2,7 +2,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 
 /** The event types of the audit trail. */
-export type AuditEventType = "issued" | "allowed" | "denied" | "revoked" | "terminal" | "expired" | "delegated" | "withheld";
+export type AuditEventType = "issued" | "allowed" | "denied" | "revoked" | "terminal" | "expired" | "delegated" | "withheld" | "cancel";
 
 export interface AuditEvent {
   seq: number;

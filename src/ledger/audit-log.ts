@@ -44,6 +44,8 @@ export class AuditLog {
   constructor(
     private readonly sql: SqlStorage,
     private readonly tenant: () => string,
+    /** Called after every write to the chain (inside the caller's transaction), e.g. to ship it. */
+    private readonly onWrite: () => void = () => undefined,
   ) {}
 
   append(input: AuditInput, span?: { count: number; at: number; lastAt: number }): void {
@@ -70,6 +72,7 @@ export class AuditLog {
       event.seq, event.at, event.last_at, event.count, event.type, event.jti, event.op, event.client_id, event.subject,
       event.reason, event.detail, event.prev_hash, hash,
     );
+    this.onWrite();
   }
 
   /**
@@ -86,6 +89,7 @@ export class AuditLog {
       const detail = txn === undefined ? head.detail : JSON.stringify({ ...headDetail, last_txn: txn });
       const { hash: _previous, ...extended } = { ...head, count: head.count + 1, last_at: Date.now(), detail };
       this.sql.exec(`UPDATE audit SET count = ?, last_at = ?, detail = ?, hash = ? WHERE seq = ?`, extended.count, extended.last_at, extended.detail, eventHash(extended), head.seq);
+      this.onWrite();
       return false;
     }
     const key = ["allowed", op, jti, principal.tenant, principal.clientId, principal.subject, policyVersion].join("\u0000");

@@ -102,6 +102,8 @@ export const LEDGER_SCHEMA = [
      count INTEGER NOT NULL,
      PRIMARY KEY (kind, key)
    )`,
+  `CREATE INDEX IF NOT EXISTS audit_by_jti ON audit(jti)`,
+  `CREATE TABLE IF NOT EXISTS task_sessions (task_id TEXT PRIMARY KEY, session_id TEXT NOT NULL)`,
 ];
 
 /** Columns added after a table first shipped: added in place to objects created before them. */

@@ -10,10 +10,14 @@ import { RateLimiter } from "./rate-limiter.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
 import { LEDGER_ADDED_COLUMNS, LEDGER_SCHEMA } from "./schema.js";
 import { rulesInForce, type RulesInForce } from "../policy/task-policy.js";
+import { AuditShipper } from "../siem/audit-shipper.js";
 import {
   TERMINAL_STATUSES,
   type ApiKeyRecord,
   type AuthorizeExtras,
+  type CancelOutcome,
+  type CancelSelector,
+  type InFlightTask,
   type Decision,
   type DenialReason,
   type IssueRecord,
@@ -61,6 +65,10 @@ interface ApiKeyRow extends Record<string, SqlStorageValue> {
 
 /** Expired rows are kept this long past expiry so late follow-ups still meet an audited "expired". */
 const PURGE_GRACE_MS = 60 * 60 * 1000;
+/** A failed push to the SIEM queue is retried by the alarm this much later. */
+const SHIP_RETRY_MS = 30_000;
+/** Audit writes within this window go to the SIEM queue in one push, however fast clients poll. */
+const SHIP_COALESCE_MS = 1_000;
 /** Longest delegation chain followed when checking ancestors. */
 const MAX_DELEGATION_DEPTH = 8;
 
@@ -115,6 +123,8 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   private readonly withheldRecorded = new Set<string>();
   private boundTenant: string | undefined;
   private watermarks: Array<{ scope: string; value: string; issued_before: number }> | undefined;
+  private shipper: AuditShipper | null | undefined;
+  private shipScheduled = false;
 
   constructor(ctx: DurableObjectState, env: WorkerEnv) {
     super(ctx, env);
@@ -122,9 +132,11 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     this.hasSchema = this.sql.exec(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).toArray().length > 0;
     // Existing ledgers get tables and columns added since they were created; new ones wait for their first write.
     if (this.hasSchema) this.applySchema();
-    this.audit = new AuditLog(this.sql, () => this.tenantOf());
+    this.audit = new AuditLog(this.sql, () => this.tenantOf(), () => this.shipAuditSoon());
     this.creations = new RateLimiter(this.sql, "creation");
     this.refusals = new RateLimiter(this.sql, "refusal");
+    // Catch up on whatever an evicted predecessor committed but had not pushed yet.
+    if (this.hasSchema && this.storedTenant() !== undefined) this.shipAuditSoon();
   }
 
   /** Records a freshly minted handle (and, for a delegated one, the delegation) with its audit event. */
@@ -138,6 +150,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
         record.ops.join(","), record.mcp, record.bind.join(","), record.maxAuthAgeSeconds ?? null, record.stepUpOps.join(","),
         record.status, record.issuedAt, record.expiresAt, record.parent ?? null, record.actor ?? null, record.session ?? null,
       );
+      if (record.originSession) this.sql.exec(`INSERT OR IGNORE INTO task_sessions (task_id, session_id) VALUES (?, ?)`, record.taskId, record.originSession);
       this.audit.append({
         type: record.parent ? "delegated" : "issued",
         jti: record.jti,
@@ -391,22 +404,92 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     });
   }
 
+  /**
+   * Unexpired, non-terminal tasks a revocation covers, one entry per origin task, oldest first,
+   * after `cursor`. A scope is read from its stored watermark, so a cursor cannot widen it.
+   */
+  inFlightTasks(tenant: string, selector: CancelSelector, cursor: string | undefined, limit: number): { tasks: InFlightTask[]; next: string | null } {
+    this.bindTenant(tenant);
+    const [afterAt, afterJti] = cursor ? [Number(cursor.split(":")[0]), cursor.slice(cursor.indexOf(":") + 1)] : [0, ""];
+    let where: string;
+    let args: SqlStorageValue[];
+    if ("jti" in selector) [where, args] = [`jti = ?`, [selector.jti]];
+    else if ("taskId" in selector) [where, args] = [`task_id = ?`, [selector.taskId]];
+    else {
+      const value = selector.scope === "tenant" ? "" : selector.value;
+      const mark = this.sql.exec<{ issued_before: number }>(`SELECT issued_before FROM revocations WHERE scope = ? AND value = ?`, selector.scope, value).toArray()[0];
+      if (!mark) return { tasks: [], next: null };
+      const column = selector.scope === "client" ? "client_id = ?" : selector.scope === "subject" ? "subject = ?" : "? = ''";
+      [where, args] = [`${column} AND issued_at < ?`, [value, mark.issued_before]];
+    }
+    const terminal = [...TERMINAL_STATUSES];
+    const rows = this.sql
+      .exec<TaskRow & { session_id: string | null }>(
+        `SELECT tasks.*, task_sessions.session_id FROM tasks LEFT JOIN task_sessions USING (task_id)
+         WHERE ${where} AND status NOT IN (${terminal.map(() => "?").join(",")}) AND expires_at > ? AND (issued_at > ? OR (issued_at = ? AND jti > ?))
+         ORDER BY issued_at, jti LIMIT ?`,
+        ...args, ...terminal, Date.now(), afterAt, afterAt, afterJti, limit,
+      )
+      .toArray();
+    const seen = new Set<string>();
+    // The origin is shown the task's own (undelegated) handle, in its origin-facing copy: a delegated one may not allow cancel.
+    const rootOf = (row: TaskRow): TaskRow =>
+      row.parent === null ? row : (this.sql.exec<TaskRow>(`SELECT * FROM tasks WHERE task_id = ? AND parent IS NULL ORDER BY issued_at LIMIT 1`, row.task_id).toArray()[0] ?? row);
+    const tasks = rows
+      .filter((row) => !seen.has(row.task_id) && seen.add(row.task_id))
+      .map((row) => {
+        const root = rootOf(row);
+        return { jti: root.jti, taskId: row.task_id, handle: root.origin_handle ?? root.handle, clientId: root.client_id, subject: root.subject, mcp: row.mcp, status: row.status, originSession: row.session_id };
+      });
+    const last = rows.at(-1);
+    return { tasks, next: rows.length === limit && last ? `${last.issued_at}:${last.jti}` : null };
+  }
+
+  /** Audits an operator request refused for lack of a role or of this tenant's grant; nothing else changes. */
+  recordOperatorRefusal(tenant: string, refusal: { actor: string; role: string; reason: string }): void {
+    this.ctx.storage.transactionSync(() => {
+      this.bindTenant(tenant);
+      this.audit.append({ type: "denied", op: refusal.role, reason: refusal.reason, detail: { actor: refusal.actor } });
+    });
+  }
+
+  /** Audits supervisory cancels on the operator's authority (one call per batch), and the statuses the origin answered. */
+  recordCancels(tenant: string, outcomes: CancelOutcome[], actor: string): void {
+    this.ctx.storage.transactionSync(() => {
+      this.bindTenant(tenant);
+      for (const outcome of outcomes) {
+        const detail = { actor, task: outcome.task, ...(outcome.status ? { status: outcome.status } : {}), ...(outcome.detail ? { detail: outcome.detail } : {}) };
+        this.audit.append({ type: "cancel", jti: outcome.jti, reason: outcome.outcome, detail });
+      }
+    });
+    for (const outcome of outcomes) if (outcome.status) this.observeStatus(tenant, outcome.task, outcome.status);
+  }
+
   task(tenant: string, jti: string): TaskRecord | null {
     if (!this.readable(tenant)) return null;
     const row = this.taskRow(jti);
     return row ? toRecord(row) : null;
   }
 
-  /** Tasks of the tenant, newest first, optionally only one principal's; cursor is the last issued_at seen. */
-  tasks(tenant: string, filter: { clientId?: string; subject?: string; before?: number; limit: number }): TaskRecord[] {
+  /** Tasks of the tenant, newest first, filtered by principal, tool, status and issue time; cursor is the last issued_at seen. */
+  tasks(tenant: string, filter: { clientId?: string; subject?: string; tool?: string; status?: string; since?: number; before?: number; limit: number }): TaskRecord[] {
     if (!this.readable(tenant)) return [];
     const rows = this.sql
       .exec<TaskRow>(
-        `SELECT * FROM tasks WHERE (? IS NULL OR client_id = ?) AND (? IS NULL OR subject = ?) AND issued_at < ? ORDER BY issued_at DESC LIMIT ?`,
-        filter.clientId ?? null, filter.clientId ?? null, filter.subject ?? null, filter.subject ?? null, filter.before ?? Number.MAX_SAFE_INTEGER, filter.limit,
+        `SELECT * FROM tasks WHERE (? IS NULL OR client_id = ?) AND (? IS NULL OR subject = ?) AND (? IS NULL OR tool = ?) AND (? IS NULL OR status = ?)
+         AND issued_at >= ? AND issued_at < ? ORDER BY issued_at DESC LIMIT ?`,
+        filter.clientId ?? null, filter.clientId ?? null, filter.subject ?? null, filter.subject ?? null, filter.tool ?? null, filter.tool ?? null,
+        filter.status ?? null, filter.status ?? null, filter.since ?? 0, filter.before ?? Number.MAX_SAFE_INTEGER, filter.limit,
       )
       .toArray();
     return rows.map(toRecord);
+  }
+
+  /** The audit events about one handle, oldest first (a task's whole history in this tenant's chain). */
+  handleHistory(tenant: string, jti: string, limit: number): AuditEvent[] {
+    if (!this.readable(tenant)) return [];
+    this.ctx.storage.transactionSync(() => this.audit.sealSpans(Date.now(), true));
+    return this.sql.exec<AuditEvent & Record<string, SqlStorageValue>>(`SELECT * FROM audit WHERE jti = ? ORDER BY seq LIMIT ?`, jti, limit).toArray();
   }
 
   /**
@@ -499,6 +582,40 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       (t): t is number => t !== null,
     );
     if (candidates.length > 0) await this.ctx.storage.setAlarm(Math.max(Math.min(...candidates), now + 1000));
+    await this.shipAudit();
+  }
+
+  /** The SIEM queue shipper, when SIEM_QUEUE is on. */
+  private auditShipper(): AuditShipper | null {
+    if (this.shipper === undefined) {
+      const queue = configFor(this.env).siemQueue ? this.env.AUDIT_QUEUE : undefined;
+      this.shipper = queue ? new AuditShipper(this.sql, queue, () => this.tenantOf()) : null;
+    }
+    return this.shipper;
+  }
+
+  /**
+   * Ships shortly after the write (the timer fires after the current transaction committed):
+   * at most one push per SHIP_COALESCE_MS per tenant, so a folded poll span is re-sent at that
+   * rate at most, not once per poll.
+   */
+  private shipAuditSoon(): void {
+    if (this.shipScheduled || !this.auditShipper()) return;
+    this.shipScheduled = true;
+    setTimeout(() => {
+      this.shipScheduled = false;
+      void this.shipAudit();
+    }, SHIP_COALESCE_MS);
+  }
+
+  /** A refused push is retried by the alarm: the chain keeps every event until the queue takes it. */
+  private async shipAudit(): Promise<void> {
+    try {
+      await this.auditShipper()?.ship();
+    } catch (error) {
+      console.error(`taskward: audit push to the SIEM queue failed, retrying in ${SHIP_RETRY_MS} ms: ${(error as Error).message}`);
+      await this.scheduleAlarm(Date.now() + SHIP_RETRY_MS);
+    }
   }
 
   /**

@@ -41,6 +41,8 @@ export interface IssueRecord {
   txn?: string;
   /** The key the handle is bound to (cnf.jkt), for the audit trail. */
   jkt?: string;
+  /** 2025-11-25: the origin's Mcp-Session-Id the task was created on (its cancel must use it). */
+  originSession?: string;
 }
 
 /** What one follow-up brings to `authorize` besides the handle: its DPoP proof to spend, its transaction id. */
@@ -137,4 +139,30 @@ export interface ApiKeyRecord {
   revokedAt: number | null;
   /** The DPoP key (RFC 7638 thumbprint) the key is bound to: every use needs a proof by it. */
   jkt: string | null;
+}
+
+/** Which in-flight tasks a supervisory cancel covers: the revocation's own target or scope. */
+export type CancelSelector = RevocationTarget | RevocationScope;
+
+/** A task the origin may still be running, with what its cancel needs. */
+export interface InFlightTask {
+  jti: string;
+  taskId: string;
+  /** The origin-facing copy of the task's own (undelegated) handle, naming the origin task. */
+  handle: string;
+  /** Who created the task: the principal the cancel is asserted for, on the operator's authority. */
+  clientId: string;
+  subject: string;
+  mcp: string;
+  status: string;
+  originSession: string | null;
+}
+
+/** The outcome of one supervisory cancel at the origin. */
+export interface CancelOutcome {
+  jti: string;
+  task: string;
+  outcome: "cancelled" | "already_terminal" | "refused" | "unreachable" | "no_session";
+  status?: string;
+  detail?: string;
 }

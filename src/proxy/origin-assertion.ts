@@ -19,7 +19,8 @@ export interface OriginAssertionInput {
   /** The origin's resource URI (the handles' audience). */
   audience: string;
   ttlSeconds: number;
-  principal: Principal;
+  /** Who the call is decided for (for a supervisory cancel: the task's owner). */
+  principal: Pick<Principal, "tenant" | "clientId" | "subject" | "jkt">;
   op: OriginAssertionOp;
   /** The transaction id, also written into the decision's audit event. */
   txn: string;

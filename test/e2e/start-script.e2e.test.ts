@@ -148,6 +148,7 @@ describe("npm start", () => {
     expect(output).toContain(`MCP endpoint   ${base}/mcp`);
     expect(output).toContain(`demo origin    http://${HOST}:${originPort}/mcp`);
     expect(output).toContain("admin token    dev-admin-token");
+    expect(output).toContain(`console        ${base}/console`);
   });
 
   it("prints curl lines that, pasted as printed, create, poll, fetch and revoke a task", async () => {

@@ -40,7 +40,7 @@ describe("delegation", () => {
     expect(delegated.status).toBe(201);
     const { handle: child } = (await delegated.json()) as { handle: string };
     const claims = decodeClaims(child);
-    expect(claims).toMatchObject({ sub: "oncall", client_id: "ops-console", ops: ["get"], act: { sub: "admin" }, parent: decodeClaims(owner.handle).jti });
+    expect(claims).toMatchObject({ sub: "oncall", client_id: "ops-console", ops: ["get"], act: { sub: "break-glass" }, parent: decodeClaims(owner.handle).jti });
     expect(claims.task).toBeUndefined();
     expect(claims.exp).toBeLessThanOrEqual(decodeClaims(owner.handle).exp);
 

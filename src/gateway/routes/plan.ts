@@ -17,6 +17,8 @@ export interface RouteContext {
   revision: DecidedRevision;
   /** This call's transaction id: in the decision's audit event and in the origin assertion. */
   txn: string;
+  /** The origin's id of the 2025-11-25 session the call belongs to (kept with created tasks for a supervisory cancel). */
+  originSession?: string;
   /** The signing key ring (refused with `signing_unavailable` when it cannot be loaded). */
   keyRing(): Promise<KeyRing>;
   waitUntil(promise: Promise<unknown>): void;
