@@ -225,9 +225,9 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
   const fixtures = options.conformanceFixtures ?? false;
   const dnsRebindingProtection = options.dnsRebindingProtection ?? LOOPBACK_HOSTS.has(host);
   // One store for the whole process, so a task outlives the HTTP connection that created it. Alone,
-  // the SDK binds each task to the session that created it; behind taskward (handles verified) the
+  // the SDK binds each task to the session that created it; behind taskward (assertions or handles verified) the
   // authority binds handles to principals and sessions, so a task is reachable from any session.
-  const store = new CancellableTaskStore({ sessionScoped: !options.handleVerification });
+  const store = new CancellableTaskStore({ sessionScoped: !options.handleVerification && !options.assertionVerification });
   const queue = new InMemoryTaskMessageQueue();
   const eventStore = fixtures ? createEventStore() : undefined;
   const sessions = new Map<string, StreamableHTTPServerTransport>();

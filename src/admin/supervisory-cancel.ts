@@ -79,7 +79,7 @@ export async function cancelAtOrigin(task: InFlightTask, tenant: string, config:
       txn: newTransactionId(),
       body: new TextEncoder().encode(body),
       task: task.taskId,
-      handleJti: task.jti,
+      handleJti: task.handleJti,
     }));
     const response = await fetch(config.originUrl, { method: "POST", headers: request.headers, body, redirect: "manual", signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS) });
     const read = response.body ? await readBoundedBytes(response.body, MAX_CANCEL_RESPONSE_BYTES) : { bytes: new Uint8Array() };

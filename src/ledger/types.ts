@@ -148,7 +148,8 @@ export type CancelSelector = RevocationTarget | RevocationScope;
 export interface InFlightTask {
   jti: string;
   taskId: string;
-  /** The origin-facing copy of the task's own (undelegated) handle, naming the origin task. */
+  /** The jti of the task's own (undelegated) handle, and its origin-facing copy naming the origin task. */
+  handleJti: string;
   handle: string;
   /** Who created the task: the principal the cancel is asserted for, on the operator's authority. */
   clientId: string;

@@ -17,6 +17,8 @@ export const OCSF_MAPPING: Record<AuditEventType, { class: OcsfClass; activity: 
   delegated: { class: "authorize_session", activity: [1, "Assign Privileges"] },
   allowed: { class: "api_activity", activity: "by-operation" },
   denied: { class: "api_activity", activity: "by-operation" },
+  // A status answer from which the result payload was removed (the holder may not read results).
+  withheld: { class: "api_activity", activity: "by-operation" },
   revoked: { class: "entity_management", activity: [9, "Disable"] },
   cancel: { class: "entity_management", activity: [99, "Cancel"] },
   terminal: { class: "entity_management", activity: [3, "Update"] },

@@ -14,7 +14,8 @@ import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemoOrigin, type DemoOrigin } from "../../demo/origin.js";
-import { generateSigningJwks } from "../../src/handle/keyring.js";
+import { generateSigningJwks, loadKeyRing, type KeyRing } from "../../src/handle/keyring.js";
+import { ORIGIN_ASSERTION_HEADER, signOriginAssertion } from "../../src/proxy/origin-assertion.js";
 import { claimsOf, connect, createTask, messagesIn, type Caller } from "./support/mcp.js";
 import { ROOT, freePort, startAuthority, writeSecretsFile, type Authority } from "./support/processes.js";
 
@@ -29,6 +30,7 @@ let operatorToken: string;
 let demo: DemoOrigin;
 let authority: Authority | undefined;
 let browser: BrowserContext | undefined;
+let keyRing: KeyRing | undefined;
 const callers: Caller[] = [];
 
 async function taskward(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -54,12 +56,31 @@ async function expectRefused(call: Promise<unknown>): Promise<void> {
   expect(error).toMatchObject({ code: -32602 });
 }
 
-/** What the demo origin itself reports for a 2025-11-25 task, asked on the task's session with its handle. */
+/** The origin's id of the task behind a handle, from the ledger (client handles do not carry it). */
+async function originTaskId(handle: string): Promise<string> {
+  const { tenant, jti } = claimsOf(handle);
+  const response = await fetch(`${base}/admin/tenants/${tenant}/tasks/${jti}`, { headers: { authorization: `Bearer ${adminToken}` } });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { taskId: string }).taskId;
+}
+
+/**
+ * What the demo origin itself reports for a 2025-11-25 task, asked on the task's origin session
+ * with an origin assertion signed as the edge would (the client holds only a sealed session id).
+ */
 async function originStatus(owner: Caller, handle: string): Promise<string | undefined> {
+  const task = await originTaskId(handle);
+  const session = demo.received.find((m) => m.method === "tools/call" && (m as { assertion?: { sub?: string } }).assertion?.sub === owner.identity.sub)!.sessionId!;
+  const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tasks/get", params: { taskId: task } });
+  const assertion = await signOriginAssertion({
+    keyRing: keyRing!, issuer: base, audience: demo.url, ttlSeconds: 60, op: "get", txn: `probe-${randomBytes(8).toString("hex")}`,
+    principal: { tenant: owner.identity.tenant, clientId: owner.identity.client_id, subject: owner.identity.sub },
+    body: new TextEncoder().encode(body), task, handleJti: claimsOf(handle).jti,
+  });
   const response = await fetch(demo.url, {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25", "mcp-session-id": owner.transport.sessionId!, "taskward-task-handle": handle },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tasks/get", params: { taskId: claimsOf(handle).task } }),
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25", "mcp-session-id": session, [ORIGIN_ASSERTION_HEADER]: assertion },
+    body,
   });
   return messagesIn(await response.text()).find((m) => m.id === 1)?.result?.status;
 }
@@ -71,13 +92,14 @@ const focusedText = (page: Page): Promise<string | undefined> => page.evaluate("
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), "taskward-console-e2e-"));
   const signingJwks = await generateSigningJwks("EdDSA");
+  keyRing = await loadKeyRing(signingJwks);
   const kid = JSON.parse(signingJwks).active as string;
   adminToken = randomBytes(24).toString("base64url");
   const secretsFile = join(tmp, "secrets.env");
   writeSecretsFile(secretsFile, { HANDLE_SIGNING_JWKS: signingJwks, ADMIN_TOKEN: adminToken });
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  demo = await startDemoOrigin({ port: 0, handleVerification: { issuer: base, jwks: new URL(`${base}/.well-known/jwks.json`) }, requireHandle: true });
+  demo = await startDemoOrigin({ port: 0, assertionVerification: { issuer: base, jwks: new URL(`${base}/.well-known/jwks.json`) } });
   authority = await startAuthority({ port, originUrl: demo.url, persistTo: join(tmp, "state"), secretsFile, kid });
   const minted = await taskward("operator-token", "--sub", "console-e2e", "--roles", "taskward:read,taskward:revoke,taskward:cancel,taskward:audit", "--tenants", TENANT);
   expect(minted.code, minted.stderr).toBe(0);
@@ -247,7 +269,7 @@ describe("operator CLI with an operator token", () => {
     const revoked = await taskward("revoke", "--tenant", TENANT, "--sub", "carol", "--cancel", "--reason", "offboarded");
     expect(revoked.code, revoked.stderr).toBe(0);
     expect(revoked.stderr).toBe("revoked; cancel sent for 1 in-flight task(s)\n");
-    expect(JSON.parse(revoked.stdout).cancellations).toEqual([{ jti: claimsOf(handle).jti, task: claimsOf(handle).task, outcome: "cancelled", status: "cancelled" }]);
+    expect(JSON.parse(revoked.stdout).cancellations).toEqual([{ jti: claimsOf(handle).jti, task: await originTaskId(handle), outcome: "cancelled", status: "cancelled" }]);
     await expectRefused(carol.client.experimental.tasks.getTask(handle));
     expect(await originStatus(carol, handle)).toBe("cancelled");
 

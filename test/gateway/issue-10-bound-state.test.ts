@@ -262,13 +262,13 @@ describe("finding 8: delegation depth is policy, and act nests", () => {
     const second = await adminFetch("/delegations", { method: "POST", body: JSON.stringify({ handle: first.body.handle, to: { client_id: "ops", sub: "oncall" }, ops: ["get"] }) });
     expect(second.status).toBe(201);
     const child = decodeClaims(((await second.json()) as { handle: string }).handle);
-    expect(child.act).toEqual({ sub: "admin", act: { sub: "owner2", client_id: "c" } });
+    expect(child.act).toEqual({ sub: "break-glass", act: { sub: "owner2", client_id: "c" } });
     const audit = await (await adminFetch(`/tenants/${tenant}/audit`)).text();
     const delegated = audit
       .trim()
       .split("\n")
       .map((line) => JSON.parse(line) as { type: string; jti: string; detail: string })
       .find((e) => e.type === "delegated" && e.jti === child.jti);
-    expect(JSON.parse(delegated!.detail).act).toEqual({ sub: "admin", act: { sub: "owner2", client_id: "c" } });
+    expect(JSON.parse(delegated!.detail).act).toEqual({ sub: "break-glass", act: { sub: "owner2", client_id: "c" } });
   });
 });

@@ -3,7 +3,10 @@ import { describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import type { WorkerEnv } from "../../src/config.js";
 import { ledgerFor } from "../../src/ledger/ledger-client.js";
-import { McpSession, adminFetch, decodeClaims, devToken, originReceived, parseSseMessages, readReply, worker, type Identity } from "../support/mcp-client.js";
+import { McpSession, adminFetch, decodeClaims, devToken, originReceived, originTaskIdOf, parseSseMessages, readReply, worker, type Identity } from "../support/mcp-client.js";
+import { signOriginAssertion, ORIGIN_ASSERTION_HEADER } from "../../src/proxy/origin-assertion.js";
+import { testKeyRing } from "../adversarial/support.js";
+import { mintHandle } from "../../src/handle/mint.js";
 import { devOperatorId, operatorToken } from "./support.js";
 
 const NOT_FOUND = { code: -32602, message: "Task not found" };
@@ -18,12 +21,36 @@ async function revoke(body: Record<string, unknown>, token: string) {
   return { status: response.status, body: (await response.json()) as Record<string, any> };
 }
 
-/** What the demo origin itself says about its task (2025-11-25, on the task's session, with its handle). */
-async function originStatus(session: McpSession, handle: string): Promise<string | undefined> {
+/** An origin assertion, as the edge would sign it, for asking the demo origin directly about a task. */
+async function probeAssertion(identity: Identity, body: string, task: string, jti: string): Promise<string> {
+  return signOriginAssertion({
+    keyRing: await testKeyRing(),
+    issuer: "https://taskward.test",
+    audience: inject("originUrl"),
+    ttlSeconds: 60,
+    principal: { tenant: identity.tenant, clientId: identity.client_id, subject: identity.sub },
+    op: "get",
+    txn: `probe-${crypto.randomUUID()}`,
+    body: new TextEncoder().encode(body),
+    task,
+    handleJti: jti,
+  });
+}
+
+/** The origin-facing copy of a handle, as the edge forwards it in its compatibility mode (this suite's origin requires one). */
+async function originCopy(handle: string, task: string): Promise<string> {
+  const { sub, tenant, client_id, tool, ops, mcp, exp, jti } = decodeClaims(handle);
+  const { token } = await mintHandle({ sub, tenant, client_id, tool, ops, mcp, exp, jti, task }, { keyRing: await testKeyRing(), issuer: "https://taskward.test", audience: inject("originUrl") });
+  return token;
+}
+
+/** What the demo origin itself says about its task (2025-11-25, on the task's origin session, with an assertion). */
+async function originStatus(job: Awaited<ReturnType<typeof longJob>>): Promise<string | undefined> {
+  const body = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tasks/get", params: { taskId: job.task } });
   const response = await fetch(inject("originUrl"), {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25", "mcp-session-id": session.sessionId!, "taskward-task-handle": handle },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tasks/get", params: { taskId: decodeClaims(handle).task } }),
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25", "mcp-session-id": job.originSession, [ORIGIN_ASSERTION_HEADER]: await probeAssertion(job.identity, body, job.task, job.jti), "taskward-task-handle": await originCopy(job.handle, job.task) },
+    body,
   });
   return (await readReply(response, 1)).reply?.result?.status;
 }
@@ -31,20 +58,23 @@ async function originStatus(session: McpSession, handle: string): Promise<string
 async function longJob(identity: Identity) {
   const session = await McpSession.open(identity);
   const { handle } = await session.createTask("long_job", { seconds: 30 });
-  return { session, handle, jti: decodeClaims(handle).jti as string, task: decodeClaims(handle).task as string };
+  const jti = decodeClaims(handle).jti as string;
+  // The client holds a sealed session id and a handle without the origin's task id: the origin's own come from its log and the ledger.
+  const created = (await originReceived()).find((m) => m.method === "tools/call" && (m as { assertion?: { sub?: string } }).assertion?.sub === identity.sub);
+  return { identity, session, handle, jti, task: await originTaskIdOf(handle), originSession: created!.sessionId! };
 }
 
 describe("supervisory cancel (POST /admin/revocations with cancel: true)", () => {
   it("2025-11-25: revoke with cancel → the origin's task ends cancelled, the next poll is refused, the audit names the operator", async () => {
     const tenant = "cancel-2025";
     const job = await longJob({ tenant, client_id: "cli", sub: "alice" });
-    expect(await originStatus(job.session, job.handle)).toBe("working");
+    expect(await originStatus(job)).toBe("working");
     const operator = await operatorToken("incident-lead", SUPERVISOR, [tenant]);
 
     const { status, body } = await revoke({ tenant, jti: job.jti, reason: "compromised laptop", cancel: true }, operator);
     expect(status).toBe(200);
     expect(body).toEqual({ tenant, jti: job.jti, revoked: 1, cancellations: [{ jti: job.jti, task: job.task, outcome: "cancelled", status: "cancelled" }], cancel_cursor: null });
-    expect(await originStatus(job.session, job.handle)).toBe("cancelled");
+    expect(await originStatus(job)).toBe("cancelled");
     expect((await job.session.request("tasks/get", { taskId: job.handle })).reply?.error).toEqual(NOT_FOUND);
 
     const events = await auditOf(tenant);
@@ -72,15 +102,17 @@ describe("supervisory cancel (POST /admin/revocations with cancel: true)", () =>
     };
     const created = await call("tools/call", { name: "slow_compute", arguments: { seconds: 30, label: "long" } }, "slow_compute");
     const handle = created.result.taskId as string;
-    const { jti, task } = decodeClaims(handle);
+    const { jti } = decodeClaims(handle);
+    const task = await originTaskIdOf(handle);
     const operator = await operatorToken("sre-2026", SUPERVISOR, "*");
     const { body } = await revoke({ handle, cancel: true }, operator);
     expect(body.cancellations).toEqual([{ jti, task, outcome: "cancelled" }]);
     // The origin itself now reports the task cancelled (asked directly, with the handle it verifies).
+    const directBody = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tasks/get", params: { taskId: task, _meta: meta } });
     const direct = await fetch(inject("originUrl"), {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tasks/get", "mcp-name": task, "taskward-task-handle": handle },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tasks/get", params: { taskId: task, _meta: meta } }),
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tasks/get", "mcp-name": task, [ORIGIN_ASSERTION_HEADER]: await probeAssertion(identity, directBody, task, jti), "taskward-task-handle": await originCopy(handle, task) },
+      body: directBody,
     });
     expect((await readReply(direct, 1)).reply?.result?.status).toBe("cancelled");
     expect((await call("tasks/get", { taskId: handle }, handle)).error).toEqual(NOT_FOUND);
@@ -105,11 +137,11 @@ describe("supervisory cancel (POST /admin/revocations with cancel: true)", () =>
     expect(second.body.cancel_cursor).toBeNull();
     expect(second.body.issuedBefore).toBeUndefined();
     for (const job of jobs) {
-      expect(await originStatus(job.session, job.handle)).toBe("cancelled");
+      expect(await originStatus(job)).toBe("cancelled");
       expect((await job.session.request("tasks/get", { taskId: job.handle })).reply?.error).toEqual(NOT_FOUND);
     }
     // Another client's task keeps running and stays usable.
-    expect(await originStatus(other.session, other.handle)).toBe("working");
+    expect(await originStatus(other)).toBe("working");
     expect((await other.session.request("tasks/get", { taskId: other.handle })).reply?.result.status).toBe("working");
     const cancels = (await auditOf(tenant)).filter((e) => e.type === "cancel");
     expect(cancels.map((e) => e.jti)).toEqual(jobs.map((j) => j.jti));
@@ -121,10 +153,10 @@ describe("supervisory cancel (POST /admin/revocations with cancel: true)", () =>
     const job = await longJob({ tenant, client_id: "cli", sub: "dave" });
     const operator = await operatorToken("late", SUPERVISOR, [tenant]);
     expect((await revoke({ tenant, jti: job.jti }, operator)).body).toEqual({ tenant, jti: job.jti, revoked: 1 });
-    expect(await originStatus(job.session, job.handle)).toBe("working");
+    expect(await originStatus(job)).toBe("working");
     const again = await revoke({ tenant, jti: job.jti, cancel: true }, operator);
     expect(again).toEqual({ status: 200, body: { tenant, jti: job.jti, revoked: 0, cancellations: [{ jti: job.jti, task: job.task, outcome: "cancelled", status: "cancelled" }], cancel_cursor: null } });
-    expect(await originStatus(job.session, job.handle)).toBe("cancelled");
+    expect(await originStatus(job)).toBe("cancelled");
     // Nothing left in flight: a third call finds nothing to revoke or cancel.
     expect(await revoke({ tenant, jti: job.jti, cancel: true }, operator)).toEqual({ status: 404, body: { tenant, jti: job.jti, revoked: 0, cancellations: [], cancel_cursor: null } });
   });
@@ -138,8 +170,9 @@ describe("supervisory cancel (POST /admin/revocations with cancel: true)", () =>
     const { body } = await revoke({ tenant, jti: child, cancel: true }, operator);
     expect(body.cancellations).toEqual([{ jti: child, task: job.task, outcome: "cancelled", status: "cancelled" }]);
     const cancels = (await originReceived()).filter((m) => m.method === "tasks/cancel" && m.taskId === job.task);
-    expect(cancels.map((m) => m.handle)).toEqual([job.handle]);
-    expect(await originStatus(job.session, job.handle)).toBe("cancelled");
+    // The task's own handle (in its origin-facing copy, compatibility mode on in this suite), not the read-only child's.
+    expect(cancels.map((m) => decodeClaims(m.handle!).jti)).toEqual([job.jti]);
+    expect(await originStatus(job)).toBe("cancelled");
   });
 
   it("says why a cancel did not happen: the session was closed (refused), or never recorded (no_session)", async () => {
@@ -155,7 +188,7 @@ describe("supervisory cancel (POST /admin/revocations with cancel: true)", () =>
     const ledger = ledgerFor((env as unknown as WorkerEnv).TASK_LEDGER, tenant);
     const now = Date.now();
     await ledger.issue(tenant, {
-      jti: "legacy-jti", taskId: "legacy-task", handle: "legacy.handle.x", principal: { tenant, clientId: "cli", subject: "ivan" }, tool: "long_job",
+      jti: "legacy-jti", taskId: "legacy-task", handle: "legacy.handle.x", originHandle: "legacy.origin-handle.x", principal: { tenant, clientId: "cli", subject: "ivan" }, tool: "long_job",
       ops: ["get", "result", "cancel"], mcp: "2025-11-25", bind: ["tenant", "client", "subject"], maxAuthAgeSeconds: undefined, stepUpOps: [], status: "working", issuedAt: now, expiresAt: now + 60_000,
     });
     const missing = await revoke({ tenant, jti: "legacy-jti", cancel: true }, operator);
