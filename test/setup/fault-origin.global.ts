@@ -38,6 +38,10 @@ declare module "vitest" {
  *                         that on the same path has its socket destroyed
  *   /sse-create-then-die/… tools/call gets SSE headers and the CreateTaskResult event, then the
  *                         socket is destroyed (no end of stream)
+ *   /server-requests/…    a tools/call without params.task is answered with an SSE stream: two
+ *                         origin→client requests naming `arguments.taskId` (elicitation/create with
+ *                         it as related-task, id "srv-related"; a request with params.taskId, id
+ *                         "srv-direct"), then the answer
  *   /switch/<key>         behaves as the mode last set with POST /__fault/switch/<key> {"mode"}
  *                         (default "ok"), so one task can meet several faults under one audience
  *
@@ -228,6 +232,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
           res.write(`data: {"jsonrpc":"2.0","id":${JSON.stringify(message.id ?? null)},"result":{"taskId":"${originTask}",`);
         }
         setTimeout(() => req.socket.destroy(), 50);
+        return;
+      }
+      case "server-requests": {
+        const named = params.arguments?.taskId;
+        if (message.method !== "tools/call" || params.task !== undefined || typeof named !== "string") return ok();
+        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+        res.write(sseEvent({ jsonrpc: "2.0", id: "srv-related", method: "elicitation/create", params: { mode: "form", message: "about a task", requestedSchema: { type: "object", properties: {} }, _meta: { [RELATED]: { taskId: named } } } }));
+        res.write(sseEvent({ jsonrpc: "2.0", id: "srv-direct", method: "tasks/get", params: { taskId: named } }));
+        res.end(sseEvent({ jsonrpc: "2.0", id: message.id, result: { content: [{ type: "text", text: "asked" }] } }));
         return;
       }
       case "5xx":
