@@ -23,7 +23,7 @@ import { SignJWT, exportJWK, generateKeyPair, base64url } from "jose";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { loadKeyRing, type KeyRing } from "../../src/handle/keyring.js";
 import { encodeHeaderValue } from "../../src/mcp/routing-headers.js";
-import { McpSession, devToken, originReceived, type Identity } from "../support/mcp-client.js";
+import { McpSession, decodedForm, devToken, originReceived, type Identity } from "../support/mcp-client.js";
 import { allowedCounts, auditOf, callWorker, claimsOf, FOLLOW_UP_OPS, ledgerRecord, messagesOf, uniqueTenant, verifyAudit, type Outcome } from "./fault-support.js";
 
 /** Seeds and run counts, quoted in the test names. */
@@ -37,7 +37,7 @@ export const FUZZ = {
 
 /** Long mode (npm run fuzz): FUZZ_RUNS replaces every property's run count, FUZZ_MINUTES caps each property's time. */
 const LONG = { runs: inject("fuzzRuns"), minutes: inject("fuzzMinutes") };
-const PROPERTY_TIMEOUT_MS = LONG.minutes > 0 ? LONG.minutes * 60_000 + 120_000 : LONG.runs > 0 ? 6 * 3_600_000 : 120_000;
+const PROPERTY_TIMEOUT_MS = LONG.minutes > 0 ? LONG.minutes * 60_000 + 120_000 : LONG.runs > 0 ? 6 * 3_600_000 : 300_000;
 
 const DESIGNED_STATUSES = new Set([200, 202, 400, 401, 403, 404, 405, 413, 415, 429, 502, 503]);
 const TASKS_EXT = "io.modelcontextprotocol/tasks";
@@ -129,7 +129,7 @@ function templates(): Array<{ actor: number; protocol: string; message: Record<s
 // ---- checking answers ----
 
 /** The common property: a designed answer, a well-formed body, no origin id it did not already have. */
-function checkAnswer(outcome: Outcome, requestText: string, label: string): void {
+function checkAnswer(outcome: Outcome, requestText: string, label: string, actor?: number): void {
   stats.requests++;
   stats.byStatus.set(outcome.status, (stats.byStatus.get(outcome.status) ?? 0) + 1);
   const mine = stats.byProperty.get(currentProperty) ?? new Map<number, number>();
@@ -164,10 +164,18 @@ function checkAnswer(outcome: Outcome, requestText: string, label: string): void
   for (const id of originIds) {
     if (outcome.text.includes(id) && !requestText.includes(id)) throw new Error(`origin task id ${id} leaked ${where}`);
   }
+  // Decoded (handle payloads, sealed cursors, SSE data): another principal's origin id never shows.
+  if (actor !== undefined) {
+    const decoded = decodedForm(outcome.text);
+    const asked = decodedForm(requestText);
+    for (const entry of pool) {
+      if (entry.owner !== actor && decoded.includes(entry.task) && !asked.includes(entry.task)) throw new Error(`another principal's origin task id ${entry.task} leaked (decoded) ${where}`);
+    }
+  }
 }
 
-async function send(request: Request, requestText: string, label: string): Promise<void> {
-  checkAnswer(await callWorker(request), requestText, label);
+async function send(request: Request, requestText: string, label: string, actor?: number): Promise<void> {
+  checkAnswer(await callWorker(request), requestText, label, actor);
 }
 
 // ---- arbitraries ----
@@ -537,7 +545,7 @@ describe("fuzzing the Worker", () => {
           ...(variant.routing && typeof message.method === "string" ? { method: message.method } : {}),
           ...(variant.routing && typeof message.params?.taskId === "string" ? { name: message.params.taskId } : {}),
         });
-        await send(post(headers, body), body, "envelope");
+        await send(post(headers, body), body, "envelope", variant.auth === undefined ? actors.indexOf(actor) : undefined);
       }),
     );
   }, PROPERTY_TIMEOUT_MS);
@@ -577,7 +585,7 @@ describe("fuzzing the Worker", () => {
         const message = value as Record<string, unknown>;
         if (message && typeof message === "object" && (message as { method?: unknown }).method === "subscriptions/listen") return;
         const body = JSON.stringify(value) ?? "null";
-        await send(post(headersFor(actors[who % actors.length], { protocol }), body), body, "random-json");
+        await send(post(headersFor(actors[who % actors.length], { protocol }), body), body, "random-json", who % actors.length);
       }),
     );
   }, PROPERTY_TIMEOUT_MS);
@@ -593,7 +601,7 @@ describe("fuzzing the Worker", () => {
         const bytes = applyByteEdits(encoder.encode(JSON.stringify(template.message)), edits);
         const text = new TextDecoder().decode(bytes);
         if (text.includes("subscriptions/listen")) return;
-        await send(post(headersFor(actors[template.actor], { protocol: template.protocol }), bytes), text, "bytes");
+        await send(post(headersFor(actors[template.actor], { protocol: template.protocol }), bytes), text, "bytes", template.actor);
       }),
     );
   }, PROPERTY_TIMEOUT_MS);
@@ -620,7 +628,7 @@ describe("fuzzing the Worker", () => {
           const message = { jsonrpc: "2.0", id: `h${pick}`, method: effectiveMethod, params: { taskId: handle, ...(modern ? { _meta: modernMeta() } : {}) } };
           const body = JSON.stringify(message);
           const headers = headersFor(actor, { protocol, ...(modern ? { method: effectiveMethod, ...(withName ? { name: handle } : {}) } : {}) });
-          await send(post(headers, body), body, `handle:${mutation.kind}`);
+          await send(post(headers, body), body, `handle:${mutation.kind}`, actors.indexOf(actor));
         },
       ),
     );
