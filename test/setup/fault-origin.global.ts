@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { exportJWK, generateKeyPair } from "jose";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TestProject } from "vitest/node";
@@ -9,6 +10,8 @@ declare module "vitest" {
     faultOriginUrl: string;
     /** An MCP URL on a loopback port nobody listens on (connection refused). */
     closedOriginUrl: string;
+    /** A test authorization server's private signing key (JWK, ES256); its public JWKS is GET /__oauth/jwks.json. */
+    oauthPrivateJwk: string;
   }
 }
 
@@ -45,7 +48,8 @@ declare module "vitest" {
  *   /switch/<key>         behaves as the mode last set with POST /__fault/switch/<key> {"mode"}
  *                         (default "ok"), so one task can meet several faults under one audience
  *
- * Every request that reaches an MCP path is logged: GET /__fault/received.
+ * Every request that reaches an MCP path is logged: GET /__fault/received. GET /__oauth/jwks.json
+ * serves the public key of a test authorization server (OAuth access tokens in test/pinned).
  */
 export const FAULT_TASK_PREFIX = "ORIGIN-TASK-";
 export const SLOW_MS = 1_500;
@@ -122,9 +126,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const tasks = new Map<string, string>();
   const switches = new Map<string, string>();
   const createdOn = new Set<string>();
+  const oauthKeys = await generateKeyPair("ES256", { extractable: true });
+  const oauthPublicJwk = { ...(await exportJWK(oauthKeys.publicKey)), kid: "as-1", alg: "ES256", use: "sig" };
+  const oauthPrivateJwk = { ...(await exportJWK(oauthKeys.privateKey)), kid: "as-1", alg: "ES256" };
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://fault");
+    if (url.pathname === "/__oauth/jwks.json") {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [oauthPublicJwk] }));
+      return;
+    }
     if (url.pathname === "/__fault/received") {
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(received));
       return;
@@ -277,6 +288,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   project.provide("faultOriginUrl", `http://127.0.0.1:${port}`);
   project.provide("closedOriginUrl", `http://127.0.0.1:${closedPort}/mcp`);
+  project.provide("oauthPrivateJwk", JSON.stringify(oauthPrivateJwk));
   return async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
