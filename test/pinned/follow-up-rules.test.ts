@@ -80,6 +80,9 @@ describe("a tasks/list cursor is bound to its tenant and its client (and subject
     const first = await session.request("tasks/list", {});
     const cursor = first.reply?.result?.nextCursor;
     expect(cursor).toBeTypeOf("string");
+    // Sealed for an hour, to the lister.
+    const sealed = decodeClaims(cursor);
+    expect({ lifetime: sealed.exp - sealed.iat, tenant: sealed.tenant, client_id: sealed.client_id, sub: sealed.sub }).toEqual({ lifetime: 3600, tenant: identity.tenant, client_id: identity.client_id, sub: identity.sub });
     return { session, cursor: cursor as string };
   }
 
