@@ -8,7 +8,7 @@
  * each mutant followed by the workerd test files mapped to its module, then the file restored.
  *
  *   npm run mutate -- [--module src/ledger]... [--max N] [--seed S] [--timeout SECONDS] [--list] [--out DIR]
- *                     [--only <id part>]... [--tests <test file or dir>]...
+ *                     [--only <id part>]... [--tests <test file or dir>]... [--ids <file of mutant ids>]
  *
  * Reports: <out>/mutation-<module>.md and .json per module, <out>/mutation.md and .json overall
  * (out defaults to reports/, which git ignores). Exit code 0 whatever the score; 2 if a baseline
@@ -39,7 +39,7 @@ const DEFAULT_MODULES = ["src/ledger", "src/handle", "src/policy", "src/auth", "
 // ---- options ----
 
 function parseArgs(argv) {
-  const options = { modules: [], max: undefined, seed: 9, timeoutSeconds: 240, list: false, out: "reports", only: [], tests: [] };
+  const options = { modules: [], max: undefined, seed: 9, timeoutSeconds: 240, list: false, out: "reports", only: [], tests: [], ids: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -55,6 +55,7 @@ function parseArgs(argv) {
     else if (arg === "--out") options.out = value();
     else if (arg === "--only") options.only.push(value());
     else if (arg === "--tests") options.tests.push(value());
+    else if (arg === "--ids") options.ids = new Set(readFileSync(value(), "utf8").split("\n").map((l) => l.trim()).filter(Boolean));
     else throw new Error(`unknown option ${arg}`);
   }
   if (options.max !== undefined && !(Number.isInteger(options.max) && options.max > 0)) throw new Error("--max must be a positive integer");
@@ -481,7 +482,9 @@ async function main() {
     for (const f of files) before.set(f, hash(readFileSync(join(ROOT, f))));
     const all = files.flatMap(mutantsOf);
     // --only keeps the mutants whose id contains one of the given strings (checking one mutant by hand).
-    const wanted = options.only.length === 0 ? all : all.filter((m) => options.only.some((o) => m.id.includes(o)));
+    // --ids <file> runs exactly the listed mutant ids (one per line), e.g. an earlier run's survivors.
+    const listed = options.ids ? all.filter((m) => options.ids.has(m.id)) : all;
+    const wanted = options.only.length === 0 ? listed : listed.filter((m) => options.only.some((o) => m.id.includes(o)));
     return { module, tests: options.tests.length > 0 ? options.tests : testFilesFor(module), all, chosen: sample(wanted, options.max, options.seed) };
   });
 
