@@ -61,6 +61,14 @@ describe("OAuth access tokens", () => {
     });
   }
 
+  it("a token without exp or without iat: 401", async () => {
+    const key = await importJWK(JSON.parse(inject("oauthPrivateJwk")), "ES256");
+    const now = Math.floor(Date.now() / 1000);
+    const base = () => new SignJWT({ tenant: "oauth-co", client_id: "app" }).setProtectedHeader({ alg: "ES256", kid: "as-1", typ: "at+jwt" }).setIssuer(AS).setAudience(RESOURCE).setSubject("user-1");
+    expect((await ping(await base().setIssuedAt(now).sign(key))).status).toBe(401);
+    expect((await ping(await base().setExpirationTime(now + 300).sign(key))).status).toBe(401);
+  });
+
   it("a token signed with another key under the AS's kid: 401", async () => {
     const { privateKey } = await (await import("jose")).generateKeyPair("ES256");
     const now = Math.floor(Date.now() / 1000);
