@@ -74,5 +74,7 @@ describe("GET /mcp server stream", () => {
   it("requires authentication", async () => {
     const response = await worker().fetch("https://taskward.test/mcp", { method: "GET", headers: { accept: "text/event-stream" } });
     expect(response.status).toBe(401);
+    expect(response.headers.get("www-authenticate")).toBe('Bearer resource_metadata="https://taskward.test/.well-known/oauth-protected-resource"');
+    expect(await response.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32001 } });
   });
 });
