@@ -89,7 +89,7 @@ describe("lifecycle", () => {
     const deliveredAt = (await ledger.task(tenant, jti))!.deliveredAt!;
     const until = (at: number) => new Promise((r) => setTimeout(r, Math.max(0, at - Date.now())));
     // Near the end of the grace (DELIVERY_GRACE_SECONDS=2 in tests) the handle still works...
-    await until(deliveredAt + 1_400);
+    await until(deliveredAt + 1_200);
     expect((await session.request("tasks/get", { taskId: handle })).reply?.result.status).toBe("completed");
     // ...and once it has passed, the next call is refused even before the alarm ran (lazy revocation).
     await until(deliveredAt + 2_050);
