@@ -22,6 +22,22 @@ async function askAbout(env: ReturnType<typeof faultEnv>, token: string, originI
   return { text: outcome.text, messages: messagesOf(outcome) };
 }
 
+describe("an origin answering about another task than the one asked", () => {
+  it("is refused 502 / -32603, and the other task's id is not shown", async () => {
+    const key = uniqueTenant("other-task");
+    const env = faultEnv(`/switch/${key}`);
+    const alice = await devToken({ tenant: uniqueTenant("other-task"), client_id: "c", sub: "alice" });
+    const mine = await createTask(env, alice);
+    await setSwitch(key, "other-task");
+    for (const method of ["tasks/get", "tasks/cancel"]) {
+      const outcome = await callApp(env, mcpRequest(alice, { jsonrpc: "2.0", id: "q", method, params: { taskId: mine.handle } }));
+      expect(outcome.status, method).toBe(502);
+      expect(JSON.parse(outcome.text)).toEqual({ jsonrpc: "2.0", id: "q", error: { code: -32603, message: "The origin MCP server returned an invalid response" } });
+      expect(outcome.text).not.toContain("ORIGIN-TASK-");
+    }
+  });
+});
+
 describe("origin→client requests naming a task", () => {
   async function setup() {
     const key = uniqueTenant("srv-req");

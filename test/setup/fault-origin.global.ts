@@ -45,6 +45,8 @@ declare module "vitest" {
  *                         origin→client requests naming `arguments.taskId` (elicitation/create with
  *                         it as related-task, id "srv-related"; a request with params.taskId, id
  *                         "srv-direct"), then the answer
+ *   /other-task/…         follow-ups (tasks/get, tasks/cancel) are answered, in JSON, about another
+ *                         origin task than the one asked for
  *   /switch/<key>         behaves as the mode last set with POST /__fault/switch/<key> {"mode"}
  *                         (default "ok"), so one task can meet several faults under one audience
  *
@@ -244,6 +246,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
         }
         setTimeout(() => req.socket.destroy(), 50);
         return;
+      }
+      case "other-task": {
+        if (message.method !== "tasks/get" && message.method !== "tasks/cancel") return ok();
+        const other = `${FAULT_TASK_PREFIX}other-${randomUUID()}`;
+        return json(200, { jsonrpc: "2.0", id: message.id, result: { taskId: other, status: "working", createdAt: new Date().toISOString(), lastUpdatedAt: new Date().toISOString(), ttl: 60_000 } });
       }
       case "server-requests": {
         const named = params.arguments?.taskId;
