@@ -146,6 +146,8 @@ describe("protocol-revision rule for handles", () => {
     const created = await modern(identity, "tools/call", { name: "slow_echo", arguments: { text: "r", delayMs: 0 } }, unique("create"));
     const handle = created.reply?.result?.taskId as string;
     expect(created.reply?.result?.resultType).toBe("task");
+    // The demo origin's 2026 tasks live 300 s, under every cap: the origin's ttlMs is kept.
+    expect(created.reply?.result?.ttlMs).toBe(300_000);
     const legacy = await McpSession.open(identity);
     for (const method of ["tasks/get", "tasks/cancel"]) {
       const refused = await legacy.request(method, { taskId: handle });
