@@ -4,7 +4,7 @@ import { ConfigError, parseConfig, type WorkerEnv } from "../../src/config.js";
 import { env } from "cloudflare:workers";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { createApp } from "../../src/app.js";
-import { ALICE, devToken, worker } from "../support/mcp-client.js";
+import { ALICE, McpSession, devToken, readReply, worker } from "../support/mcp-client.js";
 
 describe("/.well-known", () => {
   it("serves the public handle keys, without private parts", async () => {
@@ -109,8 +109,13 @@ describe("DNS-rebinding defence on /mcp", () => {
   });
 
   it("accepts the issuer's own origin and requests without Origin", async () => {
-    expect((await postWith({ origin: "https://taskward.test" })).status).not.toBe(403);
-    expect((await postWith({})).status).not.toBe(403);
+    const session = await McpSession.open({ tenant: "rebinding", client_id: "c", sub: "s" });
+    for (const origin of [{ origin: "https://taskward.test" }, {}] as Array<Record<string, string>>) {
+      const id = `origin-ok-${crypto.randomUUID()}`;
+      const response = await worker().fetch("https://taskward.test/mcp", { method: "POST", headers: { ...session.headers(), ...origin }, body: JSON.stringify({ jsonrpc: "2.0", id, method: "ping" }) });
+      expect(response.status, JSON.stringify(origin)).toBe(200);
+      expect((await readReply(response, id)).reply).toEqual({ jsonrpc: "2.0", id, result: {} });
+    }
   });
 
   it("on a loopback issuer, refuses a non-loopback Host and accepts loopback Origins", async () => {

@@ -60,27 +60,8 @@ describe("binding: a handle works only for the principal that created it", () =>
 });
 
 describe("handle integrity", () => {
-  it("refuses a tampered handle (payload changed to another task)", async () => {
-    const { owner, handle } = await ownedTask();
-    const { handle: other } = await owner.createTask("slow_echo", { text: "other" });
-    const [h, , s] = handle.split(".");
-    const forged = `${h}.${other.split(".")[1]}.${s}`;
-    expectTaskNotFound(await owner.request("tasks/get", { taskId: forged }));
-    expect(await originSawHandle(forged)).toBe(0);
-  });
-
-  it("refuses an expired handle", async () => {
-    const { owner, handle } = await ownedTask();
-    const keyRing = await loadKeyRing(inject("signingJwks"));
-    const claims = decodeClaims(handle);
-    const past = Date.now() - 3_600_000;
-    const { token } = await mintHandle({ ...claims, exp: Math.floor(past / 1000) + 60 } as never, {
-      keyRing, issuer: claims.iss, audience: claims.aud, now: () => past,
-    });
-    expectTaskNotFound(await owner.request("tasks/get", { taskId: token }));
-    expect(await originSawHandle(token)).toBe(0);
-  });
-
+  // Tampered payloads, expired handles and never-issued jtis: test/adversarial/hostile-handles.test.ts
+  // ("integrity and shape", "time claims", "claims re-signed with the deployment key …") checks each with its audited reason.
   it("refuses a handle signed by another deployment's key", async () => {
     const { owner, handle } = await ownedTask();
     const foreign = await loadKeyRing(await generateSigningJwks("EdDSA"));
@@ -95,15 +76,6 @@ describe("handle integrity", () => {
     expect(await originSawHandle(spoofedKid)).toBe(0);
   });
 
-  it("refuses a correctly signed handle the ledger never issued", async () => {
-    const { owner, handle } = await ownedTask();
-    const keyRing = await loadKeyRing(inject("signingJwks"));
-    const claims = decodeClaims(handle);
-    const { token } = await mintHandle({ ...claims, jti: undefined } as never, { keyRing, issuer: claims.iss, audience: claims.aud });
-    expectTaskNotFound(await owner.request("tasks/get", { taskId: token }));
-    expect(await originSawHandle(token)).toBe(0);
-  });
-
   it("refuses an operation the handle does not allow, and audits why", async () => {
     const tenant = "ops-co";
     const { owner, handle } = await ownedTask({ tenant, client_id: "c", sub: "u" });
@@ -111,7 +83,8 @@ describe("handle integrity", () => {
     expectTaskNotFound(await owner.request("tasks/update", { taskId: handle, inputResponses: {} }));
     expect(await originSawHandle(handle)).toBe(0);
     const audit = (await (await adminFetch(`/tenants/${tenant}/audit`)).text()).trim().split("\n").map((l) => JSON.parse(l));
-    expect(audit.at(-1)).toMatchObject({ type: "denied", op: "update", reason: "operation_not_allowed" });
+    const mine = audit.filter((e: { jti?: string }) => e.jti === decodeClaims(handle).jti);
+    expect(mine.map((e: Record<string, unknown>) => [e.type, e.op, e.reason])).toEqual([["issued", null, null], ["denied", "update", "operation_not_allowed"]]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { McpSession, originTaskIdOf, parseSseMessages, worker } from "../support/mcp-client.js";
+import { McpSession, decodedForm, originTaskIdOf, parseSseMessages, worker } from "../support/mcp-client.js";
 
 describe("tasks/list pagination", () => {
   it("seals origin cursors (which are origin task ids) and honours them only for their owner", async () => {
@@ -12,7 +12,8 @@ describe("tasks/list pagination", () => {
     expect(page1.tasks.length).toBeGreaterThan(0);
     expect(typeof page1.nextCursor).toBe("string");
     const originIds = await Promise.all(handles.map((h) => originTaskIdOf(h)));
-    for (const id of originIds) expect(page1.nextCursor).not.toContain(id);
+    // Sealed (encrypted): no origin id in any decoded part of the cursor.
+    for (const id of originIds) expect(decodedForm(page1.nextCursor)).not.toContain(id);
 
     const second = await session.request("tasks/list", { cursor: page1.nextCursor });
     const all = [...page1.tasks, ...second.reply?.result.tasks].map((t: { taskId: string }) => t.taskId);
@@ -32,7 +33,8 @@ describe("origin error text", () => {
     const { handle } = await session.createTask("long_job", { seconds: 30 });
     await session.request("tasks/cancel", { taskId: handle });
     const result = await session.request("tasks/result", { taskId: handle });
-    expect(result.reply?.error).toBeDefined();
+    // The origin's text named its own id; the client reads the handle in its place.
+    expect(result.reply?.error).toEqual({ code: -32603, message: `Task ${handle} has no result stored` });
     const text = JSON.stringify(result.messages);
     expect(text).not.toContain(await originTaskIdOf(handle));
   });
@@ -72,5 +74,7 @@ describe("GET /mcp server stream", () => {
   it("requires authentication", async () => {
     const response = await worker().fetch("https://taskward.test/mcp", { method: "GET", headers: { accept: "text/event-stream" } });
     expect(response.status).toBe(401);
+    expect(response.headers.get("www-authenticate")).toBe('Bearer resource_metadata="https://taskward.test/.well-known/oauth-protected-resource"');
+    expect(await response.json()).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32001 } });
   });
 });

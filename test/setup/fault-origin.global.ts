@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { exportJWK, generateKeyPair } from "jose";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TestProject } from "vitest/node";
@@ -9,6 +10,8 @@ declare module "vitest" {
     faultOriginUrl: string;
     /** An MCP URL on a loopback port nobody listens on (connection refused). */
     closedOriginUrl: string;
+    /** A test authorization server's private signing key (JWK, ES256); its public JWKS is GET /__oauth/jwks.json. */
+    oauthPrivateJwk: string;
   }
 }
 
@@ -38,10 +41,17 @@ declare module "vitest" {
  *                         that on the same path has its socket destroyed
  *   /sse-create-then-die/… tools/call gets SSE headers and the CreateTaskResult event, then the
  *                         socket is destroyed (no end of stream)
+ *   /server-requests/…    a tools/call without params.task is answered with an SSE stream: two
+ *                         origin→client requests naming `arguments.taskId` (elicitation/create with
+ *                         it as related-task, id "srv-related"; a request with params.taskId, id
+ *                         "srv-direct"), then the answer
+ *   /other-task/…         follow-ups (tasks/get, tasks/cancel) are answered, in JSON, about another
+ *                         origin task than the one asked for
  *   /switch/<key>         behaves as the mode last set with POST /__fault/switch/<key> {"mode"}
  *                         (default "ok"), so one task can meet several faults under one audience
  *
- * Every request that reaches an MCP path is logged: GET /__fault/received.
+ * Every request that reaches an MCP path is logged: GET /__fault/received. GET /__oauth/jwks.json
+ * serves the public key of a test authorization server (OAuth access tokens in test/pinned).
  */
 export const FAULT_TASK_PREFIX = "ORIGIN-TASK-";
 export const SLOW_MS = 1_500;
@@ -118,9 +128,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const tasks = new Map<string, string>();
   const switches = new Map<string, string>();
   const createdOn = new Set<string>();
+  const oauthKeys = await generateKeyPair("ES256", { extractable: true });
+  const oauthPublicJwk = { ...(await exportJWK(oauthKeys.publicKey)), kid: "as-1", alg: "ES256", use: "sig" };
+  const oauthPrivateJwk = { ...(await exportJWK(oauthKeys.privateKey)), kid: "as-1", alg: "ES256" };
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://fault");
+    if (url.pathname === "/__oauth/jwks.json") {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [oauthPublicJwk] }));
+      return;
+    }
     if (url.pathname === "/__fault/received") {
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(received));
       return;
@@ -230,6 +247,20 @@ export default async function setup(project: TestProject): Promise<() => Promise
         setTimeout(() => req.socket.destroy(), 50);
         return;
       }
+      case "other-task": {
+        if (message.method !== "tasks/get" && message.method !== "tasks/cancel") return ok();
+        const other = `${FAULT_TASK_PREFIX}other-${randomUUID()}`;
+        return json(200, { jsonrpc: "2.0", id: message.id, result: { taskId: other, status: "working", createdAt: new Date().toISOString(), lastUpdatedAt: new Date().toISOString(), ttl: 60_000 } });
+      }
+      case "server-requests": {
+        const named = params.arguments?.taskId;
+        if (message.method !== "tools/call" || params.task !== undefined || typeof named !== "string") return ok();
+        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+        res.write(sseEvent({ jsonrpc: "2.0", id: "srv-related", method: "elicitation/create", params: { mode: "form", message: "about a task", requestedSchema: { type: "object", properties: {} }, _meta: { [RELATED]: { taskId: named } } } }));
+        res.write(sseEvent({ jsonrpc: "2.0", id: "srv-direct", method: "tasks/get", params: { taskId: named } }));
+        res.end(sseEvent({ jsonrpc: "2.0", id: message.id, result: { content: [{ type: "text", text: "asked" }] } }));
+        return;
+      }
       case "5xx":
         return json(503, { jsonrpc: "2.0", id: message.id ?? null, error: { code: -32603, message: `Task ${originTask} is unavailable` } });
       case "5xx-text":
@@ -264,6 +295,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   project.provide("faultOriginUrl", `http://127.0.0.1:${port}`);
   project.provide("closedOriginUrl", `http://127.0.0.1:${closedPort}/mcp`);
+  project.provide("oauthPrivateJwk", JSON.stringify(oauthPrivateJwk));
   return async () => {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));

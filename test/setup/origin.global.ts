@@ -7,6 +7,10 @@ declare module "vitest" {
     originUrl: string;
     signingJwks: string;
     publicJwks: string;
+    /** Long fuzzing (npm run fuzz): runs per property (0 = each property's own bounded count). */
+    fuzzRuns: number;
+    /** Long fuzzing: minutes each property may run before it stops early (0 = no limit). */
+    fuzzMinutes: number;
   }
 }
 
@@ -29,5 +33,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("originUrl", origin.url);
   project.provide("signingJwks", signingJwks);
   project.provide("publicJwks", JSON.stringify(publicJwks));
+  project.provide("fuzzRuns", Number(process.env.FUZZ_RUNS ?? 0) || 0);
+  project.provide("fuzzMinutes", Number(process.env.FUZZ_MINUTES ?? 0) || 0);
   return () => origin.close();
 }

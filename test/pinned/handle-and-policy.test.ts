@@ -1,0 +1,94 @@
+/**
+ * Handle verification claims and key checks, and the TTL/ops/policy rules, pinned through their
+ * public functions (src/handle/index.ts, src/policy/index.ts) and /dev/token.
+ */
+import { SignJWT } from "jose";
+import { describe, expect, it } from "vitest";
+import { generateSigningJwks, keyRingResolver, loadKeyRing, verifyHandle, type KeyRing } from "../../src/handle/index.js";
+import { DEFAULT_TOOL_POLICY, effectiveTtlMs, opsFor, parseTaskPolicy, ttlCapSeconds } from "../../src/policy/task-policy.js";
+import { moduleFor } from "../../src/mcp/revisions/index.js";
+import { worker } from "../support/mcp-client.js";
+
+const ISSUER = "https://taskward.test";
+const AUDIENCE = "https://origin.test/mcp";
+
+function claims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const now = Math.floor(Date.now() / 1000);
+  return { iss: ISSUER, aud: AUDIENCE, sub: "alice", tenant: "acme", client_id: "cli", jti: "j1", iat: now, exp: now + 600, task: "t1", tool: "slow_echo", ops: ["get"], mcp: "2025-11-25", ...overrides };
+}
+
+/** Signs a raw payload text (numbers JSON can write but JavaScript cannot, like 1e400). */
+async function signText(ring: KeyRing, payloadJson: string): Promise<string> {
+  const enc = (text: string) => btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const input = `${enc(JSON.stringify({ alg: ring.signing.alg, kid: ring.signing.kid, typ: "mcp-task-handle+jwt" }))}.${enc(payloadJson)}`;
+  const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, ring.signing.key, new TextEncoder().encode(input)));
+  return `${input}.${enc(String.fromCharCode(...signature))}`;
+}
+
+describe("verifyHandle: numeric claims and the key's algorithm", () => {
+  const verify = (token: string, ring: KeyRing) => verifyHandle(token, { issuer: ISSUER, audience: AUDIENCE, resolveKey: keyRingResolver(ring) });
+
+  it("refuses a non-number exp with ERR_HANDLE_CLAIM (not as merely expired)", async () => {
+    const ring = await loadKeyRing(await generateSigningJwks("EdDSA"));
+    const token = await signText(ring, JSON.stringify(claims({ exp: String(Math.floor(Date.now() / 1000) + 600) })));
+    await expect(verify(token, ring)).rejects.toMatchObject({ code: "ERR_HANDLE_CLAIM", claim: "exp" });
+  });
+
+  it("refuses an infinite exp (1e400 in the JSON) with ERR_HANDLE_CLAIM", async () => {
+    const ring = await loadKeyRing(await generateSigningJwks("EdDSA"));
+    const token = await signText(ring, JSON.stringify(claims()).replace(/"exp":\d+/, '"exp":1e400'));
+    await expect(verify(token, ring)).rejects.toMatchObject({ code: "ERR_HANDLE_CLAIM", claim: "exp" });
+  });
+
+  it("refuses a key of another algorithm than the header's with ERR_HANDLE_ALG_NOT_ALLOWED", async () => {
+    const ed = await loadKeyRing(await generateSigningJwks("EdDSA"));
+    const es = await loadKeyRing(await generateSigningJwks("ES256"));
+    const token = await new SignJWT(claims()).setProtectedHeader({ alg: "EdDSA", kid: ed.signing.kid, typ: "mcp-task-handle+jwt" }).sign(ed.signing.key);
+    // A resolver that hands back an ES256 key for an EdDSA header.
+    const wrongKey = [...es.verifying.values()][0]!.key;
+    await expect(verifyHandle(token, { issuer: ISSUER, audience: AUDIENCE, resolveKey: () => wrongKey })).rejects.toMatchObject({ code: "ERR_HANDLE_ALG_NOT_ALLOWED" });
+    expect(await verify(token, ed)).toMatchObject({ jti: "j1" });
+  });
+});
+
+describe("policy rules", () => {
+  it("a handle's TTL: the origin's when under the cap, the cap when over, missing, zero, negative or not finite", () => {
+    expect(effectiveTtlMs(5_000, 30)).toBe(5_000);
+    expect(effectiveTtlMs(30_000, 30)).toBe(30_000);
+    expect(effectiveTtlMs(30_001, 30)).toBe(30_000);
+    expect(effectiveTtlMs(1, 30)).toBe(1);
+    for (const unlimited of [null, 0, -1, Number.NaN, Number.POSITIVE_INFINITY]) expect(effectiveTtlMs(unlimited, 30), String(unlimited)).toBe(30_000);
+  });
+
+  it("the TTL cap is the lower of the global and the tool's", () => {
+    expect(ttlCapSeconds({ ...DEFAULT_TOOL_POLICY, maxTtlSeconds: 30 }, 86_400)).toBe(30);
+    expect(ttlCapSeconds({ ...DEFAULT_TOOL_POLICY, maxTtlSeconds: 90_000 }, 86_400)).toBe(86_400);
+    expect(ttlCapSeconds(DEFAULT_TOOL_POLICY, 600)).toBe(600);
+  });
+
+  it("operations by revision: policy ops limited to what the revision has", () => {
+    expect(opsFor(DEFAULT_TOOL_POLICY, moduleFor("2025-11-25"))).toEqual(["get", "result", "cancel"]);
+    // 2026-07-28 tasks/get can carry the result inline, so its handles carry `result` too (operations by effect).
+    expect(opsFor(DEFAULT_TOOL_POLICY, moduleFor("2026-07-28"))).toEqual(["get", "result", "update", "cancel"]);
+    expect(opsFor({ ...DEFAULT_TOOL_POLICY, ops: ["get", "update"] }, moduleFor("2025-11-25"))).toEqual(["get"]);
+    expect(DEFAULT_TOOL_POLICY.stepUpOps).toEqual(["result", "cancel"]);
+    expect(DEFAULT_TOOL_POLICY.bind).toEqual(["tenant", "client", "subject"]);
+  });
+
+  it("a TASK_POLICY that lets handles cross tenants is refused, saying where", () => {
+    expect(parseTaskPolicy(JSON.stringify({ tools: { x: { bind: ["client"] } } }))).toEqual({ problems: ["TASK_POLICY.tools.x.bind: must include tenant: handles never cross tenants"] });
+    expect(parseTaskPolicy("{")).toEqual({ problems: ["TASK_POLICY is not JSON"] });
+    expect(parseTaskPolicy(JSON.stringify({ tools: { x: { ops: ["get"], maxAuthAgeSeconds: 60 } } }))).toMatchObject({ policy: { tools: { x: { ops: ["get"], maxAuthAgeSeconds: 60 } } } });
+  });
+});
+
+describe("/dev/token explains a bad body", () => {
+  it("names the body itself when it is not an object, and the field otherwise", async () => {
+    const post = (body: string) => worker().fetch("https://taskward.test/dev/token", { method: "POST", headers: { "content-type": "application/json" }, body });
+    const notObject = await post("[]");
+    expect(notObject.status).toBe(400);
+    expect(((await notObject.json()) as { message: string }).message).toMatch(/^expected \{"tenant","client_id","sub"\[,"jkt" \| "dpop":true\]\}: body: /);
+    const badField = await post(JSON.stringify({ tenant: "a b", client_id: "c", sub: "s" }));
+    expect(((await badField.json()) as { message: string }).message).toBe('expected {"tenant","client_id","sub"[,"jkt" | "dpop":true]}: tenant: must be 1-200 characters of A-Z a-z 0-9 . _ : @ | + -');
+  });
+});

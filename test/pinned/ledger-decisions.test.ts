@@ -1,0 +1,72 @@
+/**
+ * Ledger decisions pinned through its RPC methods: the tenant an object serves, revocation after
+ * delivery when the next call comes before the alarm, the delegation depth limit, and the chain's
+ * genesis as the offline verifier computes it.
+ */
+import { runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { genesisHash, verifyChain } from "../../src/ledger/audit-chain.js";
+import { freshTenant, issueRecord, ledgerOf } from "./ledger-support.js";
+
+const alice = (tenant: string) => ({ tenant, clientId: "c1", subject: "alice" });
+
+describe("the tenant a ledger object serves", () => {
+  it("answers 'not active' and decides nothing for another tenant", async () => {
+    const tenant = freshTenant("serves");
+    const ledger = ledgerOf(tenant);
+    await ledger.issue(tenant, issueRecord(tenant, "j1"));
+    expect(await ledger.isActive(tenant, "j1")).toBe(true);
+    expect(await ledger.isActive(`${tenant}-other`, "j1")).toBe(false);
+    expect(await ledger.authorize(`${tenant}-other`, "j1", "get", alice(`${tenant}-other`))).toEqual({ allowed: false, reason: "wrong_ledger" });
+    expect((await ledger.auditEvents(tenant)).events.map((e) => e.type)).toEqual(["issued"]);
+  });
+
+  it("the exported chain starts at this tenant's genesis and verifies offline", async () => {
+    const tenant = freshTenant("genesis");
+    const ledger = ledgerOf(tenant);
+    await ledger.issue(tenant, issueRecord(tenant, "j1"));
+    await ledger.authorize(tenant, "j1", "result", alice(tenant));
+    const { events, anchor } = await ledger.auditEvents(tenant);
+    expect(anchor).toBeNull();
+    expect(events[0]!.prev_hash).toBe(genesisHash(tenant));
+    expect(verifyChain(tenant, events)).toEqual({ valid: true, events: 2 });
+  });
+});
+
+describe("revocation after delivery", () => {
+  it("the first call after the grace is refused and revokes the handle itself, before any alarm", async () => {
+    const tenant = freshTenant("lazy");
+    const ledger = ledgerOf(tenant);
+    await ledger.issue(tenant, issueRecord(tenant, "j1"));
+    await ledger.observeDelivery(tenant, "j1");
+    // Only the lazy path may revoke here.
+    await runInDurableObject(ledger, (_instance, state) => state.storage.deleteAlarm());
+    const { deliveredAt } = (await ledger.task(tenant, "j1"))!;
+    expect(deliveredAt).toBeTypeOf("number");
+    expect(await ledger.authorize(tenant, "j1", "get", alice(tenant))).toMatchObject({ allowed: true });
+    await new Promise((r) => setTimeout(r, Math.max(0, deliveredAt! + 2_050 - Date.now())));
+    expect(await ledger.authorize(tenant, "j1", "get", alice(tenant))).toEqual({ allowed: false, reason: "revoked_after_delivery" });
+    expect(await ledger.task(tenant, "j1")).toMatchObject({ revokeReason: "delivered" });
+    const tail = (await ledger.auditEvents(tenant)).events.slice(-2).map((e) => `${e.type}:${e.reason}`);
+    expect(tail).toEqual(["denied:revoked_after_delivery", "revoked:delivered"]);
+  });
+});
+
+describe("delegation depth", () => {
+  it("a chain of eight delegations is followed to its root; a ninth is refused", async () => {
+    const tenant = freshTenant("depth");
+    const ledger = ledgerOf(tenant);
+    const root = issueRecord(tenant, "d0");
+    await ledger.issue(tenant, root);
+    for (let depth = 1; depth <= 8; depth++) {
+      const child = { ...issueRecord(tenant, `d${depth}`, { taskId: root.taskId, expiresAt: root.expiresAt, ops: ["get"] }), parent: `d${depth - 1}` };
+      expect(await ledger.delegate(tenant, child), `depth ${depth}`).toEqual({ issued: true });
+    }
+    expect(await ledger.authorize(tenant, "d8", "get", alice(tenant))).toMatchObject({ allowed: true });
+    const ninth = { ...issueRecord(tenant, "d9", { taskId: root.taskId, expiresAt: root.expiresAt, ops: ["get"] }), parent: "d8" };
+    expect(await ledger.delegate(tenant, ninth)).toEqual({ issued: false, reason: "the parent handle, or one it was delegated from, is revoked or expired" });
+    // Revoking the root voids the deepest descendant.
+    await ledger.revoke(tenant, { jti: "d0" }, "test", "admin");
+    expect(await ledger.authorize(tenant, "d8", "get", alice(tenant))).toEqual({ allowed: false, reason: "parent_revoked" });
+  });
+});

@@ -1,0 +1,39 @@
+/** Shared by the pinned ledger tests: a fresh tenant's ledger stub and an issue record. */
+import { env } from "cloudflare:workers";
+import type { WorkerEnv } from "../../src/config.js";
+import type { IssueRecord } from "../../src/ledger/index.js";
+import { ledgerIdFor } from "../../src/ledger/ledger-client.js";
+
+export const namespace = (env as unknown as WorkerEnv).TASK_LEDGER;
+
+let counter = 0;
+/** A tenant no other test uses, so its ledger and audit chain start empty. */
+export function freshTenant(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${counter}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+export function ledgerOf(tenant: string) {
+  return namespace.get(ledgerIdFor(namespace, tenant));
+}
+
+export function issueRecord(tenant: string, jti: string, overrides: Partial<IssueRecord> = {}): IssueRecord {
+  const now = Date.now();
+  return {
+    jti,
+    taskId: `origin-${jti}`,
+    handle: `handle-${jti}`,
+    originHandle: `origin-handle-${jti}`,
+    principal: { tenant, clientId: "c1", subject: "alice" },
+    tool: "slow_echo",
+    ops: ["get", "result", "cancel"],
+    mcp: "2025-11-25",
+    status: "working",
+    issuedAt: now,
+    expiresAt: now + 60_000,
+    bind: ["tenant", "client", "subject"],
+    maxAuthAgeSeconds: undefined,
+    stepUpOps: ["result", "cancel"],
+    ...overrides,
+  };
+}
