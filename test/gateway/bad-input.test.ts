@@ -71,9 +71,10 @@ describe("bad input gets a clear error and is never forwarded", () => {
 
   it("never passes a client-supplied handle header or credentials to the origin", async () => {
     const session = await McpSession.open();
-    await session.request("tools/list", {}, { "taskward-task-handle": "smuggled", cookie: "session=1" });
-    // This session's own entries (the log is shared with files running in parallel).
-    const mine = (await originReceived()).filter((m) => (m as { sessionId?: string }).sessionId === session.sessionId && m.method === "tools/list");
+    const id = `smuggle-${crypto.randomUUID()}`;
+    await (await session.post({ jsonrpc: "2.0", id, method: "tools/list", params: {} }, { "taskward-task-handle": "smuggled", cookie: "session=1" })).text();
+    // This request's own entry (the log is shared with files running in parallel).
+    const mine = (await originReceived()).filter((m) => m.id === id && m.method === "tools/list");
     expect(mine).toHaveLength(1);
     expect(mine[0]?.handle).toBeUndefined();
   });

@@ -3,7 +3,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.js";
 import type { WorkerEnv } from "../../src/config.js";
-import { McpSession, originReceived } from "../support/mcp-client.js";
+import { McpSession, forwardedFor, originReceived } from "../support/mcp-client.js";
 
 /**
  * A ledger that cannot answer is a fault we cannot cause with the real Durable Object, so these
@@ -34,7 +34,7 @@ describe("fail closed when the ledger cannot answer", () => {
     expect(response.status).toBe(503);
     expect(await response.json()).toEqual({ jsonrpc: "2.0", id: 1, error: { code: -32603, message: "Task authority temporarily unavailable" } });
     // Nobody else polls this task: any entry with its handle would be the refused call.
-    expect((await originReceived()).filter((m) => m.handle === handle)).toEqual([]);
+    expect((await originReceived()).filter((m) => forwardedFor(m, handle))).toEqual([]);
   });
 
   it("refuses a bad handle with 503 when its refusal cannot be audited", async () => {

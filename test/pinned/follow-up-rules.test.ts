@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, inject, it } from "vitest";
 import type { WorkerEnv } from "../../src/config.js";
 import { ledgerFor } from "../../src/ledger/ledger-client.js";
-import { McpSession, decodeClaims, devToken, originReceived, parseSseMessages, worker, type Identity } from "../support/mcp-client.js";
+import { McpSession, decodeClaims, devToken, originReceived, originSessionIdOf, parseSseMessages, worker, type Identity } from "../support/mcp-client.js";
 import { devTokenAuthenticatedAgo } from "../support/tokens.js";
 
 const NOT_FOUND = { code: -32602, message: "Task not found" };
@@ -20,9 +20,10 @@ function unique(prefix: string): string {
 }
 
 /** Origin log entries of one MCP session (each test opens its own, so the shared log cannot mislead). */
-async function receivedBySession(sessionId: string | undefined): Promise<Array<Record<string, any>>> {
-  expect(sessionId).toBeTypeOf("string");
-  return ((await originReceived()) as Array<Record<string, any>>).filter((entry) => entry.sessionId === sessionId);
+async function receivedBySession(session: McpSession): Promise<Array<Record<string, any>>> {
+  // The client holds a sealed session id; the origin logs its own.
+  const originSession = await originSessionIdOf(session);
+  return ((await originReceived()) as Array<Record<string, any>>).filter((entry) => entry.sessionId === originSession && entry.method !== "ping");
 }
 
 describe("step-up (long_job: maxAuthAgeSeconds 300; result and cancel need it)", () => {
@@ -40,7 +41,7 @@ describe("step-up (long_job: maxAuthAgeSeconds 300; result and cancel need it)",
     expect(refused.status).toBe(403);
     expect(refused.reply?.error).toEqual({ code: -32003, message: "This operation requires an authentication at most 300 seconds old", data: { maxAge: 300 } });
     expect(refused.headers.get("www-authenticate")).toBe('Bearer error="insufficient_user_authentication", error_description="A more recent authentication is required", max_age=300');
-    expect((await receivedBySession(aged.sessionId)).filter((m) => m.method === "tasks/result")).toEqual([]);
+    expect((await receivedBySession(aged)).filter((m) => m.method === "tasks/result")).toEqual([]);
     const denial = (await ledger("pin-step").auditEvents("pin-step", 0, 100_000)).events.filter((e) => e.jti === decodeClaims(handle).jti && e.type === "denied");
     expect(denial.map((e) => [e.op, e.reason])).toEqual([["result", "step_up_required"]]);
   });
@@ -102,7 +103,7 @@ describe("a tasks/list cursor is bound to its tenant and its client (and subject
       const stranger = await McpSession.open(other(identity));
       const stolen = await stranger.request("tasks/list", { cursor });
       expect({ status: stolen.status, error: stolen.reply?.error }).toEqual({ status: 400, error: { code: -32602, message: "Invalid params: cursor is not one this authority issued to you" } });
-      expect((await receivedBySession(stranger.sessionId)).filter((m) => m.method === "tasks/list")).toEqual([]);
+      expect((await receivedBySession(stranger)).filter((m) => m.method === "tasks/list")).toEqual([]);
       // The owner's own cursor still pages.
       const second = await session.request("tasks/list", { cursor });
       expect(second.reply?.result?.tasks?.length).toBeGreaterThan(0);
@@ -161,7 +162,7 @@ describe("protocol-revision rule for handles", () => {
       const refused = await legacy.request(method, { taskId: handle });
       expect(refused.reply?.error).toEqual(NOT_FOUND);
     }
-    expect((await receivedBySession(legacy.sessionId)).filter((m) => m.method?.startsWith("tasks/"))).toEqual([]);
+    expect((await receivedBySession(legacy)).filter((m) => m.method?.startsWith("tasks/"))).toEqual([]);
     expect(await revisionDenials(identity.tenant, decodeClaims(handle).jti)).toEqual([
       { reason: "operation_not_allowed", detail: { op: "get", minted: "2026-07-28", used: "2025-11-25" } },
       { reason: "operation_not_allowed", detail: { op: "cancel", minted: "2026-07-28", used: "2025-11-25" } },

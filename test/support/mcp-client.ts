@@ -154,6 +154,23 @@ export async function adminFetch(path: string, init: RequestInit = {}, token = "
   });
 }
 
+const originSessions = new WeakMap<McpSession, string>();
+
+/**
+ * The origin's own id of an McpSession's session: the client holds only a sealed one. Found once
+ * by a ping with a unique id, whose entry in the origin's log names the session.
+ */
+export async function originSessionIdOf(session: McpSession): Promise<string> {
+  const cached = originSessions.get(session);
+  if (cached) return cached;
+  const id = `origin-session-${crypto.randomUUID()}`;
+  await (await session.post({ jsonrpc: "2.0", id, method: "ping" })).text();
+  const entry = (await originReceived()).find((m) => m.id === id);
+  if (!entry?.sessionId) throw new Error("the origin saw no session for this McpSession");
+  originSessions.set(session, entry.sessionId);
+  return entry.sessionId;
+}
+
 /** The origin's id of the task behind a handle, as the ledger maps it (handles do not carry it). */
 export async function originTaskIdOf(handle: string): Promise<string> {
   const { tenant, jti } = decodeClaims(handle);
