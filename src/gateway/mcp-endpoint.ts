@@ -37,9 +37,10 @@ export function refusalResponse(refusal: Refusal, id: RequestId | null, config: 
   return new Response(JSON.stringify(rpcError(id, refusal.rpcCode, refusal.wireMessage, refusal.data)), { status: refusal.status, headers });
 }
 
-/** Seals SSE event ids for this caller (none without a signing secret: ids are then removed). */
-function eventIdsFor(config: Config, principal: Principal): EventIdSealer | undefined {
-  return config.signingJwks ? eventIdSealer(config.signingJwks, principal) : undefined;
+/** Seals SSE event ids for this caller (none without a signing key: ids are then removed). */
+async function eventIdsFor(config: Config, principal: Principal): Promise<EventIdSealer | undefined> {
+  const keyRing = await signingKeyRing(config)?.catch(() => undefined);
+  return keyRing ? eventIdSealer(keyRing, principal) : undefined;
 }
 
 async function requireKeyRing(config: Config): Promise<KeyRing> {
@@ -100,7 +101,7 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
       const forwarded = await forwardToOrigin(config.originUrl, { method: "POST", headers, body: forwardedBody });
       const initialize = message.kind === "request" && message.method === "initialize" ? { requestedRevision: revision.version, keyRing: await requireKeyRing(config) } : undefined;
       const origin = await withClientSessionId(forwarded, { inbound: session, principal, initialize });
-      return relayOriginResponse(origin, plan.mapResponse, requestId, eventIdsFor(config, principal));
+      return relayOriginResponse(origin, plan.mapResponse, requestId, await eventIdsFor(config, principal));
     };
     // A reserved creation slot is given back when the call yields no task.
     return await (plan.slot ? plan.slot.settle(forwardAndRelay(), context.waitUntil) : forwardAndRelay());
@@ -138,7 +139,7 @@ export async function handleMcpStream(c: Context<AppEnv>): Promise<Response> {
     const principal: Principal = session ? { ...authenticated, session: session.key } : authenticated;
     const decision = decideRevision({ header: c.req.header(PROTOCOL_VERSION_HEADER), metaVersion: undefined, paramsProtocolVersion: undefined, method: undefined, sessionRevision: session?.revision });
     if (!decision.ok) throw new Refusal("header_mismatch", `${decision.signal} ${decision.claimed} vs ${decision.decided}`);
-    const eventIds = eventIdsFor(config, principal);
+    const eventIds = await eventIdsFor(config, principal);
     const sealedLastEventId = c.req.header("last-event-id");
     // A Last-Event-ID this authority did not issue to this caller is dropped: the origin starts a fresh stream.
     const lastEventId = sealedLastEventId !== undefined && eventIds ? await eventIds.open(sealedLastEventId) : undefined;

@@ -3,11 +3,11 @@ import type { KeyRing } from "./keyring.js";
 
 /**
  * Values the authority hands to clients but only it may read (origin session ids, origin
- * pagination cursors) travel sealed: a compact JWE (`dir`, A256GCM) under a key derived per
+ * pagination cursors, SSE event ids) travel sealed: a compact JWE (`dir`, A256GCM) under a key derived per
  * purpose from the signing key's secret, so a client can neither read nor alter them and a value
  * sealed for one purpose never opens as another.
  */
-export type SealPurpose = "session" | "cursor";
+export type SealPurpose = "session" | "cursor" | "event-id";
 
 /** Longest sealed value accepted; anything longer is refused before it is parsed. */
 const MAX_SEALED_LENGTH = 4096;

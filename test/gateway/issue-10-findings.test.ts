@@ -6,6 +6,7 @@ import { rewriteOutboundMessage, type TaskIdMapper } from "../../src/mcp/rewrite
 import { revision20251125 } from "../../src/mcp/revisions/2025-11-25.js";
 import { rewriteSseStream } from "../../src/mcp/sse.js";
 import { eventIdSealer } from "../../src/proxy/event-ids.js";
+import { generateSigningJwks, loadKeyRing } from "../../src/handle/keyring.js";
 import { streamRequestHeaders } from "../../src/proxy/headers.js";
 import { adminFetch, ALICE, decodeClaims, devToken, McpSession, originReceived, readReply, worker, type Identity } from "../support/mcp-client.js";
 import { devTokenAuthenticatedAgo } from "../support/tokens.js";
@@ -230,8 +231,9 @@ describe("finding 6: outbound rewriting gaps", () => {
   });
 
   it("SSE event ids reach the client sealed to the caller, and only that caller's Last-Event-ID opens", async () => {
-    const alice = eventIdSealer("test-secret", { tenant: "acme", clientId: "cli-a", subject: "alice" });
-    const mallory = eventIdSealer("test-secret", { tenant: "acme", clientId: "cli-a", subject: "mallory" });
+    const keyRing = await loadKeyRing(await generateSigningJwks());
+    const alice = eventIdSealer(keyRing, { tenant: "acme", clientId: "cli-a", subject: "alice" });
+    const mallory = eventIdSealer(keyRing, { tenant: "acme", clientId: "cli-a", subject: "mallory" });
     const transform = rewriteSseStream(async (m) => m, (id) => alice.seal(id));
     const writer = transform.writable.getWriter();
     void writer.write(new TextEncoder().encode('id: ORIGIN-EVENT-7\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{}}\n\n')).then(() => writer.close());

@@ -2,32 +2,14 @@ import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ledgerIdFor } from "../../src/ledger/ledger-client.js";
-import type { IssueRecord } from "../../src/ledger/index.js";
+import { issueRecord } from "../pinned/ledger-support.js";
 import type { WorkerEnv } from "../../src/config.js";
 
 const namespace = (env as unknown as WorkerEnv).TASK_LEDGER;
 const owner = { clientId: "c1", subject: "alice" };
 
-function record(tenant: string, jti: string, overrides: Partial<IssueRecord> = {}): IssueRecord {
-  const now = Date.now();
-  return {
-    jti,
-    taskId: `origin-${jti}`,
-    handle: `handle-${jti}`,
-    originHandle: `origin-handle-${jti}`,
-    principal: { tenant, ...owner },
-    tool: "slow_echo",
-    ops: ["get", "result", "cancel"],
-    mcp: "2025-11-25",
-    status: "working",
-    issuedAt: now,
-    expiresAt: now + 60_000,
-    bind: ["tenant", "client", "subject"],
-    maxAuthAgeSeconds: undefined,
-    stepUpOps: ["result", "cancel"],
-    ...overrides,
-  };
-}
+/** An issue record for the ledger under test (the shared one of the pinned ledger tests). */
+const record = issueRecord;
 
 /** Audit events only (the export also carries the chain anchor). */
 async function eventsOf(ledger: ReturnType<typeof rawLedger>, tenant: string, after = 0, limit = 1000) {
