@@ -20,6 +20,7 @@
  * Phase B (wrangler dev + the fake origin): the follow-up path vs a bare proxy and a no-op-DO
  * proxy; the ledger vs a no-op DO RPC, also with 100k stored tasks; tasks/list with 10k tasks.
  * Item 7 (Node): the deployable bundle's gzip -9 size and its isolate start (bench/lib/bundle.mjs).
+ * Item 8 (Node): CPU per stage of one follow-up, with the real src/ functions (bench/node/stages.ts).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -710,6 +711,10 @@ function printReport(results) {
     const trees = Object.entries(b).filter(([k]) => k !== "emptyModuleStartMs");
     out.push(table(trees.map(([name, t]) => ({ tree: name, "bytes": t.bytes, "gzip -9 B": t.gzipBytes, "start ms (median)": t.startMs.median, "p90": t.startMs.p90, "− empty ms": t.startMinusEmptyMs, largest: Object.entries(t.largestBytesByPackage).slice(0, 4).map(([k, v]) => `${k} ${v}`).join(", ") })), ["tree", "bytes", "gzip -9 B", "start ms (median)", "p90", "− empty ms", "largest"]));
   }
+  if (results.stages) {
+    out.push("\n8. CPU per stage of one tasks/get follow-up (Node, µs per call, stages timed alone)");
+    out.push(table(results.stages.stages.map((x) => ({ stage: x.stage, "median µs": x.medianUs, "p99 µs": x.p99Us })), ["stage", "median µs", "p99 µs"]));
+  }
   const cm = results.costModel;
   out.push(`\ncost per 1M follow-ups (USD, beyond included usage): ${JSON.stringify(cm.usdPerMillionFollowUps)}`);
   out.push(`sharding: authorize ceiling ${cm.sharding.authorizeCeilingLocalOpsPerSec}/s locally, budget min(that, ${PRICES.doSoftLimitRps}) = ${cm.sharding.perObjectBudgetOpsPerSec} requests/s per object at ${cm.sharding.utilisation} utilisation, ${cm.sharding.objectRequestsPerFollowUp} object requests per follow-up → ${cm.sharding.followUpsPerSecPerShard} follow-ups/s per shard; shards at follow-ups/s ${JSON.stringify(cm.sharding.shardsAt)} (after P1: ${JSON.stringify(cm.sharding.shardsAtAfterP1)})`);
@@ -756,6 +761,8 @@ async function main() {
   results.crypto.nodeBreakdownUs = await nodeScript("bench/node/verify-breakdown.ts", [QUICK ? 2 : 6, QUICK ? 100 : 300]);
   results.proofOfPossession = await proofOfPossessionInNode();
   results.sse = await sseInNode();
+  log("item 8: CPU per stage of one tasks/get follow-up (Node, real src/ functions, no I/O)");
+  results.stages = await nodeScript("bench/node/stages.ts", [QUICK ? 2 : 6, QUICK ? 40 : 100]);
   if (PROFILE) results.profile = await nodeProfiles();
   noteLoad("after Node phase");
 
