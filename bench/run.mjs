@@ -11,11 +11,16 @@
  *                                 authorize loop, and node --cpu-prof of verifyHandle and SSE rewriting
  *                                 (bench/results/*.cpuprofile, summarized in latest.json)
  *   node bench/run.mjs --report-only   re-derive cost model and verdicts from latest.json, print the table
+ *   node bench/run.mjs --compare-ref <git ref>   also bundle that commit's Worker and time its isolate start,
+ *                                 interleaved with the working tree's (item 7 side by side)
+ *   node bench/run.mjs --bundle-only   item 7 alone (bundle size and isolate start), printed as JSON
  *
  * Phase A (Node, nothing else of ours running): handle crypto vs raw WebCrypto; DPoP proof
  * verification and origin assertions per call beside today's per-call crypto (item 6); SSE rewriting.
  * Phase B (wrangler dev + the fake origin): the follow-up path vs a bare proxy and a no-op-DO
  * proxy; the ledger vs a no-op DO RPC, also with 100k stored tasks; tasks/list with 10k tasks.
+ * Item 7 (Node): the deployable bundle's gzip -9 size and its isolate start (bench/lib/bundle.mjs).
+ * Item 8 (Node): CPU per stage of one follow-up, with the real src/ functions (bench/node/stages.ts).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -24,6 +29,7 @@ import { fileURLToPath } from "node:url";
 import { interleavedLatency, post, postJson, throughputTool } from "./lib/http-load.mjs";
 import { loadAverage, machineInfo, processCpuMs } from "./lib/machine.mjs";
 import { profileDuring, profileWorker, summarizeProfile } from "./lib/profile.mjs";
+import { measureBundles, treeAtRef } from "./lib/bundle.mjs";
 import { startStack } from "./lib/stack.mjs";
 import { median, percentile, ratio, round, summarize } from "./lib/stats.mjs";
 
@@ -34,6 +40,9 @@ const QUICK = process.argv.includes("--quick");
 /** Re-derive the cost model and target verdicts from bench/results/latest.json and print the table; measures nothing. */
 const REPORT_ONLY = process.argv.includes("--report-only");
 const PROFILE = process.argv.includes("--profile");
+const BUNDLE_ONLY = process.argv.includes("--bundle-only");
+/** Another commit whose Worker bundle is measured beside the working tree's (item 7). */
+const COMPARE_REF = process.argv.includes("--compare-ref") ? process.argv[process.argv.indexOf("--compare-ref") + 1] : undefined;
 
 /** Sizes of the run. The full run is what docs/benchmarks.md reports. */
 const SIZES = QUICK
@@ -429,6 +438,12 @@ async function ledgerPath(stack) {
       return meter("ledger-100k", "authorize", ["ledger-100k", "b-jti-7", "get", w]);
     })(),
     observeStatusUnchanged: await meter("ledger-small", "observeStatus", ["ledger-small", "s-task-0", "working"]),
+    // A DPoP-bound caller's poll also spends its proof in the same transaction (dpop_proofs).
+    authorizeFoldedDpop: await (async () => {
+      const withProof = () => ["ledger-small", "s-jti-0", "get", whoNow, undefined, { proof: { key: `bench-proof-${crypto.randomUUID()}`, expiresAt: Date.now() + 60_000 } }];
+      await meter("ledger-small", "authorize", withProof()); // s-jti-0 becomes the chain head again
+      return meter("ledger-small", "authorize", withProof());
+    })(),
   };
   for (const m of Object.values(metering)) delete m.result;
 
@@ -570,6 +585,7 @@ function costModel(results) {
   const doRequests = (rpcs.authorize ?? 1) + (rpcs.observeStatus ?? 0) + (rpcs.observeDelivery ?? 0);
   const rowsRead = l.metering.authorizeFolded.rowsRead + (rpcs.observeStatus ? l.metering.observeStatusUnchanged.rowsRead : 0);
   const rowsWritten = l.metering.authorizeFolded.rowsWritten;
+  const rowsWrittenDpop = l.metering.authorizeFoldedDpop?.rowsWritten;
   const cpuMs = f.throughput.taskward.workerdCpuMsPerRequest;
   const cpuExtraMs = round(f.throughput.taskward.workerdCpuMsPerRequest - f.throughput.bare.workerdCpuMsPerRequest, 3);
   const activeSeconds = l.loops["authorize/sequential"].meanMsPerOp / 1000; // an upper bound: the whole RPC round trip
@@ -585,6 +601,7 @@ function costModel(results) {
     sqliteRowsWritten: per1M(rowsWritten, PRICES.sqliteRowsWrittenPerMillion),
   };
   const total = round(lines.workerRequests + lines.workerCpuAllLocalWorkerdCpu + lines.doRequests + lines.doDurationIfActiveOnlyDuringCalls + lines.sqliteRowsRead + lines.sqliteRowsWritten, 4);
+  const totalDpopBound = rowsWrittenDpop === undefined ? undefined : round(total - lines.sqliteRowsWritten + per1M(rowsWrittenDpop, PRICES.sqliteRowsWrittenPerMillion), 4);
   const ceilingLocal = l.loops["authorize/concurrent16"].opsPerSec;
   const perObject = Math.min(ceilingLocal, PRICES.doSoftLimitRps);
   const utilisation = 0.7;
@@ -592,8 +609,8 @@ function costModel(results) {
   const shardsFor = (followUpsPerSec, requestsPerFollowUp) => Math.max(1, Math.ceil((followUpsPerSec * requestsPerFollowUp) / (perObject * utilisation)));
   return {
     prices: PRICES,
-    perFollowUp: { workerRequests: 1, workerdCpuMs: cpuMs, workerdCpuExtraOverBareMs: cpuExtraMs, doRequests, sqliteRowsRead: rowsRead, sqliteRowsWritten: rowsWritten, doActiveSecondsUpperBound: round(activeSeconds, 5) },
-    usdPerMillionFollowUps: { ...lines, total },
+    perFollowUp: { workerRequests: 1, workerdCpuMs: cpuMs, workerdCpuExtraOverBareMs: cpuExtraMs, doRequests, sqliteRowsRead: rowsRead, sqliteRowsWritten: rowsWritten, sqliteRowsWrittenDpopBound: rowsWrittenDpop, doActiveSecondsUpperBound: round(activeSeconds, 5) },
+    usdPerMillionFollowUps: { ...lines, total, totalDpopBound },
     sharding: {
       authorizeCeilingLocalOpsPerSec: ceilingLocal,
       perObjectBudgetOpsPerSec: perObject,
@@ -619,6 +636,13 @@ function targets(results) {
   }
   for (const key of ["authorize/sequential vs noop", "authorize/concurrent16 vs noop", "authorize100k/sequential vs noop", "authorize100k/concurrent16 vs noop"]) {
     list.push({ item: 3, name: `${key} (time per call ÷ no-op RPC's)`, target: "≤ 1.5×", measured: `${l.ratios[key].median}× (rounds ${l.ratios[key].min}–${l.ratios[key].max})`, met: l.ratios[key].median <= 1.5 });
+  }
+  list.push({ item: 1, name: "taskward − noop-DO proxy, p99 tasks/get latency", target: "≤ 0.5 ms (median goal; p99 shown)", measured: `${f.latencyDeltaMs.taskwardMinusNoop.p99} ms`, met: f.latencyDeltaMs.taskwardMinusNoop.p99 <= 0.5 });
+  const usd = results.costModel.usdPerMillionFollowUps;
+  list.push({ item: 3, name: "cost per 1M follow-ups (bearer caller; DPoP-bound in brackets)", target: "≤ $0.50", measured: `$${usd.total} ($${usd.totalDpopBound})`, met: usd.total <= 0.5 });
+  if (results.bundle) {
+    const b = results.bundle.working;
+    list.push({ item: 7, name: "deployable bundle, gzip -9", target: "≤ 120 KB", measured: `${b.gzipKB} KB (${b.bytes} B raw); isolate start ${b.startMs.median} ms (${b.startMinusEmptyMs} ms over an empty module)`, met: b.gzipBytes <= 120_000 });
   }
   return list;
 }
@@ -681,6 +705,16 @@ function printReport(results) {
   out.push(table(Object.entries(li.ownedHandles).map(([k, v]) => ({ case: k, "calls/s": v.opsPerSec, "ms/call": v.meanMsPerCall })), ["case", "calls/s", "ms/call"]));
   out.push(`ownedHandles cost ÷ no-op RPC with the same ids: 10 ids ${li.ownedRatios.owned10VsNoop.median}×, 100 ids ${li.ownedRatios.owned100VsNoop.median}×; rows read for 100 ids: ${li.metering.owned100.rowsRead} (${li.metering.owned100.statements} statements)`);
   out.push(`full tasks/list (100 tasks): taskward median ${li.tasksList.latency.taskward.median} ms (p99 ${li.tasksList.latency.taskward.p99}) vs bare ${li.tasksList.latency.bare.median} ms (p99 ${li.tasksList.latency.bare.p99}); ledger RPCs per list: ${JSON.stringify(li.tasksList.ledgerRpcsPerList)}; per tasks/get: ${JSON.stringify(li.ledgerRpcsPerTasksGet)}`);
+  if (results.bundle) {
+    const b = results.bundle;
+    out.push(`\n7. deployable bundle (wrangler deploy --dry-run, gzip -9) and isolate start (fresh Node process: compile + evaluate; empty module ${b.emptyModuleStartMs.median} ms)`);
+    const trees = Object.entries(b).filter(([k]) => k !== "emptyModuleStartMs");
+    out.push(table(trees.map(([name, t]) => ({ tree: name, "bytes": t.bytes, "gzip -9 B": t.gzipBytes, "start ms (median)": t.startMs.median, "p90": t.startMs.p90, "− empty ms": t.startMinusEmptyMs, largest: Object.entries(t.largestBytesByPackage).slice(0, 4).map(([k, v]) => `${k} ${v}`).join(", ") })), ["tree", "bytes", "gzip -9 B", "start ms (median)", "p90", "− empty ms", "largest"]));
+  }
+  if (results.stages) {
+    out.push("\n8. CPU per stage of one tasks/get follow-up (Node, µs per call, stages timed alone)");
+    out.push(table(results.stages.stages.map((x) => ({ stage: x.stage, "median µs": x.medianUs, "p99 µs": x.p99Us })), ["stage", "median µs", "p99 µs"]));
+  }
   const cm = results.costModel;
   out.push(`\ncost per 1M follow-ups (USD, beyond included usage): ${JSON.stringify(cm.usdPerMillionFollowUps)}`);
   out.push(`sharding: authorize ceiling ${cm.sharding.authorizeCeilingLocalOpsPerSec}/s locally, budget min(that, ${PRICES.doSoftLimitRps}) = ${cm.sharding.perObjectBudgetOpsPerSec} requests/s per object at ${cm.sharding.utilisation} utilisation, ${cm.sharding.objectRequestsPerFollowUp} object requests per follow-up → ${cm.sharding.followUpsPerSecPerShard} follow-ups/s per shard; shards at follow-ups/s ${JSON.stringify(cm.sharding.shardsAt)} (after P1: ${JSON.stringify(cm.sharding.shardsAtAfterP1)})`);
@@ -695,11 +729,30 @@ function sourceState() {
   return { head: git("rev-parse", "HEAD") || null, uncommittedSrc: git("status", "--porcelain", "--", "src").split("\n").filter(Boolean) };
 }
 
+// ---------------------------------------------------------------- item 7: bundle and cold start
+
+function bundleAndStart() {
+  log(`item 7: deployable bundle and isolate start${COMPARE_REF ? ` (working tree beside ${COMPARE_REF})` : ""}`);
+  const working = { root: ROOT, wranglerRoot: ROOT };
+  if (!COMPARE_REF) return measureBundles({ working }, QUICK ? 3 : 15);
+  const ref = treeAtRef(ROOT, COMPARE_REF);
+  try {
+    return measureBundles({ [COMPARE_REF]: ref.tree, working }, QUICK ? 3 : 15);
+  } finally {
+    ref.cleanup();
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
   const results = { startedAt: startedAt.toISOString(), quick: QUICK, sizes: SIZES, machine: machineInfo(ROOT), source: sourceState(), load: loads };
   log(`machine: ${results.machine.cpuModel}, ${results.machine.cores} cores; load ${loads[0].load.join("/")}`);
+  results.bundle = bundleAndStart();
+  if (BUNDLE_ONLY) {
+    process.stdout.write(`${JSON.stringify(results.bundle, null, 2)}\n`);
+    return;
+  }
 
   // Phase A: Node only.
   const cryptoNode = await cryptoInNode();
@@ -708,6 +761,8 @@ async function main() {
   results.crypto.nodeBreakdownUs = await nodeScript("bench/node/verify-breakdown.ts", [QUICK ? 2 : 6, QUICK ? 100 : 300]);
   results.proofOfPossession = await proofOfPossessionInNode();
   results.sse = await sseInNode();
+  log("item 8: CPU per stage of one tasks/get follow-up (Node, real src/ functions, no I/O)");
+  results.stages = await nodeScript("bench/node/stages.ts", [QUICK ? 2 : 6, QUICK ? 40 : 100]);
   if (PROFILE) results.profile = await nodeProfiles();
   noteLoad("after Node phase");
 

@@ -15,6 +15,7 @@
 import { performance } from "node:perf_hooks";
 import { rewriteOutboundMessage, type TaskIdMapper } from "../../src/mcp/rewrite.js";
 import { rewriteSseStream } from "../../src/mcp/sse.js";
+import { revision20251125 } from "../../src/mcp/revisions/2025-11-25.js";
 import type { JsonObject } from "../../src/mcp/envelope.js";
 
 const BLOCK_EVENTS = 1000;
@@ -56,12 +57,14 @@ function mapper(): TaskIdMapper {
     effectiveTtlMs: () => 300_000,
     sealCursor: async (cursor) => cursor,
     knownNames: () => new Map(),
+    payloadAllowed: () => true,
+    observeWithheld: () => undefined,
   };
 }
 
 function rewriter(): (message: JsonObject) => Promise<JsonObject | null> {
   const m = mapper();
-  return (message) => rewriteOutboundMessage(message, { requestId: undefined, requestMethod: undefined, mapper: m });
+  return (message) => rewriteOutboundMessage(message, { requestId: undefined, requestMethod: undefined, mapper: m, module: revision20251125 });
 }
 
 /** `blocks` copies of the event block, cut into 16 KiB chunks, generated on demand. */

@@ -141,6 +141,7 @@ export class BenchTaskLedger extends TaskLedger {
           jti,
           taskId: `${spec.taskPrefix}${i}`,
           handle: (jti + filler).slice(0, filler.length),
+          originHandle: (jti + filler).slice(0, filler.length),
           principal: { tenant, clientId: spec.clientId, subject: spec.subject },
           tool: "bench_tool",
           ops: ["get", "result", "cancel"],

@@ -1,5 +1,5 @@
 import { Hono, type Context } from "hono";
-import { z } from "zod";
+import * as z from "../validation.js";
 import { configFor } from "../config.js";
 import { Refusal } from "../errors.js";
 import type { AppEnv } from "../gateway/mcp-endpoint.js";
@@ -17,37 +17,38 @@ import { delegateHandle } from "./delegation.js";
 import { claimsOfOwnHandle } from "./handle-lookup.js";
 import { invalidRequest, parseJsonBody } from "./request-body.js";
 
-const identifier = z.string().refine(isIdentifier, "must be 1-200 characters of A-Z a-z 0-9 . _ : @ | + -");
-const reason = z.string().max(500).optional();
-const cancel = z.boolean().optional();
+const identifier = z.string().check(z.refine(isIdentifier, "must be 1-200 characters of A-Z a-z 0-9 . _ : @ | + -"));
+const reason = z.optional(z.string().check(z.maxLength(500)));
+const cancel = z.optional(z.boolean());
 /** Resumes a bulk cancel: the scope was revoked by the first call, so a call with a cursor only cancels. */
-const cursor = z.string().regex(/^\d{1,16}:[A-Za-z0-9_-]{1,200}$/).optional();
+const cursor = z.optional(z.string().check(z.regex(/^\d{1,16}:[A-Za-z0-9_-]{1,200}$/)));
 /** Smaller cancel batches than CANCEL_BATCH_LIMIT, e.g. to pace a large tenant. */
-const limit = z.number().int().min(1).max(CANCEL_BATCH_LIMIT).optional();
+const limit = z.optional(z.int().check(z.minimum(1), z.maximum(CANCEL_BATCH_LIMIT)));
 
 const RevocationRequest = z.union([
-  z.object({ tenant: identifier, jti: z.string().min(1).max(200), reason, cancel }).strict(),
-  z.object({ tenant: identifier, task: z.string().min(1).max(1000), reason, cancel }).strict(),
-  z.object({ handle: z.string().min(1).max(4096), reason, cancel }).strict(),
-  z.object({ tenant: identifier, scope: z.literal("tenant"), reason, cancel, cursor, limit }).strict(),
-  z.object({ tenant: identifier, client_id: identifier, reason, cancel, cursor, limit }).strict(),
-  z.object({ tenant: identifier, sub: identifier, reason, cancel, cursor, limit }).strict(),
+  z.strictObject({ tenant: identifier, jti: z.string().check(z.minLength(1), z.maxLength(200)), reason, cancel }),
+  z.strictObject({ tenant: identifier, task: z.string().check(z.minLength(1), z.maxLength(1000)), reason, cancel }),
+  z.strictObject({ handle: z.string().check(z.minLength(1), z.maxLength(4096)), reason, cancel }),
+  z.strictObject({ tenant: identifier, scope: z.literal("tenant"), reason, cancel, cursor, limit }),
+  z.strictObject({ tenant: identifier, client_id: identifier, reason, cancel, cursor, limit }),
+  z.strictObject({ tenant: identifier, sub: identifier, reason, cancel, cursor, limit }),
 ]);
 const REVOCATION_SHAPES =
   "{tenant, jti} | {tenant, task} | {handle} | {tenant, scope:\"tenant\"} | {tenant, client_id} | {tenant, sub}, each with reason? and cancel?; bulk scopes also cursor? and limit?";
 
-const DelegationRequest = z
-  .object({
-    handle: z.string().min(1).max(4096),
-    to: z.object({ client_id: identifier, sub: identifier }).strict(),
-    ops: z.array(z.enum(TASK_OPS)).min(1).optional(),
-    ttl_seconds: z.number().int().positive().optional(),
-  })
-  .strict();
+const DelegationRequest = z.strictObject({
+  handle: z.string().check(z.minLength(1), z.maxLength(4096)),
+  to: z.strictObject({ client_id: identifier, sub: identifier }),
+  ops: z.optional(z.array(z.enum(TASK_OPS)).check(z.minLength(1))),
+  ttl_seconds: z.optional(z.int().check(z.positive())),
+});
 
-const ApiKeyRequest = z
-  .object({ client_id: identifier, sub: identifier, label: z.string().max(200).optional(), jkt: z.string().regex(/^[A-Za-z0-9_-]{43}$/).optional() })
-  .strict();
+const ApiKeyRequest = z.strictObject({
+  client_id: identifier,
+  sub: identifier,
+  label: z.optional(z.string().check(z.maxLength(200))),
+  jkt: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_-]{43}$/))),
+});
 
 /**
  * The operator, after checking it holds every one of `roles` on `tenant`. A refusal is written to

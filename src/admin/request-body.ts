@@ -1,10 +1,10 @@
 import type { Context } from "hono";
-import type { z } from "zod";
+import type * as z from "../validation.js";
 
 export type ParsedBody<T> = { ok: true; value: T } | { ok: false; response: Response };
 
 /** Parses a JSON body against `schema`; a failure is a 400 that says which field is wrong and what was expected. */
-export async function parseJsonBody<T>(c: Context, schema: z.ZodType<T>, expected: string): Promise<ParsedBody<T>> {
+export async function parseJsonBody<T>(c: Context, schema: z.ZodMiniType<T>, expected: string): Promise<ParsedBody<T>> {
   const body = await c.req.json().catch(() => undefined);
   const parsed = schema.safeParse(body);
   if (parsed.success) return { ok: true, value: parsed.data };

@@ -1,6 +1,6 @@
 import { Hono, type Context, type MiddlewareHandler } from "hono";
+import * as z from "../validation.js";
 import type { Principal } from "../auth/principal.js";
-import { z } from "zod";
 import { authenticateCaller } from "../auth/proof-of-possession.js";
 import { spendProof } from "../auth/dpop-replay.js";
 import { bearerChallenge } from "../auth/authenticate.js";
@@ -50,14 +50,12 @@ const requireCaller: MiddlewareHandler<CallerEnv> = async (c, next) => {
   await next();
 };
 
-const OwnerDelegation = z
-  .object({
-    taskId: z.string().min(1).max(4096),
-    to: z.object({ client_id: z.string().refine(isIdentifier), sub: z.string().refine(isIdentifier) }).strict(),
-    ops: z.array(z.enum(TASK_OPS)).min(1).optional(),
-    ttl_seconds: z.number().int().positive().optional(),
-  })
-  .strict();
+const OwnerDelegation = z.strictObject({
+  taskId: z.string().check(z.minLength(1), z.maxLength(4096)),
+  to: z.strictObject({ client_id: z.string().check(z.refine(isIdentifier)), sub: z.string().check(z.refine(isIdentifier)) }),
+  ops: z.optional(z.array(z.enum(TASK_OPS)).check(z.minLength(1))),
+  ttl_seconds: z.optional(z.int().check(z.positive())),
+});
 
 /** RFC 7009 revocation and RFC 7662 introspection of task handles, and owner delegation. */
 export const tokenEndpoints = new Hono<CallerEnv>()

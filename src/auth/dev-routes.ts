@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "../validation.js";
 import { configFor } from "../config.js";
 import type { AppEnv } from "../gateway/mcp-endpoint.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
@@ -8,19 +8,21 @@ import { DPOP_HEADER, DpopProofError, verifyDpopProof } from "./dpop.js";
 import { mintDevOperatorToken, OPERATOR_ROLES } from "./operators.js";
 import { isIdentifier } from "./principal.js";
 
-const identifier = z.string().refine(isIdentifier, "must be 1-200 characters of A-Z a-z 0-9 . _ : @ | + -");
-const DevTokenBody = z
-  .object({
-    tenant: identifier,
-    client_id: identifier,
-    sub: identifier,
-    /** Bind the token to this RFC 7638 SHA-256 thumbprint. */
-    jkt: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "must be a base64url SHA-256 JWK thumbprint").optional(),
-    /** Bind the token to the key of the DPoP proof sent with this request (RFC 9449 §5). */
-    dpop: z.literal(true).optional(),
-  })
-  .strict();
-const DevOperatorTokenBody = z.object({ sub: identifier, roles: z.array(z.enum(OPERATOR_ROLES)).min(1), tenants: z.union([z.literal("*"), z.array(identifier).min(1)]) }).strict();
+const identifier = z.string().check(z.refine(isIdentifier, "must be 1-200 characters of A-Z a-z 0-9 . _ : @ | + -"));
+const DevTokenBody = z.strictObject({
+  tenant: identifier,
+  client_id: identifier,
+  sub: identifier,
+  /** Bind the token to this RFC 7638 SHA-256 thumbprint. */
+  jkt: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_-]{43}$/, "must be a base64url SHA-256 JWK thumbprint"))),
+  /** Bind the token to the key of the DPoP proof sent with this request (RFC 9449 §5). */
+  dpop: z.optional(z.literal(true)),
+});
+const DevOperatorTokenBody = z.strictObject({
+  sub: identifier,
+  roles: z.array(z.enum(OPERATOR_ROLES)).check(z.minLength(1)),
+  tenants: z.union([z.literal("*"), z.array(identifier).check(z.minLength(1))]),
+});
 
 /** /dev: the development token issuer. Answers 404 unless DEV_MODE is "true". */
 export const devRoutes = new Hono<AppEnv>()

@@ -6,6 +6,7 @@ import { seal, unseal } from "../handle/seal.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
 import { SESSION_ID_HEADER } from "../mcp/headers.js";
 import { readBoundedBytes } from "../proxy/read-bounded.js";
+import { VerificationCache } from "../verification-cache.js";
 import { rateLimitRefusal } from "./authorize-follow-up.js";
 
 /**
@@ -31,6 +32,31 @@ async function sessionKeyOf(originSessionId: string): Promise<string> {
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** What opening a sealed session value established: its claims and its ledger key. */
+interface OpenedSession {
+  claims: Record<string, unknown>;
+  key: string;
+}
+
+/** How long an opened session value is remembered; sealed sessions never expire, this only bounds the cache. */
+const OPENED_SESSION_TTL_MS = 10 * 60_000;
+
+/** One cache per key ring, like verified handles: replacing the keys (rotation, retirement) starts from nothing. */
+const openedByKeyRing = new WeakMap<KeyRing, VerificationCache<OpenedSession>>();
+
+/** Unseals a session value once per isolate (AES-GCM and a SHA-256 per poll otherwise); a value that fails is never cached. */
+async function openSealed(sealed: string, keyRing: KeyRing): Promise<OpenedSession | undefined> {
+  let cache = openedByKeyRing.get(keyRing);
+  if (!cache) openedByKeyRing.set(keyRing, (cache = new VerificationCache<OpenedSession>()));
+  const cached = cache.get(sealed);
+  if (cached) return cached;
+  const claims = await unseal("session", sealed, keyRing);
+  if (!claims || typeof claims.sid !== "string" || typeof claims.v !== "string") return undefined;
+  const opened = { claims, key: await sessionKeyOf(claims.sid) };
+  cache.set(sealed, opened, Date.now() + OPENED_SESSION_TTL_MS);
+  return opened;
+}
+
 function unknownSession(detail: string): Refusal {
   return new Refusal("session_not_found", detail);
 }
@@ -42,17 +68,19 @@ function unknownSession(detail: string): Refusal {
  */
 export async function openClientSession(sealed: string | null, principal: Principal, keyRing: KeyRing, env: WorkerEnv): Promise<BoundSession | undefined> {
   if (sealed === null) return undefined;
-  const claims = await unseal("session", sealed, keyRing);
+  const opened = await openSealed(sealed, keyRing);
   const who = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject };
-  if (!claims || typeof claims.sid !== "string" || typeof claims.v !== "string") {
+  if (!opened) {
     await recordSessionRefusal(env, principal, who, "session_invalid", {});
     throw unknownSession("session id not sealed by this authority");
   }
+  const { claims, key } = opened;
+  // Checked on every request, cached or not: the cache remembers what the seal proves, not who may use it.
   if (claims.t !== principal.tenant || claims.c !== principal.clientId || claims.s !== principal.subject) {
     await recordSessionRefusal(env, principal, who, "session_mismatch", { sessionTenant: claims.t });
     throw unknownSession("session opened by another principal");
   }
-  return { originSessionId: claims.sid, revision: claims.v, sealed, key: await sessionKeyOf(claims.sid) };
+  return { originSessionId: claims.sid as string, revision: claims.v as string, sealed, key };
 }
 
 async function recordSessionRefusal(env: WorkerEnv, principal: Principal, who: { tenant: string; clientId: string; subject: string }, reason: "session_invalid" | "session_mismatch", detail: unknown): Promise<void> {

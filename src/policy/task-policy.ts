@@ -1,5 +1,5 @@
-import { z } from "zod";
 import { TASK_OPS, type TaskOp } from "../handle/claims.js";
+import * as z from "../validation.js";
 import type { RevisionModule } from "../mcp/revisions/index.js";
 
 export const BINDABLE_FIELDS = ["tenant", "client", "subject", "session"] as const;
@@ -32,26 +32,19 @@ export interface TaskPolicy {
 }
 
 const op = z.enum(TASK_OPS);
-const ToolPolicySchema = z
-  .object({
-    taskSupport: z.enum(["forbidden", "optional", "required"]).optional(),
-    maxTtlSeconds: z.number().int().positive().optional(),
-    ops: z.array(op).optional(),
-    bind: z
-      .array(z.enum(BINDABLE_FIELDS))
-      .refine((fields) => fields.includes("tenant"), "must include tenant: handles never cross tenants")
-      .optional(),
-    maxAuthAgeSeconds: z.number().int().positive().optional(),
-    stepUpOps: z.array(op).optional(),
-    ownerMayDelegate: z.boolean().optional(),
-    delegatesMayDelegate: z.boolean().optional(),
-    requireProofOfPossession: z.boolean().optional(),
-  })
-  .strict();
+const ToolPolicySchema = z.strictObject({
+  taskSupport: z.optional(z.enum(["forbidden", "optional", "required"])),
+  maxTtlSeconds: z.optional(z.int().check(z.positive())),
+  ops: z.optional(z.array(op)),
+  bind: z.optional(z.array(z.enum(BINDABLE_FIELDS)).check(z.refine((fields) => fields.includes("tenant"), "must include tenant: handles never cross tenants"))),
+  maxAuthAgeSeconds: z.optional(z.int().check(z.positive())),
+  stepUpOps: z.optional(z.array(op)),
+  ownerMayDelegate: z.optional(z.boolean()),
+  delegatesMayDelegate: z.optional(z.boolean()),
+  requireProofOfPossession: z.optional(z.boolean()),
+});
 
-export const TaskPolicySchema = z
-  .object({ default: ToolPolicySchema.optional(), tools: z.record(z.string().min(1), ToolPolicySchema).optional() })
-  .strict();
+export const TaskPolicySchema = z.strictObject({ default: z.optional(ToolPolicySchema), tools: z.optional(z.record(z.string().check(z.minLength(1)), ToolPolicySchema)) });
 
 export const DEFAULT_TOOL_POLICY: ToolPolicy = {
   taskSupport: undefined,
