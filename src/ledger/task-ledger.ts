@@ -198,7 +198,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     if (!row) return false;
     const now = Date.now();
     const asOwner = { tenant, clientId: row.client_id, subject: row.subject, authTime: Math.floor(now / 1000), session: row.session_key ?? undefined };
-    return this.denialReason(row, undefined, asOwner, tenant, now) === undefined;
+    return this.standingDenial(row, asOwner, tenant, now, this.rulesFor(row, undefined)) === undefined;
   }
 
   /**
@@ -246,22 +246,25 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       }
       const now = Date.now();
       const row = this.taskRow(jti);
+      const inForce = row ? this.rulesFor(row, rules) : undefined;
       // A signed handle naming another task than its ledger record is forged or corrupt.
-      const denial: DenialReason | undefined = !row
+      const denial: DenialReason | undefined = !row || !inForce
         ? "unknown_handle"
         : claimedTaskId !== undefined && row.task_id !== claimedTaskId
           ? "task_mismatch"
-          : this.denialReason(row, op, principal, tenant, now, rules);
-      if (denial !== undefined || !row) {
+          : (this.standingDenial(row, principal, tenant, now, inForce) ?? this.operationDenial(row, op, principal, now, inForce));
+      if (denial !== undefined || !row || !inForce) {
         const reason = denial ?? "unknown_handle";
         this.foldRefusal(principal, reason, { type: "denied", jti, op, principal, reason, detail: { ...this.callerDetail(principal, tenant), ...(rules ? { policy: rules.version } : {}) } });
-        if (reason === "step_up_required" && row) return { allowed: false, reason, maxAuthAgeSeconds: this.rulesFor(row, rules).maxAuthAgeSeconds ?? 0 };
+        if (reason === "step_up_required" && inForce) return { allowed: false, reason, maxAuthAgeSeconds: inForce.maxAuthAgeSeconds ?? 0 };
         if (reason === "revoked_after_delivery" && row?.revoked_at === null) this.revokeRow(row, "delivered", "lifecycle", now);
         this.refusals.record(principalKey(principal));
         return { allowed: false, reason: reason as Exclude<DenialReason, "step_up_required" | "rate_limited"> };
       }
-      if (this.audit.appendAllowed(jti, op, principal, this.rulesFor(row, rules).version, extras.txn)) this.armSpanAlarm();
-      return { allowed: true, taskId: row.task_id, originHandle: row.origin_handle ?? row.handle, status: row.status, tool: row.tool, resultAllowed: this.resultAllowed(row, principal, now, rules) };
+      if (this.audit.appendAllowed(jti, op, principal, inForce.version, extras.txn)) this.armSpanAlarm();
+      // The standing checks just passed; whether the answer may carry the result is only the operation's own.
+      const resultAllowed = this.operationDenial(row, "result", principal, now, inForce) === undefined;
+      return { allowed: true, taskId: row.task_id, originHandle: row.origin_handle ?? row.handle, status: row.status, tool: row.tool, resultAllowed };
     });
   }
 
@@ -351,7 +354,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
         .exec<TaskRow>(`SELECT * FROM tasks WHERE task_id IN (${chunk.map(() => "?").join(",")}) ORDER BY issued_at DESC`, ...chunk)
         .toArray();
       for (const row of rows) {
-        if (owned[row.task_id] || this.denialReason(row, undefined, principal, tenant, now) !== undefined) continue;
+        if (owned[row.task_id] || this.standingDenial(row, principal, tenant, now, this.rulesFor(row, undefined)) !== undefined) continue;
         owned[row.task_id] = { handle: row.handle, ttlMs: Math.round((row.expires_at - row.issued_at) / 1000) * 1000, status: row.status };
       }
     }
@@ -619,12 +622,11 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   }
 
   /**
-   * Why `principal` may not use `row` now (undefined: it may). The handle's own grant (bindings,
-   * operations, expiry) is narrowed by the policy in force: the edge's when it passed it, else this
-   * object's own configuration.
+   * Why the handle does not stand for `principal` now (undefined: it does), whatever the operation:
+   * binding, revocation, expiry, the tool not forbidden. The handle's own grant is narrowed by the
+   * policy in force (`rules`): the edge's when it passed it, else this object's configuration.
    */
-  private denialReason(row: TaskRow, op: TaskOp | undefined, principal: LedgerPrincipal, tenant: string, now: number, passedRules?: RulesInForce): DenialReason | undefined {
-    const rules = this.rulesFor(row, passedRules);
+  private standingDenial(row: TaskRow, principal: LedgerPrincipal, tenant: string, now: number, rules: RulesInForce): DenialReason | undefined {
     const bind = new Set([...splitList<BindableField>(row.bind), ...rules.bind]);
     if (principal.tenant !== tenant) return "tenant_mismatch";
     if (bind.has("client") && principal.clientId !== row.client_id) return "client_mismatch";
@@ -636,17 +638,17 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     if (row.delivered_at !== null && row.delivered_at + this.limits().deliveryGraceMs <= now) return "revoked_after_delivery";
     if (Math.min(row.expires_at, row.issued_at + rules.ttlCapSeconds * 1000) <= now) return "expired";
     if (rules.forbidden) return "policy_forbids";
-    if (op !== undefined && !(splitList(row.ops).includes(op) && rules.ops.includes(op))) return "operation_not_allowed";
-    if (op !== undefined && rules.maxAuthAgeSeconds !== null && rules.stepUpOps.includes(op)) {
+    return undefined;
+  }
+
+  /** Why the handle and the policy in force do not allow `op` with this authentication (undefined: they do). */
+  private operationDenial(row: TaskRow, op: TaskOp, principal: LedgerPrincipal, now: number, rules: RulesInForce): DenialReason | undefined {
+    if (!(splitList(row.ops).includes(op) && rules.ops.includes(op))) return "operation_not_allowed";
+    if (rules.maxAuthAgeSeconds !== null && rules.stepUpOps.includes(op)) {
       const age = Math.floor(now / 1000) - (principal.authTime ?? 0);
       if (age > rules.maxAuthAgeSeconds) return "step_up_required";
     }
     return undefined;
-  }
-
-  /** Whether `principal`, already allowed some operation on `row`, may also receive the result payload: same ops and step-up rules as `result`. */
-  private resultAllowed(row: TaskRow, principal: LedgerPrincipal, now: number, rules: RulesInForce | undefined): boolean {
-    return this.denialReason(row, "result", principal, this.tenantOf(), now, rules) === undefined;
   }
 
   /** The policy in force for a row's tool: as the edge passed it, else as this object's configuration says. */
