@@ -1,6 +1,6 @@
-import { createParser } from "eventsource-parser";
 import type { Config } from "../config.js";
 import { isObject, type JsonObject } from "../mcp/envelope.js";
+import { messagesInAnswer } from "../mcp/sse.js";
 import { MCP_NAME_HEADER, PROTOCOL_VERSION_HEADER, SESSION_ID_HEADER, TASK_HANDLE_HEADER } from "../mcp/headers.js";
 import { moduleFor, PROTOCOL_VERSION_META } from "../mcp/revisions/index.js";
 import type { KeyRing } from "../handle/keyring.js";
@@ -37,29 +37,9 @@ function cancelRequest(task: InFlightTask, config: Config): { headers: Headers; 
   return { headers, body: { jsonrpc: "2.0", id, method: "tasks/cancel", params: { taskId: task.taskId } } };
 }
 
-function parsed(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
 /** The JSON-RPC response to `id` in a JSON or SSE answer; undefined when there is none (or it is not JSON). */
 function responseTo(id: unknown, contentType: string, text: string): JsonObject | undefined {
-  if (contentType.startsWith("application/json")) {
-    const message = parsed(text);
-    return isObject(message) && message.id === id ? message : undefined;
-  }
-  let found: JsonObject | undefined;
-  const parser = createParser({
-    onEvent: (event) => {
-      const message = parsed(event.data);
-      if (isObject(message) && message.id === id) found = message;
-    },
-  });
-  parser.feed(text);
-  return found;
+  return messagesInAnswer(text, contentType).find((message) => message.id === id);
 }
 
 /** Sends the cancel for one task and says what came of it; never throws. */

@@ -4,7 +4,9 @@ import { Refusal } from "../errors.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { seal, unseal } from "../handle/seal.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
+import { isObject } from "../mcp/envelope.js";
 import { SESSION_ID_HEADER } from "../mcp/headers.js";
+import { messagesInAnswer } from "../mcp/sse.js";
 import { readBoundedBytes } from "../proxy/read-bounded.js";
 import { VerificationCache } from "../verification-cache.js";
 import { rateLimitRefusal } from "./authorize-follow-up.js";
@@ -129,22 +131,9 @@ async function bufferedText(origin: Response): Promise<string> {
 
 /** `result.protocolVersion` of the initialize answer, in a JSON body or in an SSE event's data. */
 function negotiatedRevision(text: string, contentType: string): string | undefined {
-  const candidates = contentType.startsWith("text/event-stream")
-    ? text.split(/\r?\n\r?\n/).map((event) =>
-        event
-          .split(/\r?\n/)
-          .filter((line) => line.startsWith("data:"))
-          .map((line) => line.slice(5).replace(/^ /, ""))
-          .join("\n"),
-      )
-    : [text];
-  for (const candidate of candidates) {
-    try {
-      const message = JSON.parse(candidate) as { result?: { protocolVersion?: unknown } };
-      if (typeof message.result?.protocolVersion === "string") return message.result.protocolVersion;
-    } catch {
-      // not a JSON message (keep-alive, comment)
-    }
+  for (const message of messagesInAnswer(text, contentType)) {
+    const version = isObject(message.result) ? message.result.protocolVersion : undefined;
+    if (typeof version === "string") return version;
   }
   return undefined;
 }

@@ -81,3 +81,32 @@ async function rewriteEventData(data: string, rewrite: (message: JsonObject) => 
   const rewritten = await rewrite(message);
   return rewritten === null ? null : JSON.stringify(rewritten);
 }
+
+function jsonObject(text: string): JsonObject | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return isObject(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The JSON-RPC messages of a whole, already read origin answer: the JSON body, or each SSE event's
+ * data (events that are not a JSON object are skipped). For answers read to the end, not streams.
+ */
+export function messagesInAnswer(text: string, contentType: string): JsonObject[] {
+  if (!contentType.startsWith("text/event-stream")) {
+    const message = jsonObject(text);
+    return message ? [message] : [];
+  }
+  const messages: JsonObject[] = [];
+  const parser = createParser({
+    onEvent: (event) => {
+      const message = jsonObject(event.data);
+      if (message) messages.push(message);
+    },
+  });
+  parser.feed(text);
+  return messages;
+}
