@@ -94,16 +94,8 @@ export function rateLimitRefusal(retryAfterSeconds: number): Refusal {
   });
 }
 
-export interface AuthorizedSubscription {
-  handle: string;
-  claims: TaskHandleClaims;
-  /** The origin's id of the subscribed task. */
-  taskId: string;
-  /** The origin-facing copy of the handle. */
-  originHandle: string;
-  /** Notifications about this task may carry its result payload to this caller. */
-  resultAllowed: boolean;
-}
+/** A subscribed task, authorized like a `get`: the handle the client named and what `authorizeFollowUp` decided. */
+export type AuthorizedSubscription = { handle: string } & Omit<AuthorizedFollowUp, "status">;
 
 /**
  * subscriptions/listen names tasks by handle: each is authorized like a `get`; refused ones are

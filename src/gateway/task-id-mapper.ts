@@ -41,15 +41,15 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
   const ttlByTask = new Map<string, number>();
   const observed = new Map<string, string>();
   const ledgerPrincipal = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, session: principal.session };
-  /** Origin ids this request already knows the handle of: the follow-up's own task, or the subscribed ones. */
-  const known = new Map<string, string>();
-  /** Authorized handles of this request by origin id: only these may carry a result payload to the caller. */
-  const authorized = new Map<string, { claims: TaskHandleClaims; resultAllowed: boolean }>();
+  /**
+   * The handles this request authorized, by origin id (the follow-up's own task, or the subscribed
+   * ones): their client names are known without the ledger, and only they may carry a result payload.
+   */
+  const authorized = new Map<string, { handle: string; claims: TaskHandleClaims; resultAllowed: boolean }>();
   // A status the ledger already holds is not written again: most polls then cost one ledger call.
   if (scope.followUp?.status !== undefined) observed.set(scope.followUp.taskId, scope.followUp.status);
   for (const { handle, claims, taskId, resultAllowed } of [...(scope.followUp ? [scope.followUp] : []), ...(scope.subscriptions ?? [])]) {
-    known.set(taskId, handle);
-    authorized.set(taskId, { claims, resultAllowed });
+    authorized.set(taskId, { handle, claims, resultAllowed });
     ttlByTask.set(taskId, (claims.exp - claims.iat) * 1000);
   }
 
@@ -107,7 +107,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
       const handles = new Map<string, string>();
       const unknown: string[] = [];
       for (const taskId of taskIds) {
-        const handle = known.get(taskId);
+        const handle = authorized.get(taskId)?.handle;
         if (handle !== undefined) handles.set(taskId, handle);
         else unknown.push(taskId);
       }
@@ -156,7 +156,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
     },
 
     knownNames() {
-      const names = new Map<string, string>(known);
+      const names = new Map<string, string>([...authorized].map(([taskId, { handle }]) => [taskId, handle]));
       if (scope.listing?.inboundCursor) names.set(scope.listing.inboundCursor.origin, scope.listing.inboundCursor.sealed);
       return names;
     },

@@ -1,6 +1,7 @@
 import { base64url, decodeProtectedHeader, errors as joseErrors, type JWTPayload, type ProtectedHeaderParameters } from "jose";
 import { HANDLE_ALGORITHMS, HANDLE_TYP, MAX_HANDLE_LENGTH, isTaskOp, type HandleAlgorithm, type TaskHandleClaims } from "./claims.js";
 import { TaskHandleError } from "./errors.js";
+import { readHandleClaims } from "./read-claims.js";
 
 /** Finds the verification key for a `kid`; throws TaskHandleError(ERR_HANDLE_KID_UNKNOWN) if none. */
 export type HandleKeyResolver = (kid: string, alg: HandleAlgorithm) => Promise<CryptoKey | Uint8Array> | CryptoKey | Uint8Array;
@@ -59,42 +60,6 @@ function translateJoseError(error: unknown): TaskHandleError {
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return new TaskHandleError("ERR_HANDLE_ALG_NOT_ALLOWED", error.message);
   if (error instanceof joseErrors.JOSEError) return new TaskHandleError("ERR_HANDLE_MALFORMED", error.message);
   return new TaskHandleError("ERR_HANDLE_MALFORMED", "handle could not be verified");
-}
-
-function requireString(payload: JWTPayload, claim: string): string {
-  const value = payload[claim];
-  if (typeof value !== "string" || value.length === 0) {
-    throw new TaskHandleError("ERR_HANDLE_CLAIM", `claim ${claim} must be a non-empty string`, claim);
-  }
-  return value;
-}
-
-function readClaims(payload: JWTPayload): TaskHandleClaims {
-  const ops = payload.ops;
-  if (!Array.isArray(ops) || !ops.every(isTaskOp)) {
-    throw new TaskHandleError("ERR_HANDLE_CLAIM", "claim ops must be an array of task operations", "ops");
-  }
-  if (typeof payload.iat !== "number" || typeof payload.exp !== "number") {
-    throw new TaskHandleError("ERR_HANDLE_CLAIM", "claims iat and exp are required", typeof payload.iat !== "number" ? "iat" : "exp");
-  }
-  const claims: TaskHandleClaims = {
-    iss: requireString(payload, "iss"),
-    aud: typeof payload.aud === "string" ? payload.aud : requireString(payload, "aud"),
-    sub: requireString(payload, "sub"),
-    tenant: requireString(payload, "tenant"),
-    client_id: requireString(payload, "client_id"),
-    jti: requireString(payload, "jti"),
-    iat: payload.iat,
-    exp: payload.exp,
-    ...(payload.task === undefined ? {} : { task: requireString(payload, "task") }),
-    tool: requireString(payload, "tool"),
-    ops,
-    mcp: requireString(payload, "mcp"),
-  };
-  if (payload.act !== undefined) claims.act = payload.act as TaskHandleClaims["act"];
-  if (payload.parent !== undefined) claims.parent = requireString(payload, "parent");
-  if (payload.cnf !== undefined) claims.cnf = payload.cnf as TaskHandleClaims["cnf"];
-  return claims;
 }
 
 /** WebCrypto parameters per allowlisted alg, and the key algorithm each requires. */
@@ -159,5 +124,5 @@ export async function verifyHandle(token: string, options: VerifyHandleOptions):
   if (nbf !== undefined && nbf > nowSeconds + tolerance) throw new TaskHandleError("ERR_HANDLE_NOT_YET_VALID", "handle is not yet valid", "nbf");
   const iat = numericClaim(payload, "iat", true)!;
   if (iat > nowSeconds + tolerance) throw new TaskHandleError("ERR_HANDLE_CLAIM", "claim iat is in the future", "iat");
-  return readClaims(payload);
+  return readHandleClaims(payload);
 }
