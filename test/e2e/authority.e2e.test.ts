@@ -7,11 +7,11 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CallToolResultSchema, McpError, RELATED_TASK_META_KEY } from "@modelcontextprotocol/sdk/types.js";
+import { CallToolResultSchema, RELATED_TASK_META_KEY } from "@modelcontextprotocol/sdk/types.js";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemoOrigin, type DemoOrigin, type ReceivedMessage } from "../../demo/origin.js";
-import { claimsOf, connect, createTask, headerOf, messagesIn, textOf, waitForStatus, type Caller, type Identity } from "./support/mcp.js";
+import { claimsOf, connect, createTask, headerOf, messagesIn, textOf, waitForStatus, type Caller, type Identity, expectTaskNotFound } from "./support/mcp.js";
 import { freePort, startAuthority, waitForPortFree, writeSecretsFile, type Authority } from "./support/processes.js";
 
 const HANDLE_TYP = "mcp-task-handle+jwt";
@@ -68,16 +68,6 @@ afterAll(async () => {
 });
 
 // ---- helpers ----
-
-/** Every refusal looks like an unknown task: JSON-RPC -32602 "Task not found". */
-async function expectTaskNotFound(call: Promise<unknown>): Promise<void> {
-  const error = await call.then(
-    (value) => ({ unexpectedSuccess: value }),
-    (reason: unknown) => reason,
-  );
-  expect(error).toBeInstanceOf(McpError);
-  expect(error).toMatchObject({ code: -32602, message: "MCP error -32602: Task not found" });
-}
 
 /** The origin's id of the task behind a handle, from the operator's view of the ledger (handles do not carry it). */
 async function originTaskId(handle: string): Promise<string | undefined> {

@@ -10,13 +10,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemoOrigin, type DemoOrigin } from "../../demo/origin.js";
 import { generateSigningJwks, loadKeyRing, type KeyRing } from "../../src/handle/keyring.js";
 import { ORIGIN_ASSERTION_HEADER, signOriginAssertion } from "../../src/proxy/origin-assertion.js";
-import { claimsOf, connect, createTask, messagesIn, type Caller } from "./support/mcp.js";
+import { claimsOf, connect, createTask, messagesIn, type Caller, expectTaskNotFound } from "./support/mcp.js";
 import { ROOT, freePort, startAuthority, writeSecretsFile, type Authority } from "./support/processes.js";
 
 const run = promisify(execFile);
@@ -48,12 +47,6 @@ async function caller(sub: string): Promise<Caller> {
   const connected = await connect(base, { tenant: TENANT, client_id: "console-app", sub });
   callers.push(connected);
   return connected;
-}
-
-async function expectRefused(call: Promise<unknown>): Promise<void> {
-  const error = await call.then(() => undefined, (reason: unknown) => reason);
-  expect(error).toBeInstanceOf(McpError);
-  expect(error).toMatchObject({ code: -32602 });
 }
 
 /** The origin's id of the task behind a handle, from the ledger (client handles do not carry it). */
@@ -181,7 +174,7 @@ describe("operator console in headless Chromium", () => {
     await expect.poll(() => page.locator("#history li").allTextContents()).toEqual(expect.arrayContaining([expect.stringContaining(`cancel · cancelled · by ${base}/dev#console-e2e`)]));
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
-    await expectRefused(alice.client.experimental.tasks.getTask(handle));
+    await expectTaskNotFound(alice.client.experimental.tasks.getTask(handle));
     expect(await originStatus(alice, handle)).toBe("cancelled");
     expect(problems).toEqual([]);
     // Only the signed-checkpoint endpoint may be missing (it is not on every server).
@@ -270,7 +263,7 @@ describe("operator CLI with an operator token", () => {
     expect(revoked.code, revoked.stderr).toBe(0);
     expect(revoked.stderr).toBe("revoked; cancel sent for 1 in-flight task(s)\n");
     expect(JSON.parse(revoked.stdout).cancellations).toEqual([{ jti: claimsOf(handle).jti, task: await originTaskId(handle), outcome: "cancelled", status: "cancelled" }]);
-    await expectRefused(carol.client.experimental.tasks.getTask(handle));
+    await expectTaskNotFound(carol.client.experimental.tasks.getTask(handle));
     expect(await originStatus(carol, handle)).toBe("cancelled");
 
     const exported = await taskward("audit", "export", "--tenant", TENANT, "--format", "ocsf");

@@ -9,12 +9,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { CallToolResultSchema, McpError } from "@modelcontextprotocol/sdk/types.js";
+import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
 import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, type CryptoKey, type JSONWebKeySet, type JWK } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemoOrigin, type DemoOrigin } from "../../demo/origin.js";
 import { ORIGIN_ASSERTION_HEADER, TASK_HANDLE_HEADER, verifyOriginAssertion } from "../../src/origin/index.js";
-import { claimsOf, createTask, messagesIn, textOf, waitForStatus, type Identity } from "./support/mcp.js";
+import { claimsOf, createTask, messagesIn, textOf, waitForStatus, type Identity, expectTaskNotFound } from "./support/mcp.js";
 import { freePort, startAuthority, writeSecretsFile, type Authority } from "./support/processes.js";
 
 const ALICE: Identity = { tenant: "acme", client_id: "cli-dpop", sub: "alice" };
@@ -121,12 +121,6 @@ async function originTaskId(handle: string): Promise<string> {
   const response = await fetch(`${base}/admin/tenants/${tenant}/tasks/${jti}`, { headers: { authorization: `Bearer ${adminToken}` } });
   expect(response.status).toBe(200);
   return ((await response.json()) as { taskId: string }).taskId;
-}
-
-async function expectTaskNotFound(call: Promise<unknown>): Promise<void> {
-  const error = await call.then((value) => ({ unexpectedSuccess: value }), (reason: unknown) => reason);
-  expect(error).toBeInstanceOf(McpError);
-  expect(error).toMatchObject({ code: -32602 });
 }
 
 describe("the SDK client with a DPoP fetch wrapper through wrangler dev", () => {

@@ -8,11 +8,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDemoOrigin, type DemoOrigin } from "../../demo/origin.js";
 import { generateSigningJwks } from "../../src/handle/keyring.js";
-import { claimsOf, connect, createTask, type Caller } from "./support/mcp.js";
+import { claimsOf, connect, createTask, type Caller, expectTaskNotFound } from "./support/mcp.js";
 import { freePort, startAuthority, writeSecretsFile, type Authority } from "./support/processes.js";
 
 const run = promisify(execFile);
@@ -38,12 +37,6 @@ async function caller(tenant: string, sub: string): Promise<Caller> {
   const connected = await connect(base, { tenant, client_id: "cli-e2e", sub });
   callers.push(connected);
   return connected;
-}
-
-async function expectRefused(call: Promise<unknown>): Promise<void> {
-  const error = await call.then(() => undefined, (reason: unknown) => reason);
-  expect(error).toBeInstanceOf(McpError);
-  expect(error).toMatchObject({ code: -32602 });
 }
 
 beforeAll(async () => {
@@ -91,12 +84,12 @@ describe("taskward CLI against a running authority", () => {
 
     const one = await taskward("revoke", "--handle", first, "--reason", "leaked");
     expect(one.code).toBe(0);
-    await expectRefused(alice.client.experimental.tasks.getTask(first));
+    await expectTaskNotFound(alice.client.experimental.tasks.getTask(first));
     expect((await alice.client.experimental.tasks.getTask(second)).taskId).toBe(second);
 
     const subject = await taskward("revoke", "--tenant", "cli-a", "--sub", "alice");
     expect(subject.code).toBe(0);
-    await expectRefused(alice.client.experimental.tasks.getTask(second));
+    await expectTaskNotFound(alice.client.experimental.tasks.getTask(second));
     expect((await taskward("revoke", "--tenant", "cli-a", "--jti", "no-such-jti")).code).toBe(1);
   });
 

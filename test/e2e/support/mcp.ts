@@ -1,7 +1,8 @@
 /** The caller's side of the e2e tests: dev tokens, the official SDK client, handles, wire parsing. */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
+import { CallToolResultSchema, McpError } from "@modelcontextprotocol/sdk/types.js";
+import { expect } from "vitest";
 import { parseSseMessages } from "../../support/sse-messages.js";
 import { decodeJwt, decodeProtectedHeader, type JWTPayload } from "jose";
 
@@ -83,4 +84,14 @@ export function messagesIn(body: string): Array<Record<string, any>> {
   if (trimmed === "") return [];
   if (trimmed.startsWith("{")) return [JSON.parse(trimmed)];
   return parseSseMessages(trimmed);
+}
+
+/** The call is refused like an unknown task: the SDK's McpError with -32602 "Task not found". */
+export async function expectTaskNotFound(call: Promise<unknown>): Promise<void> {
+  const error = await call.then(
+    (value) => ({ unexpectedSuccess: value }),
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(McpError);
+  expect(error).toMatchObject({ code: -32602, message: "MCP error -32602: Task not found" });
 }
