@@ -1,7 +1,8 @@
 import type { Config } from "../config.js";
-import { isObject, type JsonObject } from "../mcp/envelope.js";
+import { isObject, type ClientMessage, type JsonObject } from "../mcp/envelope.js";
+import { MCP_METHOD_HEADER, routingHeadersFor } from "../mcp/routing-headers.js";
 import { messagesInAnswer } from "../mcp/sse.js";
-import { MCP_NAME_HEADER, PROTOCOL_VERSION_HEADER, SESSION_ID_HEADER, TASK_HANDLE_HEADER } from "../mcp/headers.js";
+import { PROTOCOL_VERSION_HEADER, SESSION_ID_HEADER, TASK_HANDLE_HEADER } from "../mcp/headers.js";
 import { moduleFor, PROTOCOL_VERSION_META } from "../mcp/revisions/index.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { ORIGIN_ASSERTION_HEADER, newTransactionId, signOriginAssertion } from "../proxy/origin-assertion.js";
@@ -22,19 +23,20 @@ const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
  * Taskward-Task-Handle only in the compatibility mode.
  */
 function cancelRequest(task: InFlightTask, config: Config): { headers: Headers; body: JsonObject } | undefined {
-  const headers = new Headers({ "content-type": "application/json", accept: "application/json, text/event-stream" });
-  if (config.forwardTaskHandleHeader) headers.set(TASK_HANDLE_HEADER, task.handle);
-  headers.set(PROTOCOL_VERSION_HEADER, task.mcp);
+  const module = moduleFor(task.mcp);
+  const stateless = module.taskProtocol === "extension";
+  if (!stateless && !task.originSession) return undefined;
   const id = `taskward-cancel-${crypto.randomUUID()}`;
-  if (moduleFor(task.mcp).taskProtocol === "extension") {
-    headers.set("mcp-method", "tasks/cancel");
-    headers.set(MCP_NAME_HEADER, task.taskId);
-    const _meta = { [PROTOCOL_VERSION_META]: task.mcp, "io.modelcontextprotocol/clientCapabilities": { extensions: { [TASKS_EXTENSION]: {} } } };
-    return { headers, body: { jsonrpc: "2.0", id, method: "tasks/cancel", params: { taskId: task.taskId, _meta } } };
-  }
-  if (!task.originSession) return undefined;
-  headers.set(SESSION_ID_HEADER, task.originSession);
-  return { headers, body: { jsonrpc: "2.0", id, method: "tasks/cancel", params: { taskId: task.taskId } } };
+  const _meta = { [PROTOCOL_VERSION_META]: task.mcp, "io.modelcontextprotocol/clientCapabilities": { extensions: { [TASKS_EXTENSION]: {} } } };
+  const params: JsonObject = stateless ? { taskId: task.taskId, _meta } : { taskId: task.taskId };
+  const body: JsonObject = { jsonrpc: "2.0", id, method: "tasks/cancel", params };
+  const headers = new Headers({ "content-type": "application/json", accept: "application/json, text/event-stream", [PROTOCOL_VERSION_HEADER]: task.mcp });
+  // The revision's routing headers (Mcp-Method, Mcp-Name, encoded), made the way every forwarded follow-up's are.
+  const message: ClientMessage = { kind: "request", id, method: "tasks/cancel", params, raw: body };
+  for (const [name, value] of routingHeadersFor(new Headers({ [MCP_METHOD_HEADER]: "tasks/cancel" }), message, module, true)) headers.set(name, value);
+  if (!stateless) headers.set(SESSION_ID_HEADER, task.originSession!);
+  if (config.forwardTaskHandleHeader) headers.set(TASK_HANDLE_HEADER, task.handle);
+  return { headers, body };
 }
 
 /** The JSON-RPC response to `id` in a JSON or SSE answer; undefined when there is none (or it is not JSON). */
