@@ -2,7 +2,6 @@ import { Hono, type Context } from "hono";
 import * as z from "../validation.js";
 import { configFor } from "../config.js";
 import { Refusal } from "../errors.js";
-import type { AppEnv } from "../gateway/mcp-endpoint.js";
 import { isIdentifier } from "../auth/principal.js";
 import { TASK_OPS } from "../handle/claims.js";
 import { signingKeyRing } from "../handle/signing-keys.js";

@@ -11,7 +11,6 @@ import type { AppEnv } from "../gateway/mcp-endpoint.js";
 import { TASK_OPS } from "../handle/claims.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
-import { policyFor } from "../policy/task-policy.js";
 import { proofBindingDenial } from "../handle/proof-binding.js";
 import { equalInConstantTime } from "../constant-time.js";
 import { delegateHandle, holderMayDelegate } from "./delegation.js";

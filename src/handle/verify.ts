@@ -1,5 +1,5 @@
 import { base64url, decodeProtectedHeader, errors as joseErrors, type JWTPayload, type ProtectedHeaderParameters } from "jose";
-import { HANDLE_ALGORITHMS, HANDLE_TYP, MAX_HANDLE_LENGTH, isTaskOp, type HandleAlgorithm, type TaskHandleClaims } from "./claims.js";
+import { HANDLE_ALGORITHMS, HANDLE_TYP, MAX_HANDLE_LENGTH, type HandleAlgorithm, type TaskHandleClaims } from "./claims.js";
 import { TaskHandleError } from "./errors.js";
 import { readHandleClaims } from "./read-claims.js";
 
