@@ -13,6 +13,14 @@ const TEST_TASK_POLICY = {
   },
 };
 
+/** Origin "beta" (test/gateway/multi-origin.test.ts): slow_echo may not run as a task there, ping_now must. */
+const BETA_TASK_POLICY = {
+  tools: {
+    slow_echo: { taskSupport: "forbidden" },
+    summarize: { taskSupport: "forbidden" },
+  },
+};
+
 /** The Worker in workerd with the test bindings; `extra` turns features on for one project. */
 function workerdPlugin(extra: Record<string, string> = {}) {
   return cloudflareTest(({ inject }) => ({
@@ -30,6 +38,11 @@ function workerdPlugin(extra: Record<string, string> = {}) {
         RATE_LIMIT_CREATIONS_PER_MINUTE: "40",
         RATE_LIMIT_REFUSALS_PER_MINUTE: "30",
         TASK_POLICY: JSON.stringify(TEST_TASK_POLICY),
+        // The default origin is today's ORIGIN_URL under TASK_POLICY; "beta" is a second demo origin with its own policy.
+        ORIGINS: JSON.stringify([
+          { name: "main", url: inject<string>("originUrl") },
+          { name: "beta", url: inject<string>("betaOriginUrl"), policy: BETA_TASK_POLICY },
+        ]),
         // Compatibility mode on: the suite's origin log identifies forwarded follow-ups by their handle.
         FORWARD_TASK_HANDLE_HEADER: "true",
         ...extra,

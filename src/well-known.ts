@@ -1,5 +1,6 @@
 import { Hono } from "hono";
-import { configFor } from "./config.js";
+import { configFor, type Config } from "./config.js";
+import { configAt, originNamed } from "./origins/index.js";
 import type { AppEnv } from "./gateway/mcp-endpoint.js";
 import { signingKeyRing } from "./handle/signing-keys.js";
 import { devIssuerUrl } from "./auth/dev-issuer.js";
@@ -13,11 +14,17 @@ export const wellKnownRoutes = new Hono<AppEnv>()
     const ring = await pending;
     return c.json(ring.publicJwks, 200, { "cache-control": "public, max-age=300" });
   })
-  .get("/oauth-protected-resource/*", (c) => c.json(protectedResourceMetadata(c.env)))
-  .get("/oauth-protected-resource", (c) => c.json(protectedResourceMetadata(c.env)));
+  // RFC 9728 §3.1: each origin path's document at its path-suffixed address; /mcp and the bare one are the default origin's.
+  .get("/oauth-protected-resource/mcp/:origin", (c) => {
+    const base = configFor(c.env);
+    const origin = originNamed(base, c.req.param("origin"));
+    if (!origin) return c.json({ error: "unknown_origin", message: `No origin named ${JSON.stringify(c.req.param("origin"))} is configured` }, 404);
+    return c.json(protectedResourceMetadata(configAt(base, { origin, named: true })));
+  })
+  .get("/oauth-protected-resource/*", (c) => c.json(protectedResourceMetadata(configFor(c.env))))
+  .get("/oauth-protected-resource", (c) => c.json(protectedResourceMetadata(configFor(c.env))));
 
-function protectedResourceMetadata(env: AppEnv["Bindings"]) {
-  const config = configFor(env);
+function protectedResourceMetadata(config: Config) {
   const servers = [...config.oauth.issuers];
   if (config.devMode) servers.push(devIssuerUrl(config.issuer));
   return {

@@ -11,6 +11,8 @@ import { moduleFor, type RevisionModule } from "../mcp/revisions/index.js";
 import { rulesInForce } from "../policy/task-policy.js";
 import { invalidProof } from "../auth/proof-of-possession.js";
 import { proofBindingDenial } from "../handle/proof-binding.js";
+import { configForAudience } from "../origins/index.js";
+import { base64url } from "jose";
 
 export interface AuthorizedFollowUp {
   claims: TaskHandleClaims;
@@ -51,6 +53,7 @@ export async function authorizeFollowUp(
   try {
     claims = await verifyOwnHandle(handle, keyRing, config.issuer, config.handleAudience);
   } catch (error) {
+    if (error instanceof TaskHandleError && error.claim === "aud") await refuseOtherOriginsHandle(handle, op, who, keyRing, config, env);
     const code = error instanceof TaskHandleError ? error.code : "ERR_HANDLE_MALFORMED";
     await recordRefusal(env, principal.tenant, who, "handle_invalid", { code, op });
     throw new FollowUpRefused(`handle_invalid:${code}`);
@@ -73,6 +76,28 @@ export async function authorizeFollowUp(
     throw new FollowUpRefused(decision.reason);
   }
   return { claims, taskId: decision.taskId, originHandle: decision.originHandle, status: decision.status, resultAllowed: decision.resultAllowed };
+}
+
+/**
+ * A handle whose `aud` is not this origin's: when it is another configured origin's genuine handle,
+ * it is refused like any unknown task and audited as `origin_mismatch` in its owner's ledger, with
+ * its jti. Any other audience returns, to be audited as `handle_invalid` (ERR_HANDLE_CLAIM).
+ */
+async function refuseOtherOriginsHandle(handle: string, op: TaskOp, who: { tenant: string; clientId: string; subject: string }, keyRing: KeyRing, config: Config, env: WorkerEnv): Promise<void> {
+  const minted = configForAudience(config, readUnverifiedAudience(handle));
+  const claims = minted ? await verifyOwnHandle(handle, keyRing, config.issuer, minted.handleAudience).catch(() => undefined) : undefined;
+  if (!minted || !claims) return;
+  await recordRefusal(env, claims.tenant, who, "origin_mismatch", { op, minted: minted.origin.name, used: config.origin.name }, claims.jti);
+  throw new FollowUpRefused("origin_mismatch");
+}
+
+/** The `aud` a compact JWS names, unverified (it only picks which origin's audience to verify against). */
+function readUnverifiedAudience(handle: string): unknown {
+  try {
+    return (JSON.parse(new TextDecoder().decode(base64url.decode(handle.split(".")[1] ?? ""))) as { aud?: unknown }).aud;
+  } catch {
+    return undefined;
+  }
 }
 
 async function recordRefusal(env: WorkerEnv, tenant: string, who: { tenant: string; clientId: string; subject: string }, reason: DenialReason, detail: unknown, jti?: string): Promise<void> {

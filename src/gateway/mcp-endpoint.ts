@@ -4,7 +4,8 @@ import { spendProof } from "../auth/dpop-replay.js";
 import { authenticateCaller } from "../auth/proof-of-possession.js";
 import { ORIGIN_ASSERTION_HEADER, newTransactionId, signOriginAssertion } from "../proxy/origin-assertion.js";
 import type { Principal } from "../auth/principal.js";
-import { configFor, type Config, type WorkerEnv } from "../config.js";
+import type { Config, WorkerEnv } from "../config.js";
+import { behindOrigin, configForMcpPath } from "./mcp-path.js";
 import { Refusal } from "../errors.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
@@ -54,16 +55,16 @@ async function requireKeyRing(config: Config): Promise<KeyRing> {
 }
 
 /**
- * POST /mcp: authenticate → read once (one revision, one classification) → the route's forward
+ * POST /mcp and /mcp/<origin>: authenticate → read once (one revision, one classification) → the route's forward
  * plan (decide: policy, handle, ledger) → forward re-encoded from the decision → rewrite answers.
  */
 export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
-  const config = configFor(c.env);
+  const config = configForMcpPath(c);
   let requestId: RequestId | null = null;
   try {
     const contentType = c.req.header("content-type") ?? "";
     if (!/^application\/json\b/i.test(contentType)) throw new Refusal("unsupported_media_type");
-    const authenticated = await authenticateCaller(c.req.raw, config, c.env);
+    const authenticated = behindOrigin(await authenticateCaller(c.req.raw, config, c.env), config);
     const body = await readBoundedBody(c.req.raw, config.maxBodyBytes);
     const message = parseClientMessage(body);
     if (message.kind !== "notification") requestId = message.id;
@@ -126,14 +127,14 @@ function withOriginSessionId(headers: Headers, session: BoundSession | undefined
 }
 
 /**
- * GET /mcp (server-initiated SSE stream) and DELETE /mcp (end session): authenticated
+ * GET /mcp[/<origin>] (server-initiated SSE stream) and DELETE (end session): authenticated
  * pass-through with rewriting. No body: the revision is the header's (or the session's), and no
  * routing header is forwarded.
  */
 export async function handleMcpStream(c: Context<AppEnv>): Promise<Response> {
-  const config = configFor(c.env);
+  const config = configForMcpPath(c);
   try {
-    const authenticated = await authenticateCaller(c.req.raw, config, c.env);
+    const authenticated = behindOrigin(await authenticateCaller(c.req.raw, config, c.env), config);
     await spendProof(c.env, authenticated);
     const session = await openSessionOf(c, config, authenticated);
     const principal: Principal = session ? { ...authenticated, session: session.key } : authenticated;

@@ -40,7 +40,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
   const ledger = () => (ledgerStub ??= ledgerFor(scope.env.TASK_LEDGER, principal.tenant));
   const ttlByTask = new Map<string, number>();
   const observed = new Map<string, string>();
-  const ledgerPrincipal = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, session: principal.session };
+  const ledgerPrincipal = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, session: principal.session, ...(principal.origin === undefined ? {} : { origin: principal.origin }) };
   /**
    * The handles this request authorized, by origin id (the follow-up's own task, or the subscribed
    * ones): their client names are known without the ledger, and only they may carry a result payload.
@@ -95,6 +95,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
         issuedAt: now,
         expiresAt: claims.exp * 1000,
         session: principal.session,
+        audience: config.handleAudience,
         ...(scope.creation.txn !== undefined ? { txn: scope.creation.txn } : {}),
         ...(principal.jkt !== undefined ? { jkt: principal.jkt } : {}),
         ...(scope.creation.originSession ? { originSession: scope.creation.originSession } : {}),
@@ -112,7 +113,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
         else unknown.push(taskId);
       }
       if (unknown.length > 0) {
-        const owned = await ledger().ownedHandles(principal.tenant, ledgerPrincipal, unknown);
+        const owned = await ledger().ownedHandles(principal.tenant, ledgerPrincipal, unknown, { audience: config.handleAudience, isDefault: config.origin.isDefault });
         for (const [taskId, { handle, ttlMs, status }] of Object.entries(owned)) {
           handles.set(taskId, handle);
           ttlByTask.set(taskId, ttlMs);
