@@ -105,7 +105,7 @@ export const adminRoutes = new Hono<OperatorEnv>()
     const why = request.reason ?? "admin";
     if ("handle" in request) {
       const claims = await claimsOfOwnHandle(request.handle, configFor(c.env), true);
-      if (!claims) return invalidRequest(c, "handle does not verify with this authority's keys");
+      if (!claims) return invalidRequest(c, "handle does not verify with this authority's keys for any configured origin");
       const operator = await operatorFor(c, claims.tenant, ...roles);
       const result = await ledgerFor(c.env.TASK_LEDGER, claims.tenant).revoke(claims.tenant, { jti: claims.jti }, why, operator.id);
       const cancelled = request.cancel ? await cancelInFlight(c.env, claims.tenant, { jti: claims.jti }, undefined, operator) : undefined;
@@ -132,7 +132,7 @@ export const adminRoutes = new Hono<OperatorEnv>()
     const config = configFor(c.env);
     const parent = await claimsOfOwnHandle(body.value.handle, config);
     const keyRing = await signingKeyRing(config);
-    if (!parent || !keyRing) return invalidRequest(c, "handle does not verify with this authority's keys, or has expired");
+    if (!parent || !keyRing) return invalidRequest(c, "handle does not verify with this authority's keys for any configured origin, or has expired");
     const operator = await operatorFor(c, parent.tenant, "taskward:delegate");
     const result = await delegateHandle(
       { parent, to: { clientId: body.value.to.client_id, subject: body.value.to.sub }, ops: body.value.ops, ttlSeconds: body.value.ttl_seconds, actor: { sub: operator.id } },

@@ -1,3 +1,4 @@
+import { configForAudience, originWithAudience } from "../origins/index.js";
 import type { Config, WorkerEnv } from "../config.js";
 import type { Actor, TaskHandleClaims, TaskOp } from "../handle/claims.js";
 import type { KeyRing } from "../handle/keyring.js";
@@ -31,7 +32,9 @@ export function nestedActor(actor: DelegationRequest["actor"], parent: TaskHandl
  * `ownerMayDelegate`; a delegate only where it also sets `delegatesMayDelegate`.
  */
 export function holderMayDelegate(parent: TaskHandleClaims, config: Config): { ok: true } | { ok: false; message: string } {
-  const rules = policyFor(config.policy, parent.tool);
+  const origin = originWithAudience(config, parent.aud);
+  if (!origin) return { ok: false, message: "The handle's audience is no configured origin" };
+  const rules = policyFor(origin.policy, parent.tool);
   if (!rules.ownerMayDelegate) return { ok: false, message: `Policy does not let owners delegate tasks of tool ${parent.tool}` };
   if (parent.parent !== undefined && !rules.delegatesMayDelegate) {
     return { ok: false, message: `Policy does not let delegates re-delegate tasks of tool ${parent.tool}` };
@@ -44,8 +47,11 @@ export function holderMayDelegate(parent: TaskHandleClaims, config: Config): { o
  * the parent's jti). The ledger re-checks that the parent is live and the child narrower, in one
  * transaction; revoking the parent later voids the child.
  */
-export async function delegateHandle(request: DelegationRequest, keyRing: KeyRing, config: Config, env: WorkerEnv): Promise<DelegationResult> {
+export async function delegateHandle(request: DelegationRequest, keyRing: KeyRing, base: Config, env: WorkerEnv): Promise<DelegationResult> {
   const { parent } = request;
+  // The child is minted for the parent's origin, under that origin's policy.
+  const config = configForAudience(base, parent.aud);
+  if (!config) return { ok: false, reason: "the parent handle's audience is no configured origin" };
   const ops = request.ops ?? parent.ops;
   if (ops.length === 0 || !ops.every((op) => parent.ops.includes(op))) return { ok: false, reason: "ops must be a non-empty subset of the parent's" };
   const now = Math.floor(Date.now() / 1000);
@@ -79,6 +85,7 @@ export async function delegateHandle(request: DelegationRequest, keyRing: KeyRin
     parent: parent.jti,
     actor: request.actor.sub,
     act,
+    audience: config.handleAudience,
   });
   return result.issued ? { ok: true, handle: token, claims } : { ok: false, reason: result.reason };
 }

@@ -11,8 +11,7 @@ import { moduleFor, type RevisionModule } from "../mcp/revisions/index.js";
 import { rulesInForce } from "../policy/task-policy.js";
 import { invalidProof } from "../auth/proof-of-possession.js";
 import { proofBindingDenial } from "../handle/proof-binding.js";
-import { configForAudience } from "../origins/index.js";
-import { base64url } from "jose";
+import { configForAudience, unverifiedAudienceOf } from "../origins/index.js";
 
 export interface AuthorizedFollowUp {
   claims: TaskHandleClaims;
@@ -84,20 +83,11 @@ export async function authorizeFollowUp(
  * its jti. Any other audience returns, to be audited as `handle_invalid` (ERR_HANDLE_CLAIM).
  */
 async function refuseOtherOriginsHandle(handle: string, op: TaskOp, who: { tenant: string; clientId: string; subject: string }, keyRing: KeyRing, config: Config, env: WorkerEnv): Promise<void> {
-  const minted = configForAudience(config, readUnverifiedAudience(handle));
+  const minted = configForAudience(config, unverifiedAudienceOf(handle));
   const claims = minted ? await verifyOwnHandle(handle, keyRing, config.issuer, minted.handleAudience).catch(() => undefined) : undefined;
   if (!minted || !claims) return;
   await recordRefusal(env, claims.tenant, who, "origin_mismatch", { op, minted: minted.origin.name, used: config.origin.name }, claims.jti);
   throw new FollowUpRefused("origin_mismatch");
-}
-
-/** The `aud` a compact JWS names, unverified (it only picks which origin's audience to verify against). */
-function readUnverifiedAudience(handle: string): unknown {
-  try {
-    return (JSON.parse(new TextDecoder().decode(base64url.decode(handle.split(".")[1] ?? ""))) as { aud?: unknown }).aud;
-  } catch {
-    return undefined;
-  }
 }
 
 async function recordRefusal(env: WorkerEnv, tenant: string, who: { tenant: string; clientId: string; subject: string }, reason: DenialReason, detail: unknown, jti?: string): Promise<void> {

@@ -450,7 +450,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       .filter((row) => !seen.has(row.task_id) && seen.add(row.task_id))
       .map((row) => {
         const root = rootOf(row);
-        return { jti: row.jti, taskId: row.task_id, handleJti: root.jti, handle: root.origin_handle ?? root.handle, clientId: root.client_id, subject: root.subject, mcp: row.mcp, status: row.status, originSession: row.session_id };
+        return { jti: row.jti, taskId: row.task_id, handleJti: root.jti, handle: root.origin_handle ?? root.handle, clientId: root.client_id, subject: root.subject, mcp: row.mcp, status: row.status, originSession: row.session_id, audience: root.audience };
       });
     const last = rows.at(-1);
     return { tasks, next: rows.length === limit && last ? `${last.issued_at}:${last.jti}` : null };

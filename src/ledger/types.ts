@@ -163,6 +163,8 @@ export interface InFlightTask {
   mcp: string;
   status: string;
   originSession: string | null;
+  /** The audience of the task's handles (its origin); null on rows from before ORIGINS: the default origin. */
+  audience: string | null;
 }
 
 /** The outcome of one supervisory cancel at the origin. */

@@ -230,3 +230,45 @@ describe("RFC 9728 metadata per resource", () => {
     expect(response.headers.get("www-authenticate")).toContain('resource_metadata="https://taskward.test/.well-known/oauth-protected-resource/mcp/beta"');
   });
 });
+
+describe("operators across origins", () => {
+  it("revoke with cancel finds the origin from the handle's aud and sends the cancel to that origin only", async () => {
+    const identity = who("xo-admin-cancel");
+    const beta = await McpSession.open(identity, "/mcp/beta");
+    const { handle } = await beta.createTask("long_job", { seconds: 30 });
+    const task = await originTaskIdOf(handle);
+    const response = await adminFetch("/revocations", { method: "POST", body: JSON.stringify({ handle, cancel: true }) });
+    const body = (await response.json()) as Record<string, any>;
+    expect(response.status).toBe(200);
+    expect(body.cancellations).toEqual([expect.objectContaining({ task, outcome: "cancelled" })]);
+    const cancelsOf = (received: Array<Record<string, any>>) => received.filter((m) => m.method === "tasks/cancel" && m.taskId === task);
+    expect(cancelsOf(await originReceived("betaOriginUrl"))).toHaveLength(1);
+    expect(cancelsOf(await originReceived("originUrl"))).toHaveLength(0);
+    // The cancel's origin assertion was for beta's audience: beta verified it.
+    expect(cancelsOf(await originReceived("betaOriginUrl"))[0]!.assertion).toMatchObject({ op: "cancel", task });
+    expectTaskNotFound(await beta.request("tasks/get", { taskId: handle }));
+  });
+
+  it("delegation of another origin's handle mints the child for that origin, usable only behind it", async () => {
+    const identity = who("xo-admin-delegate");
+    const beta = await McpSession.open(identity, "/mcp/beta");
+    const { handle } = await beta.createTask("long_job", { seconds: 30 });
+    const response = await adminFetch("/delegations", { method: "POST", body: JSON.stringify({ handle, to: { client_id: "c", sub: "helper" }, ops: ["get"] }) });
+    expect(response.status).toBe(201);
+    const child = ((await response.json()) as { handle: string }).handle;
+    expect(decodeClaims(child).aud).toBe(decodeClaims(handle).aud);
+    const helper = { ...identity, sub: "helper" };
+    expect((await (await McpSession.open(helper, "/mcp/beta")).request("tasks/get", { taskId: child })).reply?.result?.taskId).toBe(child);
+    expectTaskNotFound(await (await McpSession.open(helper, "/mcp")).request("tasks/get", { taskId: child }));
+  });
+
+  it("refuses, with a message saying why, a handle whose audience is no configured origin", async () => {
+    const { handle } = await (await McpSession.open(who("xo-admin-aud"), "/mcp/beta")).createTask("long_job", { seconds: 30 });
+    const [header, , signature] = handle.split(".");
+    const claims = { ...decodeClaims(handle), aud: "https://elsewhere.example/mcp" };
+    const alien = `${header}.${btoa(JSON.stringify(claims)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_")}.${signature}`;
+    const response = await adminFetch("/revocations", { method: "POST", body: JSON.stringify({ handle: alien }) });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { message: string }).message).toContain("for any configured origin");
+  });
+});
