@@ -47,7 +47,7 @@ export async function authorizeFollowUp(
   env: WorkerEnv,
   extras: AuthorizeExtras = {},
 ): Promise<AuthorizedFollowUp> {
-  const who = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, authTime: principal.authTime, session: principal.session };
+  const who = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, authTime: principal.authTime, session: principal.session, ...(principal.origin === undefined ? {} : { origin: principal.origin }) };
   let claims: TaskHandleClaims;
   try {
     claims = await verifyOwnHandle(handle, keyRing, config.issuer, config.handleAudience);
