@@ -3,7 +3,12 @@
  * /mcp; "beta", a second demo origin, at /mcp/beta). A handle is bound to its origin's audience:
  * used behind another origin it answers exactly like an unknown task and is never forwarded.
  */
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { WorkerEnv } from "../../src/config.js";
+import { mintDevToken } from "../../src/auth/dev-issuer.js";
+import { ledgerFor } from "../../src/ledger/ledger-client.js";
+import { testKeyRing } from "../adversarial/support.js";
 import {
   ALICE,
   McpSession,
@@ -212,6 +217,35 @@ describe("per-origin state", () => {
     // long_job is capped at 30 s by the default origin's policy only.
     const { reply } = await beta.createTask("long_job", { seconds: 30 }, 3_600_000);
     expect(reply.reply?.result.task.ttl).toBe(3_600_000);
+  });
+});
+
+describe("per-origin limits and resources", () => {
+  it("creation slots count per origin: exhausting beta's leaves the default origin's untouched (which keeps its old key)", async () => {
+    const tenant = "xo-limits";
+    const ledger = ledgerFor((env as unknown as WorkerEnv).TASK_LEDGER, tenant);
+    const caller = { tenant, clientId: "c", subject: "s" };
+    for (let i = 0; i < 40; i++) expect((await ledger.reserveCreation(tenant, { ...caller, origin: "beta" })).reserved).toBe(true);
+    expect(await ledger.reserveCreation(tenant, { ...caller, origin: "beta" })).toMatchObject({ reserved: false });
+    expect((await ledger.reserveCreation(tenant, caller)).reserved).toBe(true);
+    // Through the edge: the same principal still creates behind /mcp, not behind /mcp/beta.
+    const identity = { tenant, client_id: "c", sub: "s" };
+    const id = `xo-${crypto.randomUUID()}`;
+    const refused = (await (await (await McpSession.open(identity, "/mcp/beta")).post({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "long_job", arguments: { seconds: 30 }, task: { ttl: 60_000 } } })).json()) as Record<string, any>;
+    expect(refused.error?.code).toBe(-32029);
+    expect((await everyOriginReceived()).some((m) => m.id === id)).toBe(false);
+    expect((await (await McpSession.open(identity, "/mcp")).createTask("slow_echo", { text: "x", delayMs: 0 })).handle).toMatch(/\./);
+  });
+
+  it("a caller token for /mcp/beta's resource works there only; one for /mcp works at every origin path", async () => {
+    const betaToken = (await mintDevToken({ tenant: "xo-aud-token", client_id: "c", sub: "s" }, await testKeyRing(), "https://taskward.test", "https://taskward.test/mcp/beta")).token;
+    const ping = (path: string, token: string) =>
+      worker().fetch(`https://taskward.test${path}`, { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${token}`, "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientInfo": { name: "t", version: "0" }, "io.modelcontextprotocol/clientCapabilities": {} } } }) });
+    expect((await ping("/mcp/beta", betaToken)).status).toBe(200);
+    expect((await ping("/mcp", betaToken)).status).toBe(401);
+    expect((await ping("/mcp/main", betaToken)).status).toBe(401);
+    const authorityToken = await devToken(who("xo-aud-token"));
+    for (const path of ["/mcp", "/mcp/main", "/mcp/beta"]) expect((await ping(path, authorityToken)).status).toBe(200);
   });
 });
 
