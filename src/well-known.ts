@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { configFor, type Config } from "./config.js";
-import { configAt, originNamed } from "./origins/index.js";
+import { configAt, originNamed, unknownOrigin } from "./origins/index.js";
 import type { AppEnv } from "./gateway/mcp-endpoint.js";
 import { signingKeyRing } from "./handle/signing-keys.js";
 import { devIssuerUrl } from "./auth/dev-issuer.js";
@@ -18,7 +18,10 @@ export const wellKnownRoutes = new Hono<AppEnv>()
   .get("/oauth-protected-resource/mcp/:origin", (c) => {
     const base = configFor(c.env);
     const origin = originNamed(base, c.req.param("origin"));
-    if (!origin) return c.json({ error: "unknown_origin", message: `No origin named ${JSON.stringify(c.req.param("origin"))} is configured` }, 404);
+    if (!origin) {
+      const refusal = unknownOrigin(c.req.param("origin"));
+      return c.json({ error: refusal.code, message: refusal.wireMessage }, 404);
+    }
     return c.json(protectedResourceMetadata(configAt(base, { origin, named: true })));
   })
   .get("/oauth-protected-resource/*", (c) => c.json(protectedResourceMetadata(configFor(c.env))))

@@ -1,15 +1,14 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { Principal } from "../auth/principal.js";
 import { configFor, type Config } from "../config.js";
-import { Refusal } from "../errors.js";
-import { configAt, originNamed } from "../origins/index.js";
+import { configAt, originNamed, unknownOrigin } from "../origins/index.js";
 import type { AppEnv } from "./mcp-endpoint.js";
 
 /** /mcp/<name> for a name no origin has: 404 before authentication, nothing forwarded. */
 export const requireKnownOrigin: MiddlewareHandler<AppEnv> = async (c, next) => {
   const name = c.req.param("origin") ?? "";
   if (!originNamed(configFor(c.env), name)) {
-    const refusal = new Refusal("unknown_origin", name, `No origin named ${JSON.stringify(name)} is configured`);
+    const refusal = unknownOrigin(name);
     return c.json({ error: refusal.code, message: refusal.wireMessage }, 404);
   }
   await next();

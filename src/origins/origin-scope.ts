@@ -1,4 +1,5 @@
 import type { Config } from "../config.js";
+import { Refusal } from "../errors.js";
 import type { OriginConfig } from "./parse-origins.js";
 
 /** The MCP endpoint path a request came in on: /mcp (the default origin) or /mcp/<name>. */
@@ -39,6 +40,11 @@ export function configAt(config: Config, path: McpPath): Config {
 export function callerTokenAudiences(config: Config): string[] {
   const authority = `${config.issuer}/mcp`;
   return config.resource === authority ? [authority] : [config.resource, authority];
+}
+
+/** /mcp/<name> (or its metadata) for a name no origin has: said plainly, it names nothing secret. */
+export function unknownOrigin(name: string): Refusal {
+  return new Refusal("unknown_origin", name, `No origin named ${JSON.stringify(name)} is configured`);
 }
 
 /** The origin served at /mcp/<name>, or undefined. */
