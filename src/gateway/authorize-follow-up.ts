@@ -5,7 +5,8 @@ import type { TaskHandleClaims, TaskOp } from "../handle/claims.js";
 import { TaskHandleError } from "../handle/errors.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { verifyOwnHandle } from "../handle/verify-cached.js";
-import { ledgerFor } from "../ledger/ledger-client.js";
+import { ledgerFor, shardLedger } from "../ledger/ledger-client.js";
+import { shardOfHandle } from "../ledger/shards.js";
 import type { AuthorizeExtras, DenialReason } from "../ledger/types.js";
 import { moduleFor, type RevisionModule } from "../mcp/revisions/index.js";
 import { rulesInForce } from "../policy/task-policy.js";
@@ -32,8 +33,8 @@ export class FollowUpRefused extends Refusal {
 }
 
 /**
- * Verifies the handle, then asks the owning tenant's ledger to decide and audit — one round trip.
- * Handles that fail verification are audited in the caller's own ledger. A ledger failure
+ * Verifies the handle, then asks the ledger shard it names (of the owning tenant) to decide and
+ * audit — one round trip. Handles that fail verification are audited in shard 0 of the caller's ledger. A ledger failure
  * rejects with `ledger_unavailable` (see ledgerFor): the call is refused, never forwarded.
  */
 export async function authorizeFollowUp(
@@ -55,17 +56,24 @@ export async function authorizeFollowUp(
     await recordRefusal(env, principal.tenant, who, "handle_invalid", { code, op });
     throw new FollowUpRefused(`handle_invalid:${code}`);
   }
+  const shard = shardOfHandle(config.ledgerShards, claims);
+  if (shard === undefined) {
+    // A shard the tenant no longer has: no revocation reaches it any more, so it opens nothing.
+    await recordRefusal(env, claims.tenant, who, "unknown_handle", { op, shard: claims.shd }, claims.jti);
+    throw new FollowUpRefused("unknown_shard");
+  }
   if (!module.servesHandleOf(moduleFor(claims.mcp), op)) {
-    await recordRefusal(env, claims.tenant, who, "operation_not_allowed", { op, minted: claims.mcp, used: module.name }, claims.jti);
+    await recordRefusal(env, claims.tenant, who, "operation_not_allowed", { op, minted: claims.mcp, used: module.name }, claims.jti, shard);
     throw new FollowUpRefused("revision_mismatch");
   }
   const unbound = proofBindingDenial(claims, principal);
   if (unbound) {
-    await recordRefusal(env, claims.tenant, who, unbound, { op }, claims.jti);
+    await recordRefusal(env, claims.tenant, who, unbound, { op }, claims.jti, shard);
     throw new FollowUpRefused(unbound);
   }
   const rules = rulesInForce(config.policy, config.policyVersion, config.maxTaskTtlSeconds, claims.tool);
-  const decision = await ledgerFor(env.TASK_LEDGER, claims.tenant).authorize(claims.tenant, claims.jti, op, who, claims.task, { ...extras, rules });
+  // The handle names its shard: still exactly one ledger round trip.
+  const decision = await shardLedger(env, claims.tenant, shard).authorize(claims.tenant, claims.jti, op, who, claims.task, { ...extras, rules });
   if (!decision.allowed) {
     if (decision.reason === "dpop_replay") throw invalidProof("the proof's jti was already used (replay)");
     if (decision.reason === "step_up_required") throw stepUpRefusal(decision.maxAuthAgeSeconds, principal.authTime === undefined);
@@ -75,8 +83,8 @@ export async function authorizeFollowUp(
   return { claims, taskId: decision.taskId, originHandle: decision.originHandle, status: decision.status, resultAllowed: decision.resultAllowed };
 }
 
-async function recordRefusal(env: WorkerEnv, tenant: string, who: { tenant: string; clientId: string; subject: string }, reason: DenialReason, detail: unknown, jti?: string): Promise<void> {
-  const { retryAfterSeconds } = await ledgerFor(env.TASK_LEDGER, tenant).recordRefusal(tenant, who, reason, detail, jti);
+async function recordRefusal(env: WorkerEnv, tenant: string, who: { tenant: string; clientId: string; subject: string }, reason: DenialReason, detail: unknown, jti?: string, shard = 0): Promise<void> {
+  const { retryAfterSeconds } = await ledgerFor(env.TASK_LEDGER, tenant, shard).recordRefusal(tenant, who, reason, detail, jti);
   if (retryAfterSeconds > 0) throw rateLimitRefusal(retryAfterSeconds);
 }
 
