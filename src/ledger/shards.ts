@@ -17,8 +17,9 @@ export class ShardConfigError extends Error {
   override readonly name = "ShardConfigError";
 }
 
+/** A count: from LEDGER_SHARDS a string of digits, in LEDGER_SHARDS_BY_TENANT a JSON number. */
 function shardCount(name: string, value: unknown): number {
-  const parsed = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+  const parsed = typeof value === "string" && name === "LEDGER_SHARDS" && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof parsed !== "number" || !Number.isInteger(parsed) || parsed < 1 || parsed > MAX_LEDGER_SHARDS) {
     throw new ShardConfigError(`${name} must be an integer from 1 to ${MAX_LEDGER_SHARDS}, got ${JSON.stringify(value)}`);
   }
