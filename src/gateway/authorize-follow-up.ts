@@ -6,7 +6,8 @@ import { TaskHandleError } from "../handle/errors.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { verifyOwnHandle } from "../handle/verify-cached.js";
 import { ledgerFor, shardLedger } from "../ledger/ledger-client.js";
-import { shardOfHandle } from "../ledger/shards.js";
+import { shardForKey, shardOfHandle } from "../ledger/shards.js";
+import { spendProof } from "../auth/dpop-replay.js";
 import type { AuthorizeExtras, DenialReason } from "../ledger/types.js";
 import { moduleFor, type RevisionModule } from "../mcp/revisions/index.js";
 import { rulesInForce } from "../policy/task-policy.js";
@@ -72,8 +73,13 @@ export async function authorizeFollowUp(
     throw new FollowUpRefused(unbound);
   }
   const rules = rulesInForce(config.policy, config.policyVersion, config.maxTaskTtlSeconds, claims.tool);
-  // The handle names its shard: still exactly one ledger round trip.
-  const decision = await shardLedger(env, claims.tenant, shard).authorize(claims.tenant, claims.jti, op, who, claims.task, { ...extras, rules });
+  // A proof is spent where its key's proofs are: in this decision when that is the handle's shard
+  // (a key-bound handle always is), else first, in a call of its own, so no shard accepts a replay.
+  const { proof, ...rest } = extras;
+  const proofHere = proof !== undefined && principal.jkt !== undefined && claims.tenant === principal.tenant && shardForKey(config.ledgerShards, principal.tenant, principal.jkt) === shard;
+  if (proof !== undefined && !proofHere) await spendProof(env, principal);
+  // The handle names its shard: one ledger round trip (two only for a proof spent elsewhere).
+  const decision = await shardLedger(env, claims.tenant, shard).authorize(claims.tenant, claims.jti, op, who, claims.task, { ...rest, ...(proofHere ? { proof } : {}), rules });
   if (!decision.allowed) {
     if (decision.reason === "dpop_replay") throw invalidProof("the proof's jti was already used (replay)");
     if (decision.reason === "step_up_required") throw stepUpRefusal(decision.maxAuthAgeSeconds, principal.authTime === undefined);

@@ -8,7 +8,7 @@ import { sealCursor } from "../handle/cursor.js";
 import { shardLedger } from "../ledger/ledger-client.js";
 import type { DurableObjectLocationHintName } from "../ledger/placement.js";
 import { onEveryShard } from "../ledger/shard-fan-out.js";
-import { shardForNewHandle, shardOfHandle } from "../ledger/shards.js";
+import { shardForKey, shardForNewHandle, shardOfHandle } from "../ledger/shards.js";
 import type { CreatedTask, TaskIdMapper } from "../mcp/rewrite.js";
 import type { RevisionModule } from "../mcp/revisions/index.js";
 import type { AuthorizedSubscription } from "./authorize-follow-up.js";
@@ -69,7 +69,8 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
       const ttlMs = effectiveTtlMs(task.ttlMs, ttlCapSeconds(rules, config.maxTaskTtlSeconds));
       const now = Date.now();
       const { callerRegion } = scope.creation;
-      const shard = shardForNewHandle(config.ledgerShards, principal.tenant, callerRegion);
+      // A key-bound handle lives where its key's proofs are spent (one round trip per follow-up); any other is spread.
+      const shard = principal.jkt !== undefined ? shardForKey(config.ledgerShards, principal.tenant, principal.jkt) : shardForNewHandle(config.ledgerShards, principal.tenant, callerRegion);
       const grant = {
         sub: principal.subject,
         tenant: principal.tenant,

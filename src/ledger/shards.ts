@@ -100,3 +100,15 @@ export function shardOfHandle(config: ShardConfig, claims: { tenant: string; shd
   const shard = claims.shd ?? 0;
   return shard < shardCountFor(config, claims.tenant) ? shard : undefined;
 }
+
+/**
+ * The shard that keeps the DPoP replay cache of one proof key (`jkt`): every proof of a key is
+ * spent in the same shard, so a proof replayed with a handle of another shard is still seen. A
+ * handle bound to that key (`cnf.jkt`) is recorded in that shard too, so its follow-ups stay one
+ * round trip. FNV-1a over the thumbprint (itself a SHA-256) spreads keys evenly.
+ */
+export function shardForKey(config: ShardConfig, tenant: string, jkt: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < jkt.length; i++) hash = Math.imul(hash ^ jkt.charCodeAt(i), 0x01000193) >>> 0;
+  return hash % shardCountFor(config, tenant);
+}
