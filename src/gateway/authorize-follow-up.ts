@@ -5,7 +5,7 @@ import type { TaskHandleClaims, TaskOp } from "../handle/claims.js";
 import { TaskHandleError } from "../handle/errors.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { verifyOwnHandle } from "../handle/verify-cached.js";
-import { ledgerFor, shardLedger } from "../ledger/ledger-client.js";
+import { shardLedger } from "../ledger/ledger-client.js";
 import { shardForKey, shardOfHandle } from "../ledger/shards.js";
 import { spendProof } from "../auth/dpop-replay.js";
 import type { AuthorizeExtras, DenialReason } from "../ledger/types.js";
@@ -90,7 +90,7 @@ export async function authorizeFollowUp(
 }
 
 async function recordRefusal(env: WorkerEnv, tenant: string, who: { tenant: string; clientId: string; subject: string }, reason: DenialReason, detail: unknown, jti?: string, shard = 0): Promise<void> {
-  const { retryAfterSeconds } = await ledgerFor(env.TASK_LEDGER, tenant, shard).recordRefusal(tenant, who, reason, detail, jti);
+  const { retryAfterSeconds } = await shardLedger(env, tenant, shard).recordRefusal(tenant, who, reason, detail, jti);
   if (retryAfterSeconds > 0) throw rateLimitRefusal(retryAfterSeconds);
 }
 
