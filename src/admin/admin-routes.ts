@@ -220,7 +220,7 @@ export const adminRoutes = new Hono<OperatorEnv>()
     const broken = answers.find(({ value }) => !value.valid);
     const shards = answers.map(({ shard, value }) => ({ shard, ...value }));
     return c.json({
-      ...(broken ? { ...broken.value, shard: broken.shard } : answers[0]!.value),
+      ...(broken ? { ...broken.value, ...(answers.length > 1 ? { shard: broken.shard } : {}) } : answers[0]!.value),
       valid: broken === undefined,
       events: answers.reduce((sum, { value }) => sum + value.events, 0),
       checkpoints: answers.reduce((sum, { value }) => sum + value.checkpoints, 0),
