@@ -268,6 +268,19 @@ describe("sharded ledgers: a shard that cannot be reached", () => {
     // A client/subject revocation too, and a tasks/list of the tenant's caller.
     expect((await adminThrough(faulty, "/revocations", { method: "POST", body: JSON.stringify({ tenant, sub: "f" }) })).status).toBe(503);
 
+    // tasks/list of the tenant's caller fails closed: no partial list from the shards that answered.
+    const listId = `shard-list-down-${crypto.randomUUID()}`;
+    const ctx = createExecutionContext();
+    const listed = await createApp().fetch(
+      new Request("https://taskward.test/mcp", { method: "POST", headers: session.headers(), body: JSON.stringify({ jsonrpc: "2.0", id: listId, method: "tasks/list", params: {} }) }),
+      faulty,
+      ctx,
+    );
+    const text = await listed.text();
+    await waitOnExecutionContext(ctx);
+    expect(text).toContain(`"error":{"code":-32603,"message":"1 of 4 ledger shards of tenant ${tenant} could not be reached (shards 2); the operation is not reported done: retry"}`);
+    for (const handle of handles) expect(text).not.toContain(handle);
+
     const retried = await revoke({ tenant, scope: "tenant" });
     expect(retried.status).toBe(200);
     for (const handle of handles) expect((await pollOnce(session, handle, true)).allowed).toBe(false);
