@@ -77,7 +77,7 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
     const context: RouteContext = { env: c.env, config, principal, revision, txn, ...(session ? { originSession: session.originSessionId } : {}), callerRegion: locationHintFor(c.req.raw.cf as RequestRegion | undefined), keyRing: () => requireKeyRing(config), waitUntil: (p) => c.executionCtx.waitUntil(p) };
     const plan = await planRoute(context, classified);
     const forwardAndRelay = async (): Promise<Response> => {
-      // A follow-up spent its DPoP proof inside authorize; every other call spends it here, before forwarding.
+      // A follow-up spent its DPoP proof while it was authorized (authorizeFollowUp); every other call spends it here, before forwarding.
       if (classified.route !== "follow-up") await spendProof(c.env, principal);
       const forwardedBody = JSON.stringify(plan.message.raw);
       const headers = withOriginSessionId(
