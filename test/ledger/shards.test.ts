@@ -326,3 +326,51 @@ describe("sharded ledgers: forwarded copies", () => {
     expect(decodeClaims(entry!.handle!).shd).toBe(shardOf(handle));
   });
 });
+
+describe("sharded ledgers: placement by the creating request's region", () => {
+  it("records a European caller's task in a shard pinned to weur and obtains its stub with that hint; an unpinned shard gets the caller's own", async () => {
+    const tenant = "shard-admin";
+    const session = await McpSession.open({ tenant, client_id: "c", sub: "traveller" });
+    const requested: Array<{ name: string; locationHint: unknown }> = [];
+    const namespace = workerEnv.TASK_LEDGER;
+    const names = new Map([0, 1, 2, 3].map((shard) => [namespace.idFromName(shardObjectName(tenant, shard)).toString(), shard]));
+    const recording = new Proxy(namespace, {
+      get(target, property) {
+        if (property === "get") {
+          return (id: DurableObjectId, options?: DurableObjectNamespaceGetDurableObjectOptions) => {
+            if (names.has(id.toString())) requested.push({ name: `shard ${names.get(id.toString())}`, locationHint: options?.locationHint });
+            return target.get(id, options);
+          };
+        }
+        const value = (target as unknown as Record<string | symbol, unknown>)[property];
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const placed = { ...workerEnv, TASK_LEDGER: recording, LEDGER_SHARD_LOCATIONS: JSON.stringify({ 1: "weur", 3: "weur" }) } as unknown as WorkerEnv;
+    const create = async (cf: Record<string, string>) => {
+      requested.length = 0;
+      const id = `shard-placed-${crypto.randomUUID()}`;
+      const body = JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "slow_echo", arguments: { text: "here", delayMs: 30_000 }, task: { ttl: 60_000 } } });
+      const ctx = createExecutionContext();
+      const response = await createApp().fetch(new Request("https://taskward.test/mcp", { method: "POST", headers: session.headers(), body, cf } as RequestInit), placed, ctx);
+      const reply = (await readReply(response, id)).reply;
+      await waitOnExecutionContext(ctx);
+      const handle = reply?.result?.task?.taskId as string;
+      expect(typeof handle).toBe("string");
+      return { shard: shardOf(handle), requested: [...requested] };
+    };
+    for (let i = 0; i < 4; i++) {
+      const paris = await create({ continent: "EU", country: "FR", longitude: "2.35" });
+      expect([1, 3]).toContain(paris.shard);
+      expect(paris.requested).toContainEqual({ name: `shard ${paris.shard}`, locationHint: "weur" });
+    }
+    // No shard is pinned to apac: any shard; an unpinned one is obtained with the caller's hint, a pinned one with its pin.
+    const shards = new Set<number>();
+    for (let i = 0; i < 8; i++) {
+      const tokyo = await create({ continent: "AS", country: "JP", longitude: "139.7" });
+      shards.add(tokyo.shard);
+      expect(tokyo.requested).toContainEqual({ name: `shard ${tokyo.shard}`, locationHint: tokyo.shard === 1 || tokyo.shard === 3 ? "weur" : "apac" });
+    }
+    expect(shards).toEqual(new Set([0, 1, 2, 3]));
+  });
+});
