@@ -209,7 +209,7 @@ export const adminRoutes = new Hono<OperatorEnv>()
     if (last && events.length === limit) headers["audit-next-cursor"] = String(last.seq);
     if (anchor) headers["audit-anchor"] = `${anchor.seq}:${anchor.prevHash}`;
     if (anchorCheckpoint) headers["audit-anchor-checkpoint"] = anchorCheckpoint;
-    const lines = events.map((e) => JSON.stringify(format === "ocsf" ? toOcsf(e, tenant) : e));
+    const lines = events.map((e) => JSON.stringify(format === "ocsf" ? toOcsf(e, tenant, shard) : e));
     return c.body(lines.join("\n") + (events.length ? "\n" : ""), 200, headers);
   })
   .get("/tenants/:tenant/audit/verify", async (c) => {

@@ -112,3 +112,14 @@ export function shardForKey(config: ShardConfig, tenant: string, jkt: string): n
   for (let i = 0; i < jkt.length; i++) hash = Math.imul(hash ^ jkt.charCodeAt(i), 0x01000193) >>> 0;
   return hash % shardCountFor(config, tenant);
 }
+
+/** The shard an object serves, read from its own name (`ctx.id.name`, as `shardObjectName` made it); 0 when it has none. */
+export function shardOfObjectName(name: string | undefined): number {
+  const match = name === undefined ? null : /#shard:(\d{1,2})$/.exec(name);
+  return match ? Number(match[1]) : 0;
+}
+
+/** How a shard's audit events are told apart from other shards' outside the chain (SIEM ids, archive keys): nothing for shard 0. */
+export function shardSuffix(shard: number): string {
+  return shard === 0 ? "" : `#shard:${shard}`;
+}

@@ -11,6 +11,7 @@ import { signingKeyRing } from "../handle/signing-keys.js";
 import { LEDGER_ADDED_COLUMNS, LEDGER_SCHEMA } from "./schema.js";
 import { rulesInForce, type RulesInForce } from "../policy/task-policy.js";
 import { AuditShipper } from "../siem/audit-shipper.js";
+import { shardOfObjectName } from "./shards.js";
 import {
   TERMINAL_STATUSES,
   type ApiKeyRecord,
@@ -592,7 +593,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   private auditShipper(): AuditShipper | null {
     if (this.shipper === undefined) {
       const queue = configFor(this.env).siemQueue ? this.env.AUDIT_QUEUE : undefined;
-      this.shipper = queue ? new AuditShipper(this.sql, queue, () => this.tenantOf()) : null;
+      this.shipper = queue ? new AuditShipper(this.sql, queue, () => this.tenantOf(), shardOfObjectName(this.ctx.id.name)) : null;
     }
     return this.shipper;
   }
