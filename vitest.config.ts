@@ -20,6 +20,8 @@ const BETA_TASK_POLICY = {
     summarize: { taskSupport: "forbidden" },
   },
 };
+/** Tenants whose ledgers the shard tests split over 4 objects (test/ledger/shards.test.ts); every other tenant keeps one. */
+const TEST_SHARDED_TENANTS = ["shard-revoke-tenant", "shard-revoke-client", "shard-revoke-subject", "shard-list", "shard-fault", "shard-legacy", "shard-admin", "shard-cli", "shard-dpop", "siem-shards"];
 
 /** The Worker in workerd with the test bindings; `extra` turns features on for one project. */
 function workerdPlugin(extra: Record<string, string> = {}) {
@@ -45,6 +47,7 @@ function workerdPlugin(extra: Record<string, string> = {}) {
         ]),
         // Compatibility mode on: the suite's origin log identifies forwarded follow-ups by their handle.
         FORWARD_TASK_HANDLE_HEADER: "true",
+        LEDGER_SHARDS_BY_TENANT: JSON.stringify(Object.fromEntries(TEST_SHARDED_TENANTS.map((tenant) => [tenant, 4]))),
         ...extra,
       },
     },

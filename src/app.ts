@@ -37,7 +37,9 @@ export function createApp(): Hono<AppEnv> {
     if (error instanceof Refusal) {
       // Operator and token endpoints speak plain JSON errors; the MCP endpoint speaks JSON-RPC.
       if (/^\/mcp(\/[^/]+)?$/.test(new URL(c.req.url).pathname)) return refusalResponse(error, null, undefined);
-      return c.json({ error: error.code, message: error.wireMessage }, error.status as 400, error.headers);
+      // A tenant-wide operation that some ledger shards failed also says how many, for retrying tools.
+      const shards = error.code === "ledger_unavailable" && typeof error.data === "object" ? error.data : {};
+      return c.json({ error: error.code, message: error.wireMessage, ...shards }, error.status as 400, error.headers);
     }
     console.error("taskward internal error", error);
     return c.json({ error: "internal_error", message: "Internal error" }, 500);

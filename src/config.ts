@@ -6,6 +6,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { parseTaskPolicy, type TaskPolicy } from "./policy/task-policy.js";
 import { parseOrigins, type OriginConfig } from "./origins/index.js";
+import { parseShardConfig, ShardConfigError, type ShardConfig } from "./ledger/shards.js";
 
 /** Bindings from wrangler.toml plus the secrets `wrangler types` cannot see. */
 export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN" | "SIEM_QUEUE" | "AUDIT_QUEUE" | "AUDIT_ARCHIVE"> {
@@ -37,6 +38,10 @@ export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN" | "SI
   SIEM_QUEUE?: string;
   AUDIT_QUEUE?: Queue<AuditShipment>;
   AUDIT_ARCHIVE?: R2Bucket;
+  /** Ledger shards per tenant (1-64, default 1), per-tenant overrides (JSON), shard placement (JSON); see src/ledger/shards.ts. */
+  LEDGER_SHARDS?: string;
+  LEDGER_SHARDS_BY_TENANT?: string;
+  LEDGER_SHARD_LOCATIONS?: string;
 }
 
 /** One authorization server whose access tokens taskward accepts. */
@@ -91,6 +96,8 @@ export interface Config {
   /** Names the policy in force (`origin`'s policy and MAX_TASK_TTL_SECONDS); recorded with each decision. */
   policyVersion: string;
   ledgerLimits: LedgerLimits;
+  /** How many ledger objects each tenant's handles spread over, and where shards are placed. */
+  ledgerShards: ShardConfig;
   /** RFC 9449: how far a proof's `iat` may lie from now; whether every caller must prove possession. */
   dpop: { maxSkewSeconds: number; boundTokensRequired: boolean };
   /** Lifetime of the per-call origin assertion (seconds). */
@@ -224,6 +231,7 @@ export function parseConfig(env: WorkerEnv): Config {
       auditRetentionMs: retentionDays === undefined ? undefined : retentionDays * 86_400_000,
       auditCheckpointMs: positiveInteger("AUDIT_CHECKPOINT_SECONDS", env.AUDIT_CHECKPOINT_SECONDS, 3600) * 1000,
     },
+    ledgerShards: shardConfig(env),
     dpop: {
       maxSkewSeconds: positiveInteger("DPOP_MAX_SKEW_SECONDS", env.DPOP_MAX_SKEW_SECONDS, 300),
       boundTokensRequired: booleanFlag("DPOP_BOUND_ACCESS_TOKENS_REQUIRED", env.DPOP_BOUND_ACCESS_TOKENS_REQUIRED),
@@ -232,6 +240,14 @@ export function parseConfig(env: WorkerEnv): Config {
     forwardTaskHandleHeader: booleanFlag("FORWARD_TASK_HANDLE_HEADER", env.FORWARD_TASK_HANDLE_HEADER),
     siemQueue,
   };
+}
+
+function shardConfig(env: WorkerEnv): ShardConfig {
+  try {
+    return parseShardConfig(env.LEDGER_SHARDS, env.LEDGER_SHARDS_BY_TENANT, env.LEDGER_SHARD_LOCATIONS);
+  } catch (error) {
+    throw error instanceof ShardConfigError ? new ConfigError(error.message) : error;
+  }
 }
 
 /** The first 64 bits of SHA-256 over the parsed policy: equal policies, equal versions. */

@@ -3,7 +3,7 @@ import type { Config, WorkerEnv } from "../config.js";
 import type { Actor, TaskHandleClaims, TaskOp } from "../handle/claims.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { mintHandle } from "../handle/mint.js";
-import { ledgerFor } from "../ledger/ledger-client.js";
+import { handleLedger } from "../ledger/ledger-client.js";
 import { policyFor } from "../policy/task-policy.js";
 
 export interface DelegationRequest {
@@ -57,12 +57,14 @@ export async function delegateHandle(request: DelegationRequest, keyRing: KeyRin
   const now = Math.floor(Date.now() / 1000);
   const exp = Math.min(parent.exp, request.ttlSeconds ? now + request.ttlSeconds : parent.exp);
   if (exp <= now) return { ok: false, reason: "the parent handle has expired" };
-  const ledger = ledgerFor(env.TASK_LEDGER, parent.tenant);
+  // The child lives in its parent's shard: the ledger checks the parent in the same transaction.
+  const ledger = handleLedger(env, parent);
+  if (!ledger) return { ok: false, reason: "parent handle unknown" };
   // Client handles name no origin task; the ledger knows it.
   const taskId = parent.task ?? (await ledger.task(parent.tenant, parent.jti))?.taskId;
   if (taskId === undefined) return { ok: false, reason: "parent handle unknown" };
   const act = nestedActor(request.actor, parent);
-  const grant = { sub: request.to.subject, tenant: parent.tenant, client_id: request.to.clientId, tool: parent.tool, ops, mcp: parent.mcp, exp, act, parent: parent.jti };
+  const grant = { sub: request.to.subject, tenant: parent.tenant, client_id: request.to.clientId, tool: parent.tool, ops, mcp: parent.mcp, exp, act, parent: parent.jti, ...(parent.shd ? { shd: parent.shd } : {}) };
   const context = { keyRing, issuer: config.issuer, audience: config.handleAudience };
   const { token, claims } = await mintHandle(grant, context);
   const { token: originHandle } = await mintHandle({ ...grant, jti: claims.jti, task: taskId }, context);

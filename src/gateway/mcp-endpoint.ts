@@ -23,7 +23,8 @@ import { readRequest } from "./read-request.js";
 import { planRoute, type RouteContext } from "./routes/index.js";
 import { taskIdMapperFor } from "./task-id-mapper.js";
 import { openClientSession, withClientSessionId, type BoundSession } from "./session.js";
-import { ledgerFor } from "../ledger/ledger-client.js";
+import { locationHintFor, type RequestRegion } from "../ledger/placement.js";
+import { onEveryShard } from "../ledger/shard-fan-out.js";
 
 export type AppEnv = { Bindings: WorkerEnv };
 
@@ -74,10 +75,10 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
     const { revision, classified } = readRequest(c.req.raw.headers, message, session?.revision);
     // Shared by the decision's audit event and the origin assertion.
     const txn = newTransactionId();
-    const context: RouteContext = { env: c.env, config, principal, revision, txn, ...(session ? { originSession: session.originSessionId } : {}), keyRing: () => requireKeyRing(config), waitUntil: (p) => c.executionCtx.waitUntil(p) };
+    const context: RouteContext = { env: c.env, config, principal, revision, txn, ...(session ? { originSession: session.originSessionId } : {}), callerRegion: locationHintFor(c.req.raw.cf as RequestRegion | undefined), keyRing: () => requireKeyRing(config), waitUntil: (p) => c.executionCtx.waitUntil(p) };
     const plan = await planRoute(context, classified);
     const forwardAndRelay = async (): Promise<Response> => {
-      // A follow-up spent its DPoP proof inside authorize; every other call spends it here, before forwarding.
+      // A follow-up spent its DPoP proof while it was authorized (authorizeFollowUp); every other call spends it here, before forwarding.
       if (classified.route !== "follow-up") await spendProof(c.env, principal);
       const forwardedBody = JSON.stringify(plan.message.raw);
       const headers = withOriginSessionId(
@@ -147,7 +148,7 @@ export async function handleMcpStream(c: Context<AppEnv>): Promise<Response> {
     const forwarded = await forwardToOrigin(config.originUrl, { method: c.req.method, headers: withOriginSessionId(streamRequestHeaders(c.req.raw.headers, decision.version, lastEventId), session) });
     if (c.req.method === "DELETE" && session && forwarded.ok) {
       // Handles that policy bound to this session die with it, before the client hears it ended.
-      await ledgerFor(c.env.TASK_LEDGER, principal.tenant).revokeSessionHandles(principal.tenant, session.key, `session:${principal.subject}`);
+      await onEveryShard(c.env, principal.tenant, (ledger) => ledger.revokeSessionHandles(principal.tenant, session.key, `session:${principal.subject}`));
     }
     const origin = await withClientSessionId(forwarded, { inbound: session, principal });
     const mapper = taskIdMapperFor({ env: c.env, config, principal, waitUntil: (p) => c.executionCtx.waitUntil(p) });

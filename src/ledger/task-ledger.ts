@@ -12,6 +12,7 @@ import { LEDGER_ADDED_COLUMNS, LEDGER_SCHEMA } from "./schema.js";
 import { rulesInForce, type RulesInForce } from "../policy/task-policy.js";
 import { AuditShipper } from "../siem/audit-shipper.js";
 import { originWithAudience } from "../origins/index.js";
+import { shardOfObjectName } from "./shards.js";
 import {
   TERMINAL_STATUSES,
   type ApiKeyRecord,
@@ -600,7 +601,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   private auditShipper(): AuditShipper | null {
     if (this.shipper === undefined) {
       const queue = configFor(this.env).siemQueue ? this.env.AUDIT_QUEUE : undefined;
-      this.shipper = queue ? new AuditShipper(this.sql, queue, () => this.tenantOf()) : null;
+      this.shipper = queue ? new AuditShipper(this.sql, queue, () => this.tenantOf(), shardOfObjectName(this.ctx.id.name)) : null;
     }
     return this.shipper;
   }
