@@ -2,13 +2,20 @@
  * Fixed-window counters per key, stored in the Durable Object's SQLite (`rate_windows`): the
  * object is the single writer for its tenant, so counts are exact, and they survive eviction
  * and restarts (an in-memory count would reset to "allow" whenever the object is evicted).
+ * With `countInMemory`, a window is written when it opens and when it reaches its limit, and
+ * counted in memory in between: a restart can forget at most the counts below the limit of
+ * the windows then open, never that a limit was reached.
  */
 export class RateLimiter {
+  /** This instance's counts (countInMemory): ahead of storage between the window's first action and its limit. */
+  private readonly windows = new Map<string, { window_start: number; count: number }>();
+
   constructor(
     private readonly sql: SqlStorage,
     /** Which limit this is ("creation", "refusal"): one table holds them all. */
     private readonly kind: string,
     private readonly windowMs = 60_000,
+    private readonly countInMemory = false,
   ) {}
 
   /** Seconds until `key` may act again, or 0 if it is under `limit` in the current window. */
@@ -17,11 +24,12 @@ export class RateLimiter {
     return window && window.count >= limit ? Math.max(1, Math.ceil((window.window_start + this.windowMs - now) / 1000)) : 0;
   }
 
-  /** Counts one action of `key`; returns the start of the window it was counted in (to release it). */
-  record(key: string, now = Date.now()): number {
+  /** Counts one action of `key`; returns the start of the window it was counted in (to release it). `limit` is the one `retryAfter` checks. */
+  record(key: string, now = Date.now(), limit = Number.POSITIVE_INFINITY): number {
     const window = this.current(key, now);
     if (window) {
-      this.sql.exec(`UPDATE rate_windows SET count = count + 1 WHERE kind = ? AND key = ?`, this.kind, key);
+      window.count += 1;
+      if (!this.countInMemory || window.count === limit) this.sql.exec(`UPDATE rate_windows SET count = ? WHERE kind = ? AND key = ?`, window.count, this.kind, key);
       return window.window_start;
     }
     this.sql.exec(
@@ -29,6 +37,7 @@ export class RateLimiter {
        ON CONFLICT (kind, key) DO UPDATE SET window_start = excluded.window_start, count = 1`,
       this.kind, key, now,
     );
+    if (this.countInMemory) this.windows.set(key, { window_start: now, count: 1 });
     return now;
   }
 
@@ -40,10 +49,15 @@ export class RateLimiter {
   /** Deletes windows that are over (they would be reset on next use anyway). */
   prune(now = Date.now()): void {
     this.sql.exec(`DELETE FROM rate_windows WHERE kind = ? AND window_start <= ?`, this.kind, now - this.windowMs);
+    for (const [key, window] of this.windows) if (now - window.window_start >= this.windowMs) this.windows.delete(key);
   }
 
   private current(key: string, now: number): { window_start: number; count: number } | undefined {
+    const known = this.windows.get(key);
+    if (known && now - known.window_start < this.windowMs) return known;
     const row = this.sql.exec<{ window_start: number; count: number }>(`SELECT window_start, count FROM rate_windows WHERE kind = ? AND key = ?`, this.kind, key).toArray()[0];
-    return row && now - row.window_start < this.windowMs ? row : undefined;
+    if (!row || now - row.window_start >= this.windowMs) return undefined;
+    if (this.countInMemory) this.windows.set(key, { window_start: row.window_start, count: row.count });
+    return row;
   }
 }

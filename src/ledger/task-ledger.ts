@@ -4,7 +4,7 @@ import type { BindableField } from "../policy/task-policy.js";
 import { configFor, type WorkerEnv } from "../config.js";
 import { equalInConstantTime } from "../constant-time.js";
 import type { AuditEvent } from "./audit-chain.js";
-import { AuditLog, SPAN_WINDOW_MS, type AuditAnchor } from "./audit-log.js";
+import { AuditLog, REPEAT_FLUSH_MS, type AuditAnchor } from "./audit-log.js";
 import { signCheckpoint, verifyAgainstCheckpoints, type ExportVerification } from "./audit-checkpoint.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
@@ -134,7 +134,8 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     if (this.hasSchema) this.applySchema();
     this.audit = new AuditLog(this.sql, () => this.tenantOf(), () => this.shipAuditSoon());
     this.creations = new RateLimiter(this.sql, "creation");
-    this.refusals = new RateLimiter(this.sql, "refusal");
+    // Refusals below the limit are counted in memory (a restart forgets at most those); creations are written each.
+    this.refusals = new RateLimiter(this.sql, "refusal", 60_000, true);
     // Catch up on whatever an evicted predecessor committed but had not pushed yet.
     if (this.hasSchema && this.storedTenant() !== undefined) this.shipAuditSoon();
   }
@@ -235,7 +236,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       // The DPoP proof is spent in the decision's own transaction: no extra round trip per follow-up.
       if (extras.proof && !this.spendProofRow(extras.proof.key, extras.proof.expiresAt)) {
         this.foldRefusal(principal, "dpop_replay", { type: "denied", jti, op, principal, reason: "dpop_replay", detail: this.callerDetail(principal, tenant) });
-        this.refusals.record(principalKey(principal));
+        this.countRefusal(principal);
         return { allowed: false, reason: "dpop_replay" };
       }
       const limited = this.refusalRetryAfter(principal);
@@ -258,10 +259,10 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
         this.foldRefusal(principal, reason, { type: "denied", jti, op, principal, reason, detail: { ...this.callerDetail(principal, tenant), ...(rules ? { policy: rules.version } : {}) } });
         if (reason === "step_up_required" && inForce) return { allowed: false, reason, maxAuthAgeSeconds: inForce.maxAuthAgeSeconds ?? 0 };
         if (reason === "revoked_after_delivery" && row?.revoked_at === null) this.revokeRow(row, "delivered", "lifecycle", now);
-        this.refusals.record(principalKey(principal));
+        this.countRefusal(principal);
         return { allowed: false, reason: reason as Exclude<DenialReason, "step_up_required" | "rate_limited"> };
       }
-      if (this.audit.appendAllowed(jti, op, principal, inForce.version, extras.txn)) this.armSpanAlarm();
+      if (this.audit.appendAllowed(jti, op, principal, inForce.version, extras.txn)) this.armFlushAlarm();
       // The standing checks just passed; whether the answer may carry the result is only the operation's own.
       const resultAllowed = this.operationDenial(row, "result", principal, now, inForce) === undefined;
       return { allowed: true, taskId: row.task_id, originHandle: row.origin_handle ?? row.handle, status: row.status, tool: row.tool, resultAllowed };
@@ -291,7 +292,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
         return { retryAfterSeconds: limited };
       }
       this.foldRefusal(principal, reason, { type: "denied", jti: jti ?? null, principal, reason, detail: withCaller });
-      this.refusals.record(principalKey(principal));
+      this.countRefusal(principal);
       return { retryAfterSeconds: this.refusalRetryAfter(principal) };
     });
   }
@@ -318,6 +319,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       this.bindTenant(tenant);
       const rows = this.sql.exec<TaskRow>(`SELECT * FROM tasks WHERE task_id = ? AND status != ?`, taskId, status).toArray();
       if (rows.length === 0) return;
+      this.audit.flush(); // a status change is a change: counted repeats are written before it
       this.sql.exec(`UPDATE tasks SET status = ? WHERE task_id = ?`, status, taskId);
       const root = rows.find((row) => row.parent === null) ?? rows[0]!;
       if (TERMINAL_STATUSES.has(status) && !TERMINAL_STATUSES.has(root.status)) {
@@ -491,7 +493,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   /** The audit events about one handle, oldest first (a task's whole history in this tenant's chain). */
   handleHistory(tenant: string, jti: string, limit: number): AuditEvent[] {
     if (!this.readable(tenant)) return [];
-    this.ctx.storage.transactionSync(() => this.audit.sealSpans(Date.now(), true));
+    this.ctx.storage.transactionSync(() => this.writeCounts());
     return this.sql.exec<AuditEvent & Record<string, SqlStorageValue>>(`SELECT * FROM audit WHERE jti = ? ORDER BY seq LIMIT ?`, jti, limit).toArray();
   }
 
@@ -502,7 +504,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
    */
   auditEvents(tenant: string, afterSeq = 0, limit = 1000): { events: AuditEvent[]; anchor: AuditAnchor | null; anchorCheckpoint: string | null } {
     if (!this.readable(tenant)) return { events: [], anchor: null, anchorCheckpoint: null };
-    this.ctx.storage.transactionSync(() => this.audit.sealSpans(Date.now(), true));
+    this.ctx.storage.transactionSync(() => this.writeCounts());
     const anchor = this.audit.anchor();
     return { events: this.audit.events(afterSeq, limit), anchor, anchorCheckpoint: anchor ? this.checkpointAt(anchor.seq) : null };
   }
@@ -561,7 +563,9 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     if (!this.hasSchema) return;
     const now = Date.now();
     const limits = this.limits();
-    const nextSpanEnd = this.ctx.storage.transactionSync(() => {
+    this.ctx.storage.transactionSync(() => {
+      this.audit.flush(now);
+      this.audit.drainStoredSpans();
       const delivered = this.sql
         .exec<TaskRow>(`SELECT * FROM tasks WHERE delivered_at IS NOT NULL AND revoked_at IS NULL AND delivered_at + ? <= ?`, limits.deliveryGraceMs, now)
         .toArray();
@@ -573,7 +577,6 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       }
       this.creations.prune(now);
       this.refusals.prune(now);
-      return this.audit.sealSpans(now, false);
     });
     if (limits.auditRetentionMs !== undefined) await this.pruneAudit(now - limits.auditRetentionMs);
     const nextCheckpoint = await this.periodicCheckpoint(now, limits.auditCheckpointMs);
@@ -581,7 +584,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     const nextDelivery = this.sql
       .exec<{ next: number | null }>(`SELECT MIN(delivered_at) AS next FROM tasks WHERE delivered_at IS NOT NULL AND revoked_at IS NULL`)
       .one().next;
-    const candidates = [nextExpiry === null ? null : nextExpiry + PURGE_GRACE_MS, nextDelivery === null ? null : nextDelivery + limits.deliveryGraceMs, nextSpanEnd, nextCheckpoint].filter(
+    const candidates = [nextExpiry === null ? null : nextExpiry + PURGE_GRACE_MS, nextDelivery === null ? null : nextDelivery + limits.deliveryGraceMs, nextCheckpoint].filter(
       (t): t is number => t !== null,
     );
     if (candidates.length > 0) await this.ctx.storage.setAlarm(Math.max(Math.min(...candidates), now + 1000));
@@ -690,12 +693,18 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   }
 
   private foldRefusal(principal: LedgerPrincipal, reason: string, input: Parameters<AuditLog["fold"]>[1]): void {
-    if (this.audit.fold(refusalSpanKey(principal, reason), input)) this.armSpanAlarm();
+    if (this.audit.fold(refusalSpanKey(principal, reason), input)) this.armFlushAlarm();
   }
 
-  /** A fold window opened: its end wakes the alarm, which writes the window's count. */
-  private armSpanAlarm(): void {
-    void this.scheduleAlarm(Date.now() + SPAN_WINDOW_MS);
+  /** The first repeat not yet written: the alarm writes it (and any since) at most REPEAT_FLUSH_MS later. */
+  private armFlushAlarm(): void {
+    void this.scheduleAlarm(Date.now() + REPEAT_FLUSH_MS);
+  }
+
+  /** Counts complete up to now (before an export, a handle's history, a checkpoint): every repeat written. */
+  private writeCounts(): void {
+    this.audit.flush();
+    this.audit.drainStoredSpans();
   }
 
   /** A caller of another tenant is named with its tenant (rows carry only client and subject). */
@@ -732,7 +741,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
 
   private async signHead(reason: string): Promise<{ seq: number; hash: string; jws: string }> {
     const tip = this.ctx.storage.transactionSync(() => {
-      this.audit.sealSpans(Date.now(), true);
+      this.writeCounts();
       return this.audit.sealHead();
     });
     const jws = await this.sign(tip, reason);
@@ -753,6 +762,10 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
 
   private checkpointAt(seq: number): string | null {
     return this.sql.exec<{ jws: string }>(`SELECT jws FROM audit_checkpoints WHERE seq = ?`, seq).toArray()[0]?.jws ?? null;
+  }
+
+  private countRefusal(principal: LedgerPrincipal): void {
+    this.refusals.record(principalKey(principal), Date.now(), this.limits().refusalsPerMinute);
   }
 
   private refusalRetryAfter(principal: LedgerPrincipal): number {
