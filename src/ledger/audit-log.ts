@@ -35,8 +35,11 @@ export interface AuditAnchor {
 
 /** Length of a fold window: repeats of one decision within it become counted events, not rows of their own. */
 export const SPAN_WINDOW_MS = 60_000;
-/** Repeats are written by the alarm at most this long after the first one not yet written. */
-export const REPEAT_FLUSH_MS = 10_000;
+/**
+ * Repeats are written by the alarm at most this long after the first one not yet written: well
+ * before an idle object may hibernate (10 s after its last request), which discards memory.
+ */
+export const REPEAT_FLUSH_MS = 5_000;
 /** Repeats counted in memory, over all spans, that make the next decision write them at once. */
 export const MAX_UNWRITTEN_REPEATS = 1_000;
 

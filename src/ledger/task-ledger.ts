@@ -69,6 +69,8 @@ const PURGE_GRACE_MS = 60 * 60 * 1000;
 const SHIP_RETRY_MS = 30_000;
 /** Audit writes within this window go to the SIEM queue in one push, however fast clients poll. */
 const SHIP_COALESCE_MS = 1_000;
+/** Spent DPoP proofs past their window are deleted at most this often (see pruneSpentProofs). */
+const PROOF_PRUNE_MS = 60_000;
 /** Longest delegation chain followed when checking ancestors. */
 const MAX_DELEGATION_DEPTH = 8;
 
@@ -125,6 +127,9 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   private watermarks: Array<{ scope: string; value: string; issued_before: number }> | undefined;
   private shipper: AuditShipper | null | undefined;
   private shipScheduled = false;
+  private nextProofPrune = 0;
+  /** Whether the replay cache of an earlier release (dpop_proofs) still holds proofs in their window. */
+  private legacyProofs = true;
 
   constructor(ctx: DurableObjectState, env: WorkerEnv) {
     super(ctx, env);
@@ -772,14 +777,27 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     return this.refusals.retryAfter(principalKey(principal), this.limits().refusalsPerMinute);
   }
 
+  /** Spends a DPoP proof in the caller's transaction: false when its key was already spent (a replay). */
   private spendProofRow(proofKey: string, expiresAt: number): boolean {
     const now = Date.now();
-    // Expired rows are found through the expiry index: the cost stays proportional to what expired.
-    this.sql.exec(`DELETE FROM dpop_proofs WHERE expires_at <= ?`, now);
-    const seen = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM dpop_proofs WHERE proof_key = ?`, proofKey).one().n;
-    if (seen > 0) return false;
-    this.sql.exec(`INSERT INTO dpop_proofs (proof_key, expires_at) VALUES (?, ?)`, proofKey, Math.max(expiresAt, now + 1));
+    this.pruneSpentProofs(now);
+    if (this.sql.exec(`SELECT 1 FROM dpop_spent WHERE proof_key = ?`, proofKey).toArray().length > 0) return false;
+    if (this.legacyProofs && this.sql.exec(`SELECT 1 FROM dpop_proofs WHERE proof_key = ?`, proofKey).toArray().length > 0) return false;
+    this.sql.exec(`INSERT INTO dpop_spent (proof_key, expires_at) VALUES (?, ?)`, proofKey, Math.max(expiresAt, now + 1));
     return true;
+  }
+
+  /**
+   * Deletes spent proofs whose iat window has closed, at most once per PROOF_PRUNE_MS (a scan of
+   * about one window's proofs), not on every spend: a proof past its window is refused by its
+   * `iat` before this table is read, so a row kept longer refuses nothing new.
+   */
+  private pruneSpentProofs(now: number): void {
+    if (now < this.nextProofPrune) return;
+    this.nextProofPrune = now + PROOF_PRUNE_MS;
+    this.sql.exec(`DELETE FROM dpop_spent WHERE expires_at <= ?`, now);
+    this.sql.exec(`DELETE FROM dpop_proofs WHERE expires_at <= ?`, now);
+    this.legacyProofs = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM dpop_proofs`).one().n > 0;
   }
 
   private taskRow(jti: string): TaskRow | undefined {

@@ -193,3 +193,29 @@ describe("refusal counters are counted in memory too", () => {
     expect(afterRestart.retryAfterSeconds).toBeGreaterThan(0);
   });
 });
+
+describe("the DPoP replay cache", () => {
+  it("spending a proof writes one row; a replay is refused, also by a restarted object, and so is a proof spent by an earlier release", async () => {
+    const tenant = freshTenant("proofs");
+    const stub = ledgerOf(tenant);
+    const expiresAt = Date.now() + 60_000;
+    expect(await stub.spendProof(tenant, "jkt.first", expiresAt)).toBe(true);
+    const spend = (key: string) => metered(stub, (instance) => instance.spendProof(tenant, key, expiresAt));
+    expect(await spend("jkt.second")).toEqual({ result: true, rowsWritten: 1 });
+    expect(await spend("jkt.second")).toEqual({ result: false, rowsWritten: 0 });
+    // What the previous release stored: a live proof in dpop_proofs, and one whose window closed.
+    await runInDurableObject(stub, (_instance, state) => {
+      state.storage.sql.exec(`INSERT INTO dpop_proofs (proof_key, expires_at) VALUES ('jkt.legacy', ?), ('jkt.stale', ?)`, expiresAt, Date.now() - 1);
+    });
+    const afterRestart = await runInDurableObject(stub, (_instance, state) => {
+      const fresh = new TaskLedger(state, env as unknown as WorkerEnv);
+      return {
+        replayed: fresh.spendProof(tenant, "jkt.second", expiresAt),
+        legacy: fresh.spendProof(tenant, "jkt.legacy", expiresAt),
+        stale: state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM dpop_proofs WHERE proof_key = 'jkt.stale'`).one().n,
+        fresh: fresh.spendProof(tenant, "jkt.third", expiresAt),
+      };
+    });
+    expect(afterRestart).toEqual({ replayed: false, legacy: false, stale: 0, fresh: true });
+  });
+});
