@@ -446,6 +446,7 @@ async function ledgerPath(stack) {
     })(),
     // Repeats are counted in memory: one write of the counts (what the alarm or the next change does), after a few repeats.
     writeCounts: await (async () => {
+      await meter("ledger-small", "writeCounts", []); // the loops above left counts of many spans: write them first
       for (let i = 0; i < 3; i++) await meter("ledger-small", "authorize", ["ledger-small", "s-jti-0", "get", whoNow]);
       return meter("ledger-small", "writeCounts", []);
     })(),

@@ -70,6 +70,8 @@ export class AuditLog {
     private readonly tenant: () => string,
     /** Called after every write to the chain (inside the caller's transaction), e.g. to ship it. */
     private readonly onWrite: () => void = () => undefined,
+    /** Runs the writes of `fold` in a transaction (a repeat runs none, so it opens none). */
+    private readonly atomically: <T>(write: () => T) => T = (write) => write(),
   ) {}
 
   /** Appends one event; repeats counted in memory are written first (any new event is a change). */
@@ -103,10 +105,10 @@ export class AuditLog {
       span.lastAt = now;
       span.latest = input;
       this.unwritten += 1;
-      if (this.unwritten >= MAX_UNWRITTEN_REPEATS) this.flush(now);
+      if (this.unwritten >= MAX_UNWRITTEN_REPEATS) this.atomically(() => this.flush(now));
       return this.unwritten === 1;
     }
-    const seq = this.append(input);
+    const seq = this.atomically(() => this.append(input));
     this.spans.set(key, { windowEnd: now + SPAN_WINDOW_MS, firstSeq: seq, foldsIntoHead, pending: 0, pendingAt: now, lastAt: now, latest: input });
     return false;
   }

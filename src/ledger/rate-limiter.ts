@@ -7,8 +7,8 @@
  * the windows then open, never that a limit was reached.
  */
 export class RateLimiter {
-  /** This instance's counts (countInMemory): ahead of storage between the window's first action and its limit. */
-  private readonly windows = new Map<string, { window_start: number; count: number }>();
+  /** This instance's counts (countInMemory): ahead of storage between the window's first action and its limit; null: none stored. */
+  private readonly windows = new Map<string, { window_start: number; count: number } | null>();
 
   constructor(
     private readonly sql: SqlStorage,
@@ -49,15 +49,18 @@ export class RateLimiter {
   /** Deletes windows that are over (they would be reset on next use anyway). */
   prune(now = Date.now()): void {
     this.sql.exec(`DELETE FROM rate_windows WHERE kind = ? AND window_start <= ?`, this.kind, now - this.windowMs);
-    for (const [key, window] of this.windows) if (now - window.window_start >= this.windowMs) this.windows.delete(key);
+    for (const [key, window] of this.windows) if (window === null || now - window.window_start >= this.windowMs) this.windows.delete(key);
   }
 
   private current(key: string, now: number): { window_start: number; count: number } | undefined {
     const known = this.windows.get(key);
+    // This object is the only writer: once read, its memory knows the key's window (or that there is none).
+    if (known === null) return undefined;
     if (known && now - known.window_start < this.windowMs) return known;
+    if (known) return undefined;
     const row = this.sql.exec<{ window_start: number; count: number }>(`SELECT window_start, count FROM rate_windows WHERE kind = ? AND key = ?`, this.kind, key).toArray()[0];
-    if (!row || now - row.window_start >= this.windowMs) return undefined;
-    if (this.countInMemory) this.windows.set(key, { window_start: row.window_start, count: row.count });
-    return row;
+    const open = row && now - row.window_start < this.windowMs ? { window_start: row.window_start, count: row.count } : undefined;
+    if (this.countInMemory) this.windows.set(key, open ?? null);
+    return open;
   }
 }

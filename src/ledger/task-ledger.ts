@@ -137,7 +137,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     this.hasSchema = this.sql.exec(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).toArray().length > 0;
     // Existing ledgers get tables and columns added since they were created; new ones wait for their first write.
     if (this.hasSchema) this.applySchema();
-    this.audit = new AuditLog(this.sql, () => this.tenantOf(), () => this.shipAuditSoon());
+    this.audit = new AuditLog(this.sql, () => this.tenantOf(), () => this.shipAuditSoon(), (write) => this.ctx.storage.transactionSync(write));
     this.creations = new RateLimiter(this.sql, "creation");
     // Refusals below the limit are counted in memory (a restart forgets at most those); creations are written each.
     this.refusals = new RateLimiter(this.sql, "refusal", 60_000, true);
@@ -231,47 +231,47 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   /**
    * Decides whether `principal` may perform `op` with handle `jti`, and records the decision.
    * Rate limit, binding, revocation (direct, watermark, ancestor, after delivery), expiry,
-   * operation and step-up checks all happen here, in one transaction.
+   * operation and step-up checks all happen here, in one synchronous turn of the object.
    */
   authorize(tenant: string, jti: string, op: TaskOp, principal: LedgerPrincipal, claimedTaskId?: string, extras: AuthorizeExtras = {}): Decision {
     if (!this.servesTenant(tenant)) return { allowed: false, reason: "wrong_ledger" };
     const { rules } = extras;
-    return this.ctx.storage.transactionSync((): Decision => {
-      this.bindTenant(tenant);
-      // The DPoP proof is spent in the decision's own transaction: no extra round trip per follow-up.
-      if (extras.proof && !this.spendProofRow(extras.proof.key, extras.proof.expiresAt)) {
-        this.foldRefusal(principal, "dpop_replay", { type: "denied", jti, op, principal, reason: "dpop_replay", detail: this.callerDetail(principal, tenant) });
-        this.countRefusal(principal);
-        return { allowed: false, reason: "dpop_replay" };
-      }
-      const limited = this.refusalRetryAfter(principal);
-      if (limited > 0) {
-        // Beyond the limit a request costs one count in its span, never a row of its own.
-        this.foldRefusal(principal, "rate_limited", { type: "denied", jti, op, principal, reason: "rate_limited", detail: this.callerDetail(principal, tenant) });
-        return { allowed: false, reason: "rate_limited", retryAfterSeconds: limited };
-      }
-      const now = Date.now();
-      const row = this.taskRow(jti);
-      const inForce = row ? this.rulesFor(row, rules) : undefined;
-      // A signed handle naming another task than its ledger record is forged or corrupt.
-      const denial: DenialReason | undefined = !row || !inForce
-        ? "unknown_handle"
-        : claimedTaskId !== undefined && row.task_id !== claimedTaskId
-          ? "task_mismatch"
-          : (this.standingDenial(row, principal, tenant, now, inForce) ?? this.operationDenial(row, op, principal, now, inForce));
-      if (denial !== undefined || !row || !inForce) {
-        const reason = denial ?? "unknown_handle";
-        this.foldRefusal(principal, reason, { type: "denied", jti, op, principal, reason, detail: { ...this.callerDetail(principal, tenant), ...(rules ? { policy: rules.version } : {}) } });
-        if (reason === "step_up_required" && inForce) return { allowed: false, reason, maxAuthAgeSeconds: inForce.maxAuthAgeSeconds ?? 0 };
-        if (reason === "revoked_after_delivery" && row?.revoked_at === null) this.revokeRow(row, "delivered", "lifecycle", now);
-        this.countRefusal(principal);
-        return { allowed: false, reason: reason as Exclude<DenialReason, "step_up_required" | "rate_limited"> };
-      }
-      if (this.audit.appendAllowed(jti, op, principal, inForce.version, extras.txn)) this.armFlushAlarm();
-      // The standing checks just passed; whether the answer may carry the result is only the operation's own.
-      const resultAllowed = this.operationDenial(row, "result", principal, now, inForce) === undefined;
-      return { allowed: true, taskId: row.task_id, originHandle: row.origin_handle ?? row.handle, status: row.status, tool: row.tool, resultAllowed };
-    });
+    // No transaction around the decision: it is synchronous (nothing interleaves) and a repeat writes nothing, so its
+    // answer waits for no commit; each write is atomic on its own (the audit log's in a transaction, the limiter's one statement).
+    this.bindTenant(tenant);
+    // The DPoP proof is spent in the decision's own turn: no extra round trip per follow-up.
+    if (extras.proof && !this.spendProofRow(extras.proof.key, extras.proof.expiresAt)) {
+      this.foldRefusal(principal, "dpop_replay", { type: "denied", jti, op, principal, reason: "dpop_replay", detail: this.callerDetail(principal, tenant) });
+      this.countRefusal(principal);
+      return { allowed: false, reason: "dpop_replay" };
+    }
+    const limited = this.refusalRetryAfter(principal);
+    if (limited > 0) {
+      // Beyond the limit a request costs one count in its span, never a row of its own.
+      this.foldRefusal(principal, "rate_limited", { type: "denied", jti, op, principal, reason: "rate_limited", detail: this.callerDetail(principal, tenant) });
+      return { allowed: false, reason: "rate_limited", retryAfterSeconds: limited };
+    }
+    const now = Date.now();
+    const row = this.taskRow(jti);
+    const inForce = row ? this.rulesFor(row, rules) : undefined;
+    // A signed handle naming another task than its ledger record is forged or corrupt.
+    const denial: DenialReason | undefined = !row || !inForce
+      ? "unknown_handle"
+      : claimedTaskId !== undefined && row.task_id !== claimedTaskId
+        ? "task_mismatch"
+        : (this.standingDenial(row, principal, tenant, now, inForce) ?? this.operationDenial(row, op, principal, now, inForce));
+    if (denial !== undefined || !row || !inForce) {
+      const reason = denial ?? "unknown_handle";
+      this.foldRefusal(principal, reason, { type: "denied", jti, op, principal, reason, detail: { ...this.callerDetail(principal, tenant), ...(rules ? { policy: rules.version } : {}) } });
+      if (reason === "step_up_required" && inForce) return { allowed: false, reason, maxAuthAgeSeconds: inForce.maxAuthAgeSeconds ?? 0 };
+      if (reason === "revoked_after_delivery" && row?.revoked_at === null) this.ctx.storage.transactionSync(() => this.revokeRow(row, "delivered", "lifecycle", now));
+      this.countRefusal(principal);
+      return { allowed: false, reason: reason as Exclude<DenialReason, "step_up_required" | "rate_limited"> };
+    }
+    if (this.audit.appendAllowed(jti, op, principal, inForce.version, extras.txn)) this.armFlushAlarm();
+    // The standing checks just passed; whether the answer may carry the result is only the operation's own.
+    const resultAllowed = this.operationDenial(row, "result", principal, now, inForce) === undefined;
+    return { allowed: true, taskId: row.task_id, originHandle: row.origin_handle ?? row.handle, status: row.status, tool: row.tool, resultAllowed };
   }
 
   /**
@@ -288,18 +288,16 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
 
   /** Records a refusal decided before the ledger could look the handle up (bad signature, …). */
   recordRefusal(tenant: string, principal: LedgerPrincipal, reason: DenialReason, detail: unknown, jti?: string): { retryAfterSeconds: number } {
-    return this.ctx.storage.transactionSync(() => {
-      this.bindTenant(tenant);
-      const withCaller = { ...(detail as object), ...this.callerDetail(principal, tenant) };
-      const limited = this.refusalRetryAfter(principal);
-      if (limited > 0) {
-        this.foldRefusal(principal, "rate_limited", { type: "denied", jti: jti ?? null, principal, reason: "rate_limited", detail: withCaller });
-        return { retryAfterSeconds: limited };
-      }
-      this.foldRefusal(principal, reason, { type: "denied", jti: jti ?? null, principal, reason, detail: withCaller });
-      this.countRefusal(principal);
-      return { retryAfterSeconds: this.refusalRetryAfter(principal) };
-    });
+    this.bindTenant(tenant);
+    const withCaller = { ...(detail as object), ...this.callerDetail(principal, tenant) };
+    const limited = this.refusalRetryAfter(principal);
+    if (limited > 0) {
+      this.foldRefusal(principal, "rate_limited", { type: "denied", jti: jti ?? null, principal, reason: "rate_limited", detail: withCaller });
+      return { retryAfterSeconds: limited };
+    }
+    this.foldRefusal(principal, reason, { type: "denied", jti: jti ?? null, principal, reason, detail: withCaller });
+    this.countRefusal(principal);
+    return { retryAfterSeconds: this.refusalRetryAfter(principal) };
   }
 
   /**
