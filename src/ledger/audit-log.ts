@@ -33,14 +33,11 @@ export interface AuditAnchor {
   prevHash: string;
 }
 
-/** Length of a fold window: repeats of one decision within it become counted events, not rows of their own. */
+/** Length of a fold window: repeats of one decision within it are counts, not rows. */
 export const SPAN_WINDOW_MS = 60_000;
-/**
- * Repeats are written by the alarm at most this long after the first one not yet written: well
- * before an idle object may hibernate (10 s after its last request), which discards memory.
- */
+/** The alarm writes repeats this long after the first unwritten one: before an idle object may hibernate (10 s). */
 export const REPEAT_FLUSH_MS = 5_000;
-/** Repeats counted in memory, over all spans, that make the next decision write them at once. */
+/** Repeats counted in memory (all spans) at which the decision reaching it writes them. */
 export const MAX_UNWRITTEN_REPEATS = 1_000;
 
 /** One decision's span: its first event is in the chain; its repeats since the last write are counted here. */
@@ -59,7 +56,6 @@ interface OpenSpan {
 /**
  * The append-only, hash-chained audit table of one tenant. Every method is synchronous: the
  * caller's transaction covers read-previous-hash → write-event with no await in between.
- * Repeats of a decision are counted in this object's memory (`fold`) and written by `flush`.
  */
 export class AuditLog {
   private readonly spans = new Map<string, OpenSpan>();
@@ -70,33 +66,23 @@ export class AuditLog {
     private readonly tenant: () => string,
     /** Called after every write to the chain (inside the caller's transaction), e.g. to ship it. */
     private readonly onWrite: () => void = () => undefined,
-    /** Runs the writes of `fold` in a transaction (a repeat runs none, so it opens none). */
+    // Runs the writes of `fold` in a transaction (a repeat writes nothing and opens none).
     private readonly atomically: <T>(write: () => T) => T = (write) => write(),
   ) {}
 
-  /** Appends one event; repeats counted in memory are written first (any new event is a change). */
+  /** Appends one event, after the counted repeats (a new event is a change). */
   append(input: AuditInput): number {
     this.flush();
     return this.write(input);
   }
 
-  /**
-   * An allowed decision: the first of its span (principal, handle, operation, policy version) is
-   * an event; repeats are counted in memory (see `fold`), and the latest transaction id is kept
-   * as `last_txn` when the count lands on the first event itself.
-   */
+  /** An allowed decision, folded into its span: principal, handle, operation and policy version (see `fold`). */
   appendAllowed(jti: string, op: string, principal: { tenant: string; clientId: string; subject: string }, policyVersion: string, txn?: string): boolean {
     const key = ["allowed", op, jti, principal.tenant, principal.clientId, principal.subject, policyVersion].join("\u0000");
     return this.fold(key, { type: "allowed", jti, op, principal, detail: { policy: policyVersion, ...(txn === undefined ? {} : { txn }) } }, Date.now(), true);
   }
 
-  /**
-   * Records `input` as the first event of the span `key` (one principal, one decision), or, while
-   * that span's window is open (or, for an allowed span, its first event is still the unsealed
-   * chain head), only counts it in memory: no row is written on the request path. Counts are
-   * written by `flush`: before the next event of any kind, by the alarm (the caller arms it when
-   * this returns true: the first repeat not yet written), or here at MAX_UNWRITTEN_REPEATS.
-   */
+  /** The first decision of span `key` is an event, a repeat a count in memory; true: first unwritten repeat (arm the alarm). */
   fold(key: string, input: AuditInput, now = Date.now(), foldsIntoHead = false): boolean {
     const span = this.spans.get(key);
     if (span && (span.windowEnd > now || (span.foldsIntoHead && this.isOpenHead(span.firstSeq)))) {
@@ -113,17 +99,7 @@ export class AuditLog {
     return false;
   }
 
-  /** Repeats counted in memory and not yet written. */
-  unwrittenRepeats(): number {
-    return this.unwritten;
-  }
-
-  /**
-   * Writes every span's counted repeats: an allowed span whose first event is still the unsealed
-   * head adds them to it (count, last_at, last_txn; hash recomputed), before any other span moves
-   * the head; every other span gets one counted event (`detail.span` = its first event's seq).
-   * Spans whose window is over are then forgotten.
-   */
+  /** Writes the counted repeats: onto an allowed span's first event if it is the unsealed head, else as counted events. */
   flush(now = Date.now()): void {
     if (this.unwritten > 0) {
       const pending = [...this.spans.values()].filter((span) => span.pending > 0);
@@ -154,10 +130,7 @@ export class AuditLog {
     }
   }
 
-  /**
-   * Objects written before repeats were counted in memory may hold counts in `audit_spans`:
-   * writes them into the chain as counted events and empties the table (nothing writes it now).
-   */
+  /** Writes counts earlier releases stored in `audit_spans` into the chain, and empties it. */
   drainStoredSpans(): void {
     const spans = this.sql.exec<SpanRow>(`SELECT * FROM audit_spans ORDER BY window_end`).toArray();
     if (spans.length === 0) return;
@@ -173,7 +146,7 @@ export class AuditLog {
     this.sql.exec(`DELETE FROM audit_spans`);
   }
 
-  /** Writes one event at the head of the chain; `span` gives the count, first and last time of a counted event. */
+  // One event at the head of the chain; `span`: the count, first and last time of a counted event.
   private write(input: AuditInput, span?: { count: number; at: number; lastAt: number }): number {
     const head = this.head();
     const now = Date.now();
@@ -255,7 +228,7 @@ export class AuditLog {
     return this.sql.exec<AuditRow>(`SELECT * FROM audit ORDER BY seq DESC LIMIT 1`).toArray()[0];
   }
 
-  /** Whether `seq` is the chain head and no checkpoint has sealed it (a count may still be added to it). */
+  // Whether `seq` is the chain head and no checkpoint sealed it (a count may still be added to it).
   private isOpenHead(seq: number): boolean {
     return this.head()?.seq === seq && seq > this.sealedSeq();
   }

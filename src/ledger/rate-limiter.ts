@@ -2,12 +2,10 @@
  * Fixed-window counters per key, stored in the Durable Object's SQLite (`rate_windows`): the
  * object is the single writer for its tenant, so counts are exact, and they survive eviction
  * and restarts (an in-memory count would reset to "allow" whenever the object is evicted).
- * With `countInMemory`, a window is written when it opens and when it reaches its limit, and
- * counted in memory in between: a restart can forget at most the counts below the limit of
- * the windows then open, never that a limit was reached.
+ * `countInMemory`: a window is written when it opens and at its limit, counted in memory between.
  */
 export class RateLimiter {
-  /** This instance's counts (countInMemory): ahead of storage between the window's first action and its limit; null: none stored. */
+  // countInMemory: this instance's windows, ahead of storage below the limit; null: none stored.
   private readonly windows = new Map<string, { window_start: number; count: number } | null>();
 
   constructor(
@@ -24,7 +22,7 @@ export class RateLimiter {
     return window && window.count >= limit ? Math.max(1, Math.ceil((window.window_start + this.windowMs - now) / 1000)) : 0;
   }
 
-  /** Counts one action of `key`; returns the start of the window it was counted in (to release it). `limit` is the one `retryAfter` checks. */
+  /** Counts one action of `key` (under `limit`); returns the start of the window it was counted in (to release it). */
   record(key: string, now = Date.now(), limit = Number.POSITIVE_INFINITY): number {
     const window = this.current(key, now);
     if (window) {

@@ -66,7 +66,7 @@ export const LEDGER_SCHEMA = [
      hash TEXT NOT NULL
    )`,
   `CREATE INDEX IF NOT EXISTS audit_by_time ON audit(at)`,
-  // DPoP replay cache of earlier releases (a rowid table and two indexes: three rows per proof); read until its rows expire.
+  // DPoP replay cache of earlier releases (a rowid table and two indexes: three rows per proof); its live rows move to dpop_spent.
   `CREATE TABLE IF NOT EXISTS dpop_proofs (
      proof_key TEXT PRIMARY KEY,
      expires_at INTEGER NOT NULL

@@ -128,8 +128,6 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   private shipper: AuditShipper | null | undefined;
   private shipScheduled = false;
   private nextProofPrune = 0;
-  /** Whether the replay cache of an earlier release (dpop_proofs) still holds proofs in their window. */
-  private legacyProofs = true;
 
   constructor(ctx: DurableObjectState, env: WorkerEnv) {
     super(ctx, env);
@@ -699,12 +697,12 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     if (this.audit.fold(refusalSpanKey(principal, reason), input)) this.armFlushAlarm();
   }
 
-  /** The first repeat not yet written: the alarm writes it (and any since) at most REPEAT_FLUSH_MS later. */
+  // The first repeat not yet written: the alarm writes it (and any since) REPEAT_FLUSH_MS later.
   private armFlushAlarm(): void {
     void this.scheduleAlarm(Date.now() + REPEAT_FLUSH_MS);
   }
 
-  /** Counts complete up to now (before an export, a handle's history, a checkpoint): every repeat written. */
+  // Counts complete up to now (before an export, a handle's history, a checkpoint).
   private writeCounts(): void {
     this.audit.flush();
     this.audit.drainStoredSpans();
@@ -775,27 +773,25 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     return this.refusals.retryAfter(principalKey(principal), this.limits().refusalsPerMinute);
   }
 
-  /** Spends a DPoP proof in the caller's transaction: false when its key was already spent (a replay). */
+  // Spends a DPoP proof in the caller's turn: false when its key was already spent (a replay).
   private spendProofRow(proofKey: string, expiresAt: number): boolean {
     const now = Date.now();
     this.pruneSpentProofs(now);
     if (this.sql.exec(`SELECT 1 FROM dpop_spent WHERE proof_key = ?`, proofKey).toArray().length > 0) return false;
-    if (this.legacyProofs && this.sql.exec(`SELECT 1 FROM dpop_proofs WHERE proof_key = ?`, proofKey).toArray().length > 0) return false;
     this.sql.exec(`INSERT INTO dpop_spent (proof_key, expires_at) VALUES (?, ?)`, proofKey, Math.max(expiresAt, now + 1));
     return true;
   }
 
-  /**
-   * Deletes spent proofs whose iat window has closed, at most once per PROOF_PRUNE_MS (a scan of
-   * about one window's proofs), not on every spend: a proof past its window is refused by its
-   * `iat` before this table is read, so a row kept longer refuses nothing new.
-   */
+  // Deletes spent proofs past their window at most once per PROOF_PRUNE_MS: a proof past it is refused by its iat anyway.
   private pruneSpentProofs(now: number): void {
     if (now < this.nextProofPrune) return;
     this.nextProofPrune = now + PROOF_PRUNE_MS;
     this.sql.exec(`DELETE FROM dpop_spent WHERE expires_at <= ?`, now);
-    this.sql.exec(`DELETE FROM dpop_proofs WHERE expires_at <= ?`, now);
-    this.legacyProofs = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM dpop_proofs`).one().n > 0;
+    // Proofs an earlier release spent (dpop_proofs) move here, so they stay refused for the rest of their window.
+    if (this.sql.exec(`SELECT 1 FROM dpop_proofs LIMIT 1`).toArray().length > 0) {
+      this.sql.exec(`INSERT OR IGNORE INTO dpop_spent SELECT proof_key, expires_at FROM dpop_proofs WHERE expires_at > ?`, now);
+      this.sql.exec(`DELETE FROM dpop_proofs`);
+    }
   }
 
   private taskRow(jti: string): TaskRow | undefined {

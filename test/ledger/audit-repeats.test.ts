@@ -108,7 +108,7 @@ describe("repeated allowed polls are counted in memory", () => {
     expect((await storedRows(stub)).map((r) => r.count)).toEqual([1, 1]);
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     expect((await storedRows(stub)).map((r) => `${r.type}:${r.count}`)).toEqual(["issued:1", "allowed:5"]);
-    const pending = await runInDurableObject(stub, (instance) => (instance as unknown as { audit: { unwrittenRepeats(): number } }).audit.unwrittenRepeats());
+    const pending = await runInDurableObject(stub, (instance) => (instance as unknown as { audit: { unwritten: number } }).audit.unwritten);
     expect(pending).toBe(0);
   });
 
