@@ -112,6 +112,18 @@ describe("repeated allowed polls are counted in memory", () => {
     expect(pending).toBe(0);
   });
 
+  it("writing a lone poller's counts rewrites its first event (one row); another span's counts are one counted event", async () => {
+    const { tenant, stub, alice } = await pollingLedger();
+    const writeCounts = () => metered(stub, (instance) => (instance as unknown as { writeCounts(): void }).writeCounts());
+    for (let i = 0; i < 4; i++) await stub.authorize(tenant, "j1", "get", alice);
+    expect((await writeCounts()).rowsWritten).toBe(1);
+    await stub.issue(tenant, issueRecord(tenant, "j2"));
+    await stub.authorize(tenant, "j1", "get", alice); // a repeat; its first event is no longer the head
+    const counted = await writeCounts();
+    expect(counted.rowsWritten).toBeGreaterThanOrEqual(1);
+    expect((await storedRows(stub)).map((r) => `${r.type}:${r.jti}:${r.count}`)).toEqual(["issued:j1:1", "allowed:j1:4", "issued:j2:1", "allowed:j1:1"]);
+  });
+
   it(`${MAX_UNWRITTEN_REPEATS} repeats in memory are written by the decision that reaches the bound`, async () => {
     const { tenant, stub, alice } = await pollingLedger();
     const counts = await runInDurableObject(stub, (instance, state) => {
