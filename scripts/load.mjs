@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
  * `npm run load`: a bounded load test of taskward with autocannon, against real processes on
- * loopback: the demo origin (`node --import tsx demo/main.ts`; one per origin, LOAD_ORIGINS) and `wrangler dev --env dev` with a
- * fresh signing key (--env-file), a fresh ledger (--persist-to a temp dir) and the per-principal
- * rate limits raised out of the way (--var), so the figures measure the request path itself.
+ * loopback: the demo origin (`node --import tsx demo/main.ts`; one per origin, LOAD_ORIGINS) and
+ * `wrangler dev --env dev` with a fresh signing key (--env-file), a fresh ledger (--persist-to a
+ * temp dir) and the per-principal rate limits raised out of the way (--var), so the figures
+ * measure the request path itself.
  *
  * Traffic: TENANTS tenants × PRINCIPALS principals, each with its own MCP session; a mix of
  * tools/call-as-task (create), tasks/get (poll), tasks/result, tasks/cancel, and a share of
@@ -30,10 +31,11 @@
  * LOAD_ORIGINS=N (1) starts N demo origins, all serving MCP 2025-11-25 (DEMO_REVISION: the mix uses
  * sessions and tasks/result, which 2026-07-28 does not have), and passes them to wrangler dev as
  * ORIGINS (`origin-1` … `origin-N`, the first also the default). Principals take the origins in
- * turn and each sends its whole share of the mix to `/mcp/<its origin>`; foreign follow-ups are sent by
- * a principal behind the same origin (one alone behind its origin polls its own handle instead). With N > 1, each principal also opens a session behind the
- * next origin and, spread over the first 80% of the run, sends LOAD_CROSS_ORIGIN (4) `tasks/get`s
- * with one of its own handles there: each must answer -32602 "Task not found", none may reach an
+ * turn and each sends its whole share of the mix to `/mcp/<its origin>`; foreign follow-ups are
+ * sent by a principal behind the same origin (one alone behind its origin polls its own handle
+ * instead). With N > 1, each principal also opens a session behind the next origin and, spread
+ * over the first 80% of the run, sends LOAD_CROSS_ORIGIN (4) `tasks/get`s with one of its own
+ * handles there: each must answer -32602 "Task not found", none may reach an
  * origin (the demo origins' received logs, GET /__demo/received, hold no message with such an
  * id and no follow-up carrying another origin's handle), and each tenant's `origin_mismatch`
  * audit events (summing `count`s) equal the attempts with its handles; they count as denied
@@ -41,12 +43,13 @@
  * outcomes are also reported per origin.
  *
  * LOAD_HOSTILE=1 adds one hostile principal (tenant `load-hostile`) on LOAD_HOSTILE_CONNECTIONS (4)
- * connections of its own, at full speed, behind the first origin: alternately a garbage `tasks/get`
- * and a `tasks/get` with a valid handle of an owner behind that origin. The refusal limit is then the real one (RATE_LIMIT_REFUSALS_PER_MINUTE
- * 30; creations stay raised) and owners send no foreign follow-ups of their own. Extra checks:
- * owners never get a 429, every hostile call is still counted in the audit (folded spans), the
- * hostile principal's rows per ledger stay within the documented bound (2 per denial reason and
- * one-minute window; docs/ledger-schema.md), and every chain verifies.
+ * connections of its own, at full speed, behind the first origin: alternately a garbage
+ * `tasks/get` and a `tasks/get` with a valid handle of an owner behind that origin. The refusal
+ * limit is then the real one (RATE_LIMIT_REFUSALS_PER_MINUTE 30; creations stay raised) and owners
+ * send no foreign follow-ups of their own. Extra checks: owners never get a 429, every hostile
+ * call is still counted in the audit (folded spans), the hostile principal's rows per ledger stay
+ * within the documented bound (2 per denial reason and one-minute window;
+ * docs/ledger-schema.md), and every chain verifies.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
