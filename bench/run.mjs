@@ -496,7 +496,7 @@ async function listPath(stack) {
   }
   const owned = Object.fromEntries(Object.entries(acc).map(([k, a]) => [k, { opsPerSec: Math.round((a.ops / a.ms) * 1000), meanMsPerCall: round(a.ms / a.ops, 3), roundOpsPerSec: a.rounds.map(Math.round) }]));
   const meterOwned = async (count) => {
-    const m = await postJson(base, "/bench/meter", { tenant: LIST_IDENTITY.tenant, method: "ownedHandles", args: [LIST_IDENTITY.tenant, { tenant: LIST_IDENTITY.tenant, ...who }, ids(count)] });
+    const m = await postJson(base, "/bench/meter", { tenant: LIST_IDENTITY.tenant, method: "ownedHandles", args: [LIST_IDENTITY.tenant, { tenant: LIST_IDENTITY.tenant, ...who }, ids(count), { audience: "bench", isDefault: true }] });
     return { returned: Object.keys(m.result).length, statements: m.statements, rowsRead: m.rowsRead, rowsWritten: m.rowsWritten };
   };
 

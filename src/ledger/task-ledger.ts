@@ -599,7 +599,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       (t): t is number => t !== null,
     );
     const housekeeping = candidates.length > 0 ? Math.max(Math.min(...candidates), now + 1000) : undefined;
-    // Counts not yet due (decisions since or during this alarm) keep their own time: the idle bound holds to the millisecond.
+    // Counts not yet due keep their own time, not housekeeping's 1 s floor: never later than IDLE_FLUSH_MS after the last decision.
     const counts = this.audit.flushDueAt();
     const next = counts === undefined ? housekeeping : Math.min(counts, housekeeping ?? counts);
     if (next !== undefined) await this.ctx.storage.setAlarm(next);
