@@ -28,7 +28,7 @@ async function seen(fetcher: (request: Request, e: unknown, ctx: ExecutionContex
 /** The same request through both paths; returns the direct path's answer once both agree. */
 async function bothPaths(path: string, init: { headers: Record<string, string>; body: string }): Promise<Seen> {
   const build = () => new Request(`https://taskward.test${path}`, { method: "POST", headers: { "content-length": String(new TextEncoder().encode(init.body).byteLength), ...init.headers }, body: init.body });
-  const direct = await seen((r, e, c) => worker.fetch(r, e, c), build());
+  const direct = await seen((r, e, c) => worker.fetch(r, e as never, c), build());
   const hono = await seen((r, e, c) => createApp().fetch(r, e as never, c), build());
   expect(direct).toEqual(hono);
   return direct;
