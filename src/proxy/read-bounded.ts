@@ -25,8 +25,8 @@ export async function readBoundedBytes(body: ReadableStream<Uint8Array>, maxByte
 /**
  * A request's or response's whole body, at most `maxBytes`. When HTTP framing bounds it (a
  * Content-Length within the limit, no Transfer-Encoding or Content-Encoding that could make it
- * longer) the runtime reads it in one native call, which costs a fraction of the chunk loop;
- * otherwise it is read chunk by chunk and cut off at the limit. The size is checked either way.
+ * longer) it is read in one runtime call (no JS loop over chunks, no second copy); otherwise
+ * chunk by chunk and cut off at the limit. The size is checked either way.
  */
 export async function readBoundedMessage(message: Request | Response, maxBytes: number): Promise<{ bytes: Uint8Array } | { tooLarge: true }> {
   if (!message.body) return { bytes: new Uint8Array() };
