@@ -30,25 +30,29 @@ export function createApp(): Hono<AppEnv> {
   app.route("/console", consoleRoutes);
   app.route("/", tokenEndpoints);
   app.notFound((c) => c.json({ error: "not_found", message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
-  app.onError((error, c) => errorResponse(error, c.req.raw));
+  // Through Hono, plain JSON errors keep any header a middleware set on the context (c.json).
+  app.onError((error, c) => errorResponse(error, c.req.raw, (body, status, headers) => c.json(body, status as 400, headers)));
   return app;
 }
 
+type JsonResponder = (body: Record<string, unknown>, status: number, headers?: Record<string, string>) => Response;
+const plainJson: JsonResponder = (body, status, headers) => Response.json(body, { status, ...(headers ? { headers } : {}) });
+
 /** An exception no handler answered: configuration (500, details only in the logs), a refusal, or an internal error. */
-function errorResponse(error: Error, request: Request): Response {
+function errorResponse(error: Error, request: Request, json: JsonResponder = plainJson): Response {
   if (error instanceof ConfigError) {
     console.error(`taskward configuration error: ${error.message}`);
-    return Response.json({ error: "configuration_error", message: "taskward is misconfigured; see the Worker logs" }, { status: 500 });
+    return json({ error: "configuration_error", message: "taskward is misconfigured; see the Worker logs" }, 500);
   }
   if (error instanceof Refusal) {
     // Operator and token endpoints speak plain JSON errors; the MCP endpoint speaks JSON-RPC.
     if (MCP_PATH.test(new URL(request.url).pathname)) return refusalResponse(error, null, undefined);
     // A tenant-wide operation that some ledger shards failed also says how many, for retrying tools.
     const shards = error.code === "ledger_unavailable" && typeof error.data === "object" ? error.data : {};
-    return Response.json({ error: error.code, message: error.wireMessage, ...shards }, { status: error.status, headers: error.headers });
+    return json({ error: error.code, message: error.wireMessage, ...shards }, error.status, error.headers);
   }
   console.error("taskward internal error", error);
-  return Response.json({ error: "internal_error", message: "Internal error" }, { status: 500 });
+  return json({ error: "internal_error", message: "Internal error" }, 500);
 }
 
 const MCP_PATH = /^\/mcp(\/[^/]+)?$/;
