@@ -14,6 +14,9 @@
  *   node bench/run.mjs --compare-ref <git ref>   also bundle that commit's Worker and time its isolate start,
  *                                 interleaved with the working tree's (item 7 side by side)
  *   node bench/run.mjs --bundle-only   item 7 alone (bundle size and isolate start), printed as JSON
+ *   node bench/run.mjs --follow-up-only [--compare-ref <ref>] [--profile] [--out <file>]   item 1 alone; with a ref,
+ *                                 that commit's Worker runs in a second wrangler dev and its /mcp is interleaved request by
+ *                                 request (and round by round under load) with the working tree's (default out: bench/results/follow-up.json)
  *
  * Phase A (Node, nothing else of ours running): handle crypto vs raw WebCrypto; DPoP proof
  * verification and origin assertions per call beside today's per-call crypto (item 6); SSE rewriting.
@@ -41,6 +44,9 @@ const QUICK = process.argv.includes("--quick");
 const REPORT_ONLY = process.argv.includes("--report-only");
 const PROFILE = process.argv.includes("--profile");
 const BUNDLE_ONLY = process.argv.includes("--bundle-only");
+/** Item 1 alone (the follow-up path), beside --compare-ref's Worker when given. */
+const FOLLOW_UP_ONLY = process.argv.includes("--follow-up-only");
+const OUT_FILE = process.argv.includes("--out") ? process.argv[process.argv.indexOf("--out") + 1] : undefined;
 /** Another commit whose Worker bundle is measured beside the working tree's (item 7). */
 const COMPARE_REF = process.argv.includes("--compare-ref") ? process.argv[process.argv.indexOf("--compare-ref") + 1] : undefined;
 
@@ -234,35 +240,43 @@ function cpuSince(stack, before) {
   return { user: now.user - before.user, proxy: now.proxy - before.proxy };
 }
 
-async function followUpPath(stack) {
-  const { base } = stack;
-  const token = await devToken(base, IDENTITY);
-  const handle = await createTask(base, "/mcp", token);
+/** A follow-up target on `stack`: a fresh token and task of its own, and a check of every answer. */
+async function followUpTarget(stack, name, path) {
+  const token = await devToken(stack.base, IDENTITY);
+  const handle = await createTask(stack.base, path, token);
   const body = JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tasks/get", params: { taskId: handle } });
   const headers = { ...MCP_HEADERS, authorization: `Bearer ${token}` };
-  const expectTask = (response) => {
+  const check = (response) => {
     const result = rpcResult(response);
     if (result.taskId !== handle || result.status !== "working") throw new Error(`unexpected tasks/get result ${response.body.slice(0, 200)}`);
   };
+  return { name, base: stack.base, stack, path, body, headers, check, handle };
+}
+
+/** `refStack`: another commit's Worker (--compare-ref with --follow-up-only), measured as target `taskwardRef`. */
+async function followUpPath(stack, refStack) {
+  const { base } = stack;
+  const main = await followUpTarget(stack, "taskward", "/mcp");
+  const { handle, body, headers, check: expectTask } = main;
   const targets = [
-    { name: "taskward", path: "/mcp", body, headers, check: expectTask },
-    { name: "bare", path: "/bare/mcp", body, headers, check: expectTask },
-    { name: "noop", path: "/noop/mcp", body, headers, check: expectTask },
-    { name: "taskwardP1", path: "/p1/mcp", body, headers, check: expectTask },
+    main,
+    { name: "bare", base, stack, path: "/bare/mcp", body, headers, check: expectTask },
+    { name: "noop", base, stack, path: "/noop/mcp", body, headers, check: expectTask },
+    ...(refStack ? [await followUpTarget(refStack, "taskwardRef", "/mcp")] : [{ name: "taskwardP1", base, stack, path: "/p1/mcp", body, headers, check: expectTask }]),
   ];
   log(`item 1: tasks/get latency at concurrency 1, ${SIZES.latencyN} per target, interleaved`);
   const latencyRaw = await interleavedLatency(base, targets, { n: SIZES.latencyN, warmup: SIZES.latencyWarmup });
   const latency = Object.fromEntries(Object.entries(latencyRaw).map(([k, v]) => [k, summarize(v)]));
   // Follow-ups that reached taskward's ledger (/mcp and /p1/mcp share it); the audit check below must find every one.
-  let sentToTaskward = 2 * (SIZES.latencyN + SIZES.latencyWarmup);
+  let sentToTaskward = (refStack ? 1 : 2) * (SIZES.latencyN + SIZES.latencyWarmup);
   let autocannonRuns = 0;
 
   const tool = throughputTool(ROOT);
-  const tputTargets = targets.slice(0, 3);
+  const tputTargets = refStack ? targets : targets.slice(0, 3);
   log(`item 1: throughput, 8 connections, ${SIZES.tputRounds} rounds × ${SIZES.tputSeconds}s per target (${tool.name})`);
   const tput = Object.fromEntries(tputTargets.map((t) => [t.name, { requests: 0, seconds: 0, non2xx: 0, errors: 0, timeouts: 0, p50: [], p99: [], cpuMs: 0, proxyCpuMs: 0, rounds: [] }]));
   for (const target of tputTargets) {
-    const warm = await tool.run(`${base}${target.path}`, { connections: 8, seconds: 1, headers: { ...target.headers, "content-type": "application/json" }, body: target.body });
+    const warm = await tool.run(`${target.base}${target.path}`, { connections: 8, seconds: 1, headers: { ...target.headers, "content-type": "application/json" }, body: target.body });
     if (target.name === "taskward") {
       sentToTaskward += warm.requests;
       autocannonRuns++;
@@ -270,9 +284,9 @@ async function followUpPath(stack) {
   }
   for (let round = 0; round < SIZES.tputRounds; round++) {
     for (const target of tputTargets) {
-      const cpuBefore = workerdCpu(stack);
-      const result = await tool.run(`${base}${target.path}`, { connections: 8, seconds: SIZES.tputSeconds, headers: { ...target.headers, "content-type": "application/json" }, body: target.body });
-      const cpu = cpuSince(stack, cpuBefore);
+      const cpuBefore = workerdCpu(target.stack);
+      const result = await tool.run(`${target.base}${target.path}`, { connections: 8, seconds: SIZES.tputSeconds, headers: { ...target.headers, "content-type": "application/json" }, body: target.body });
+      const cpu = cpuSince(target.stack, cpuBefore);
       if (target.name === "taskward") {
         sentToTaskward += result.requests + 1;
         autocannonRuns++;
@@ -288,7 +302,7 @@ async function followUpPath(stack) {
       entry.cpuMs += cpu.user;
       entry.proxyCpuMs += cpu.proxy;
       entry.rounds.push(Math.round(result.requests / result.seconds));
-      const check = await post(base, target.path, target.body, target.headers);
+      const check = await post(target.base, target.path, target.body, target.headers);
       target.check(check);
     }
   }
@@ -324,7 +338,9 @@ async function followUpPath(stack) {
       taskwardMinusNoop: { median: round(delta, 3), p99: round(latency.taskward.p99 - latency.noop.p99, 3) },
       taskwardMinusBare: { median: round(latency.taskward.median - latency.bare.median, 3), p99: round(latency.taskward.p99 - latency.bare.p99, 3) },
       noopMinusBare: { median: round(latency.noop.median - latency.bare.median, 3), p99: round(latency.noop.p99 - latency.bare.p99, 3) },
-      taskwardMinusP1: { median: round(latency.taskward.median - latency.taskwardP1.median, 3), p99: round(latency.taskward.p99 - latency.taskwardP1.p99, 3) },
+      ...(refStack
+        ? { refMinusNoop: { median: round(latency.taskwardRef.median - latency.noop.median, 3), p99: round(latency.taskwardRef.p99 - latency.noop.p99, 3) } }
+        : { taskwardMinusP1: { median: round(latency.taskward.median - latency.taskwardP1.median, 3), p99: round(latency.taskward.p99 - latency.taskwardP1.p99, 3) } }),
     },
     latencyRatios: {
       taskwardOverNoop: { median: ratio(latency.taskward.median, latency.noop.median), p99: ratio(latency.taskward.p99, latency.noop.p99) },
@@ -809,7 +825,38 @@ function bundleAndStart() {
 
 // ---------------------------------------------------------------- main
 
+/** Item 1 alone, beside COMPARE_REF's Worker when given; prints and writes the follow-up figures. */
+async function followUpOnly() {
+  const results = { startedAt: startedAt.toISOString(), quick: QUICK, sizes: SIZES, machine: machineInfo(ROOT), source: sourceState(), compareRef: COMPARE_REF, load: loads };
+  const ref = COMPARE_REF ? treeAtRef(ROOT, COMPARE_REF, ["src", "bench", "wrangler.toml", "package.json", "tsconfig.json"]) : undefined;
+  log("starting the fake origin and wrangler dev (bench Worker)" + (ref ? `, and a second one serving ${COMPARE_REF}` : ""));
+  const stack = await startStack(ROOT);
+  let refStack;
+  try {
+    if (ref) refStack = await startStack(ROOT, { buildRoot: ref.tree.root });
+    results.stateDir = stack.stateDir;
+    results.followUp = await followUpPath(stack, refStack);
+    noteLoad("after follow-up path");
+    if (PROFILE) {
+      log("profiling the Worker isolate under taskward tasks/get load");
+      results.profile = { workerFollowUp: await profileWorker(stack, ROOT, { devToken, createTask, identity: IDENTITY, headers: MCP_HEADERS }).catch((error) => ({ error: String(error?.message ?? error) })) };
+    }
+  } finally {
+    log("stopping wrangler dev and the fake origin");
+    await refStack?.stop();
+    await stack.stop();
+    ref?.cleanup();
+  }
+  results.durationSeconds = Math.round((Date.now() - t0) / 1000);
+  const file = OUT_FILE ?? "bench/results/follow-up.json";
+  writeFileSync(join(ROOT, file), `${JSON.stringify(results, null, 2)}\n`);
+  const { latency, latencyDeltaMs, throughput } = results.followUp;
+  process.stdout.write(`${JSON.stringify({ latency, latencyDeltaMs, throughput: Object.fromEntries(Object.entries(throughput).map(([k, v]) => [k, { requestsPerSec: v.requestsPerSec, cpuMsPerRequest: v.workerdCpuMsPerRequest }])), audit: results.followUp.auditCheck.consistent, load: loads }, null, 2)}\n`);
+  log(`wrote ${file} (${results.durationSeconds}s)`);
+}
+
 async function main() {
+  if (FOLLOW_UP_ONLY) return followUpOnly();
   const results = { startedAt: startedAt.toISOString(), quick: QUICK, sizes: SIZES, machine: machineInfo(ROOT), source: sourceState(), load: loads };
   log(`machine: ${results.machine.cpuModel}, ${results.machine.cores} cores; load ${loads[0].load.join("/")}`);
   results.bundle = bundleAndStart();

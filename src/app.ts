@@ -6,9 +6,10 @@ import { consoleRoutes } from "./console/index.js";
 import { Refusal } from "./errors.js";
 import { handleMcpPost, handleMcpStream, refusalResponse, type AppEnv } from "./gateway/mcp-endpoint.js";
 import { wellKnownRoutes } from "./well-known.js";
-import { rejectForeignOrigins } from "./gateway/request-origin.js";
-import { configForMcpPath, requireKnownOrigin } from "./gateway/mcp-path.js";
-import { limitRequestBodies } from "./body-limit.js";
+import { foreignOriginRefusal, rejectForeignOrigins } from "./gateway/request-origin.js";
+import { configForMcpPath, mcpCallOf, requireKnownOrigin, unknownOriginResponse } from "./gateway/mcp-path.js";
+import { declaredTooLarge, limitRequestBodies } from "./body-limit.js";
+import type { WorkerEnv } from "./config.js";
 
 /** Route composition: the MCP endpoint, public metadata, dev issuer and admin API. */
 export function createApp(): Hono<AppEnv> {
@@ -18,9 +19,9 @@ export function createApp(): Hono<AppEnv> {
   app.use("/mcp/:origin", rejectForeignOrigins, requireKnownOrigin);
   // /mcp serves the default origin; /mcp/<name> each configured origin (src/origins).
   for (const path of ["/mcp", "/mcp/:origin"]) {
-    app.post(path, handleMcpPost);
-    app.get(path, handleMcpStream);
-    app.delete(path, handleMcpStream);
+    app.post(path, (c) => handleMcpPost(mcpCallOf(c)));
+    app.get(path, (c) => handleMcpStream(mcpCallOf(c)));
+    app.delete(path, (c) => handleMcpStream(mcpCallOf(c)));
     app.all(path, (c) => refusalResponse(new Refusal("method_not_allowed"), null, configForMcpPath(c)));
   }
   app.route("/.well-known", wellKnownRoutes);
@@ -29,20 +30,52 @@ export function createApp(): Hono<AppEnv> {
   app.route("/console", consoleRoutes);
   app.route("/", tokenEndpoints);
   app.notFound((c) => c.json({ error: "not_found", message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
-  app.onError((error, c) => {
-    if (error instanceof ConfigError) {
-      console.error(`taskward configuration error: ${error.message}`);
-      return c.json({ error: "configuration_error", message: "taskward is misconfigured; see the Worker logs" }, 500);
-    }
-    if (error instanceof Refusal) {
-      // Operator and token endpoints speak plain JSON errors; the MCP endpoint speaks JSON-RPC.
-      if (/^\/mcp(\/[^/]+)?$/.test(new URL(c.req.url).pathname)) return refusalResponse(error, null, undefined);
-      // A tenant-wide operation that some ledger shards failed also says how many, for retrying tools.
-      const shards = error.code === "ledger_unavailable" && typeof error.data === "object" ? error.data : {};
-      return c.json({ error: error.code, message: error.wireMessage, ...shards }, error.status as 400, error.headers);
-    }
-    console.error("taskward internal error", error);
-    return c.json({ error: "internal_error", message: "Internal error" }, 500);
-  });
+  // Through Hono, plain JSON errors keep any header a middleware set on the context (c.json).
+  app.onError((error, c) => errorResponse(error, c.req.raw, (body, status, headers) => c.json(body, status as 400, headers)));
   return app;
+}
+
+type JsonResponder = (body: Record<string, unknown>, status: number, headers?: Record<string, string>) => Response;
+const plainJson: JsonResponder = (body, status, headers) => Response.json(body, { status, ...(headers ? { headers } : {}) });
+
+/** An exception no handler answered: configuration (500, details only in the logs), a refusal, or an internal error. */
+function errorResponse(error: Error, request: Request, json: JsonResponder = plainJson): Response {
+  if (error instanceof ConfigError) {
+    console.error(`taskward configuration error: ${error.message}`);
+    return json({ error: "configuration_error", message: "taskward is misconfigured; see the Worker logs" }, 500);
+  }
+  if (error instanceof Refusal) {
+    // Operator and token endpoints speak plain JSON errors; the MCP endpoint speaks JSON-RPC.
+    if (MCP_PATH.test(new URL(request.url).pathname)) return refusalResponse(error, null, undefined);
+    // A tenant-wide operation that some ledger shards failed also says how many, for retrying tools.
+    const shards = error.code === "ledger_unavailable" && typeof error.data === "object" ? error.data : {};
+    return json({ error: error.code, message: error.wireMessage, ...shards }, error.status, error.headers);
+  }
+  console.error("taskward internal error", error);
+  return json({ error: "internal_error", message: "Internal error" }, 500);
+}
+
+const MCP_PATH = /^\/mcp(\/[^/]+)?$/;
+/** POST /mcp or /mcp/<name> with a plain name, no query; anything else (encoded names included) goes through Hono. */
+const DIRECT_MCP_POST = /^https?:\/\/[^/?#]+\/mcp(?:\/([A-Za-z0-9._~-]+))?$/;
+
+/**
+ * The Worker's fetch: a POST to /mcp or /mcp/<name> whose body length is declared skips Hono's
+ * router and runs the same checks in the same order (body limit, Origin, known origin name,
+ * errors answered as onError does); every other request goes to the Hono app.
+ */
+export function workerFetch(app: Hono<AppEnv>): Hono<AppEnv>["fetch"] {
+  return (request, env, ctx) => {
+    const match = request.method === "POST" && request.headers.has("content-length") && !request.headers.has("transfer-encoding") ? DIRECT_MCP_POST.exec(request.url) : null;
+    if (!match || !ctx) return app.fetch(request, env, ctx);
+    return directMcpPost(request, env as WorkerEnv, ctx, match[1]).catch((error: Error) => errorResponse(error, request));
+  };
+}
+
+async function directMcpPost(request: Request, env: WorkerEnv, ctx: { waitUntil(promise: Promise<unknown>): void }, originName: string | undefined): Promise<Response> {
+  const tooLarge = declaredTooLarge(request, env);
+  if (tooLarge) return tooLarge;
+  const refused = foreignOriginRefusal(request, env) ?? (originName === undefined ? undefined : unknownOriginResponse(env, originName));
+  if (refused) return refused;
+  return handleMcpPost({ request, env, originName, waitUntil: (p) => ctx.waitUntil(p) });
 }

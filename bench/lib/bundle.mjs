@@ -84,9 +84,9 @@ export function measureBundles(trees, samples) {
 }
 
 /** The sources of `ref` in a temp dir (src/, wrangler.toml, package.json), to bundle beside the working tree; call the returned cleanup. */
-export function treeAtRef(root, ref) {
+export function treeAtRef(root, ref, paths = ["src", "wrangler.toml", "package.json", "tsconfig.json"]) {
   const dir = mkdtempSync(join(tmpdir(), "taskward-ref-"));
-  const archive = spawnSync("git", ["archive", ref, "src", "wrangler.toml", "package.json", "tsconfig.json"], { cwd: root, maxBuffer: 256 * 1024 * 1024 });
+  const archive = spawnSync("git", ["archive", ref, ...paths], { cwd: root, maxBuffer: 256 * 1024 * 1024 });
   if (archive.status !== 0) throw new Error(`git archive ${ref} failed: ${archive.stderr}`);
   const untar = spawnSync("tar", ["-x", "-C", dir], { input: archive.stdout });
   if (untar.status !== 0) throw new Error(`tar failed: ${untar.stderr}`);

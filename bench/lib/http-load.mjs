@@ -36,13 +36,14 @@ export async function postJson(base, path, body, headers) {
 /**
  * Latency at concurrency 1: `warmup` then `n` rounds of one request per target, in order.
  * `check(response)` throws when a response is not the expected one (checked on every request).
+ * A target with its own `base` is served by another stack (a ref's Worker beside the working tree's).
  */
 export async function interleavedLatency(base, targets, { n, warmup }) {
   const latencies = Object.fromEntries(targets.map((t) => [t.name, []]));
   for (let i = 0; i < warmup + n; i++) {
     for (const target of targets) {
       const start = process.hrtime.bigint();
-      const response = await post(base, target.path, target.body, target.headers);
+      const response = await post(target.base ?? base, target.path, target.body, target.headers);
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       target.check(response);
       if (i >= warmup) latencies[target.name].push(ms);

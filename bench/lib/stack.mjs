@@ -42,7 +42,8 @@ function buildWorker(root, dir) {
   return config;
 }
 
-export async function startStack(root, { listSize = 100, stateDir = defaultStateDir() } = {}) {
+/** `buildRoot`: the tree whose bench Worker and src/ are served (default `root`; another commit's tree to measure it side by side). */
+export async function startStack(root, { listSize = 100, stateDir = defaultStateDir(), buildRoot = root } = {}) {
   const dir = mkdtempSync(join(stateDir, "taskward-bench-"));
   const origin = spawnGroup(process.execPath, [join(root, "bench/lib/fake-origin.mjs")], { cwd: root, env: { LIST_SIZE: String(listSize) } });
   const stops = [() => origin.stop()];
@@ -53,7 +54,7 @@ export async function startStack(root, { listSize = 100, stateDir = defaultState
     const adminToken = `bench-admin-${crypto.randomUUID()}`;
     const secretsFile = join(dir, "secrets.env");
     writeSecretsFile(secretsFile, { HANDLE_SIGNING_JWKS: jwks, ADMIN_TOKEN: adminToken });
-    const config = buildWorker(root, dir);
+    const config = buildWorker(buildRoot, dir);
     const port = await freePort();
     const inspectorPort = await freePort();
     const base = `http://${HOST}:${port}`;

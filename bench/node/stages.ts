@@ -20,8 +20,12 @@ import { routingHeadersFor } from "../../src/mcp/routing-headers.js";
 import { revision20251125 } from "../../src/mcp/revisions/2025-11-25.js";
 import { eventIdSealer } from "../../src/proxy/event-ids.js";
 import { originRequestHeaders } from "../../src/proxy/headers.js";
-import { newTransactionId, signOriginAssertion } from "../../src/proxy/origin-assertion.js";
+import { bodyDigest, newTransactionId, signOriginAssertion } from "../../src/proxy/origin-assertion.js";
 import { interleave } from "../shared/crypto-cases.js";
+import { SignJWT } from "jose";
+import { ORIGIN_ASSERTION_TYP } from "../../src/origin/origin-assertion-claims.js";
+import { createApp, workerFetch } from "../../src/app.js";
+import { readBoundedBytes, readBoundedMessage } from "../../src/proxy/read-bounded.js";
 
 const rounds = Number(process.argv[2] ?? 6);
 const roundMs = Number(process.argv[3] ?? 100);
@@ -57,8 +61,26 @@ const message = parseClientMessage(clientBody);
 // A 2025-11-25 client sends the sealed Mcp-Session-Id on every poll (src/gateway/session.ts).
 const sealedSession = await seal("session", { sid: "origin-session-3b1f9c2e", v: "2025-11-25", t: principal.tenant, c: principal.clientId, s: principal.subject }, ring);
 
+// Routing alone: a POST to /mcp/<unknown name> is answered (404) right after the path checks, before authentication.
+const app = createApp();
+const direct = workerFetch(app);
+const routingEnv = { TASKWARD_ISSUER: ISSUER, ORIGIN_URL: AUDIENCE } as unknown as WorkerEnv;
+const routingCtx = { waitUntil: () => undefined, passThroughOnException: () => undefined, props: {} } as unknown as ExecutionContext;
+const unknownOriginPost = () => new Request(`${ISSUER}/mcp/no-such-origin`, { method: "POST", headers: { "content-type": "application/json", "content-length": String(clientBody.length) }, body: clientBody });
+const expect404 = async (response: Response | Promise<Response>) => {
+  const answered = await response;
+  if (answered.status !== 404) throw new Error(`routing stage: expected 404, got ${answered.status}`);
+  return answered.arrayBuffer();
+};
+const MAX_BODY = 1024 * 1024;
+const pollRequest = () => new Request(`${ISSUER}/mcp`, { method: "POST", headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(clientBody)) }, body: clientBody });
+
 const variants = await interleave(
   [
+    { name: "route POST /mcp/<name> through Hono (router + body-limit, Origin, origin-name middlewares) to a 404", run: () => expect404(app.fetch(unknownOriginPost(), routingEnv, routingCtx)) },
+    { name: "route POST /mcp/<name> directly (workerFetch, same checks) to a 404", run: () => expect404(direct(unknownOriginPost(), routingEnv, routingCtx)) },
+    { name: "read the client body: chunk loop (readBoundedBytes), incl. new Request", run: () => readBoundedBytes(pollRequest().body!, MAX_BODY) },
+    { name: "read the client body: one native call (readBoundedMessage), incl. new Request", run: () => readBoundedMessage(pollRequest(), MAX_BODY) },
     { name: "parse the client body (JSON.parse + envelope checks)", run: async () => parseClientMessage(clientBody) },
     {
       name: "open the sealed session uncached: unseal (AES-GCM JWE) + SHA-256 of its id",
@@ -72,6 +94,15 @@ const variants = await interleave(
     { name: "verify the handle, uncached (the cache skips it on repeats)", run: () => verifyHandle(handle, { issuer: ISSUER, audience: AUDIENCE, resolveKey }) },
     { name: "re-encode the forwarded body (JSON.stringify + UTF-8)", run: async () => new TextEncoder().encode(JSON.stringify(forwardedMessage)) },
     { name: "origin request headers (copy + routing headers)", run: async () => originRequestHeaders(clientHeaders, { version: "2025-11-25", routing: routingHeadersFor(clientHeaders, message, revision20251125, true), handle: undefined }) },
+    {
+      // What signOriginAssertion did before issue 14c: the same claims through jose's SignJWT.
+      name: "sign the origin assertion through jose's SignJWT (before 14c)",
+      run: async () => {
+        const iat = Math.floor(Date.now() / 1000);
+        const claims = { iss: ISSUER, aud: AUDIENCE, iat, exp: iat + 60, jti: newTransactionId(), txn: newTransactionId(), tenant: principal.tenant, client_id: principal.clientId, sub: principal.subject, op: "get", req_digest: await bodyDigest(new TextEncoder().encode(JSON.stringify(forwardedMessage))), task, handle_jti: "h" };
+        return new SignJWT(claims).setProtectedHeader({ alg: ring.signing.alg, kid: ring.signing.kid, typ: ORIGIN_ASSERTION_TYP }).sign(ring.signing.key);
+      },
+    },
     {
       name: "sign the origin assertion (SHA-256 of the body + one signature)",
       run: () => signOriginAssertion({ keyRing: ring, issuer: ISSUER, audience: AUDIENCE, ttlSeconds: 60, principal, op: "get", task, handleJti: "h", txn: newTransactionId(), body: new TextEncoder().encode(JSON.stringify(forwardedMessage)) }),

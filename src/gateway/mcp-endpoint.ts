@@ -1,11 +1,10 @@
-import type { Context } from "hono";
 import { bearerChallenge } from "../auth/authenticate.js";
 import { spendProof } from "../auth/dpop-replay.js";
 import { authenticateCaller } from "../auth/proof-of-possession.js";
 import { ORIGIN_ASSERTION_HEADER, newTransactionId, signOriginAssertion } from "../proxy/origin-assertion.js";
 import type { Principal } from "../auth/principal.js";
 import type { Config, WorkerEnv } from "../config.js";
-import { behindOrigin, configForMcpPath } from "./mcp-path.js";
+import { behindOrigin, configForMcpCall, type McpCall } from "./mcp-path.js";
 import { Refusal } from "../errors.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
@@ -59,32 +58,33 @@ async function requireKeyRing(config: Config): Promise<KeyRing> {
  * POST /mcp and /mcp/<origin>: authenticate → read once (one revision, one classification) → the route's forward
  * plan (decide: policy, handle, ledger) → forward re-encoded from the decision → rewrite answers.
  */
-export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
-  const config = configForMcpPath(c);
+export async function handleMcpPost(call: McpCall): Promise<Response> {
+  const { request, env } = call;
+  const config = configForMcpCall(env, call.originName);
   let requestId: RequestId | null = null;
   try {
-    const contentType = c.req.header("content-type") ?? "";
-    if (!/^application\/json\b/i.test(contentType)) throw new Refusal("unsupported_media_type");
-    const authenticated = behindOrigin(await authenticateCaller(c.req.raw, config, c.env), config);
-    const body = await readBoundedBody(c.req.raw, config.maxBodyBytes);
+    const contentType = request.headers.get("content-type") ?? "";
+    if (!JSON_CONTENT_TYPE.test(contentType)) throw new Refusal("unsupported_media_type");
+    const authenticated = behindOrigin(await authenticateCaller(request, config, env), config);
+    const body = await readBoundedBody(request, config.maxBodyBytes);
     const message = parseClientMessage(body);
     if (message.kind !== "notification") requestId = message.id;
-    const session = await openSessionOf(c, config, authenticated);
+    const session = await openSessionOf(request, config, authenticated, env);
     const principal: Principal = session ? { ...authenticated, session: session.key } : authenticated;
     // A 2025-11-25 session speaks the revision it negotiated; the header must agree with it.
-    const { revision, classified } = readRequest(c.req.raw.headers, message, session?.revision);
+    const { revision, classified } = readRequest(request.headers, message, session?.revision);
     // Shared by the decision's audit event and the origin assertion.
     const txn = newTransactionId();
-    const context: RouteContext = { env: c.env, config, principal, revision, txn, ...(session ? { originSession: session.originSessionId } : {}), callerRegion: locationHintFor(c.req.raw.cf as RequestRegion | undefined), keyRing: () => requireKeyRing(config), waitUntil: (p) => c.executionCtx.waitUntil(p) };
+    const context: RouteContext = { env, config, principal, revision, txn, ...(session ? { originSession: session.originSessionId } : {}), callerRegion: locationHintFor(request.cf as RequestRegion | undefined), keyRing: () => requireKeyRing(config), waitUntil: call.waitUntil };
     const plan = await planRoute(context, classified);
     const forwardAndRelay = async (): Promise<Response> => {
       // A follow-up spent its DPoP proof while it was authorized (authorizeFollowUp); every other call spends it here, before forwarding.
-      if (classified.route !== "follow-up") await spendProof(c.env, principal);
+      if (classified.route !== "follow-up") await spendProof(env, principal);
       const forwardedBody = JSON.stringify(plan.message.raw);
       const headers = withOriginSessionId(
-        originRequestHeaders(c.req.raw.headers, {
+        originRequestHeaders(request.headers, {
           version: revision.version,
-          routing: routingHeadersFor(c.req.raw.headers, plan.message, revision.module, plan.taskFollowUp ?? false),
+          routing: routingHeadersFor(request.headers, plan.message, revision.module, plan.taskFollowUp ?? false),
           // The handle reaches the origin only in the documented compatibility mode; the assertion always does.
           handle: config.forwardTaskHandleHeader ? plan.handle : undefined,
         }),
@@ -113,11 +113,13 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
   }
 }
 
+const JSON_CONTENT_TYPE = /^application\/json\b/i;
+
 /** The session named by Mcp-Session-Id, opened and bound to the caller (404 for anyone else's). */
-async function openSessionOf(c: Context<AppEnv>, config: Config, principal: Principal): Promise<BoundSession | undefined> {
-  const sealed = c.req.raw.headers.get(SESSION_ID_HEADER);
+async function openSessionOf(request: Request, config: Config, principal: Principal, env: WorkerEnv): Promise<BoundSession | undefined> {
+  const sealed = request.headers.get(SESSION_ID_HEADER);
   if (sealed === null) return undefined;
-  return openClientSession(sealed, principal, await requireKeyRing(config), c.env);
+  return openClientSession(sealed, principal, await requireKeyRing(config), env);
 }
 
 /** Mcp-Session-Id toward the origin: the origin's own id of the opened session, or none. */
@@ -132,26 +134,27 @@ function withOriginSessionId(headers: Headers, session: BoundSession | undefined
  * pass-through with rewriting. No body: the revision is the header's (or the session's), and no
  * routing header is forwarded.
  */
-export async function handleMcpStream(c: Context<AppEnv>): Promise<Response> {
-  const config = configForMcpPath(c);
+export async function handleMcpStream(call: McpCall): Promise<Response> {
+  const { request, env } = call;
+  const config = configForMcpCall(env, call.originName);
   try {
-    const authenticated = behindOrigin(await authenticateCaller(c.req.raw, config, c.env), config);
-    await spendProof(c.env, authenticated);
-    const session = await openSessionOf(c, config, authenticated);
+    const authenticated = behindOrigin(await authenticateCaller(request, config, env), config);
+    await spendProof(env, authenticated);
+    const session = await openSessionOf(request, config, authenticated, env);
     const principal: Principal = session ? { ...authenticated, session: session.key } : authenticated;
-    const decision = decideRevision({ header: c.req.header(PROTOCOL_VERSION_HEADER), metaVersion: undefined, paramsProtocolVersion: undefined, method: undefined, sessionRevision: session?.revision });
+    const decision = decideRevision({ header: request.headers.get(PROTOCOL_VERSION_HEADER) ?? undefined, metaVersion: undefined, paramsProtocolVersion: undefined, method: undefined, sessionRevision: session?.revision });
     if (!decision.ok) throw new Refusal("header_mismatch", `${decision.signal} ${decision.claimed} vs ${decision.decided}`);
     const eventIds = await eventIdsFor(config, principal);
-    const sealedLastEventId = c.req.header("last-event-id");
+    const sealedLastEventId = request.headers.get("last-event-id") ?? undefined;
     // A Last-Event-ID this authority did not issue to this caller is dropped: the origin starts a fresh stream.
     const lastEventId = sealedLastEventId !== undefined && eventIds ? await eventIds.open(sealedLastEventId) : undefined;
-    const forwarded = await forwardToOrigin(config.originUrl, { method: c.req.method, headers: withOriginSessionId(streamRequestHeaders(c.req.raw.headers, decision.version, lastEventId), session) });
-    if (c.req.method === "DELETE" && session && forwarded.ok) {
+    const forwarded = await forwardToOrigin(config.originUrl, { method: request.method, headers: withOriginSessionId(streamRequestHeaders(request.headers, decision.version, lastEventId), session) });
+    if (request.method === "DELETE" && session && forwarded.ok) {
       // Handles that policy bound to this session die with it, before the client hears it ended.
-      await onEveryShard(c.env, principal.tenant, (ledger) => ledger.revokeSessionHandles(principal.tenant, session.key, `session:${principal.subject}`));
+      await onEveryShard(env, principal.tenant, (ledger) => ledger.revokeSessionHandles(principal.tenant, session.key, `session:${principal.subject}`));
     }
     const origin = await withClientSessionId(forwarded, { inbound: session, principal });
-    const mapper = taskIdMapperFor({ env: c.env, config, principal, waitUntil: (p) => c.executionCtx.waitUntil(p) });
+    const mapper = taskIdMapperFor({ env, config, principal, waitUntil: call.waitUntil });
     return relayOriginResponse(origin, (m) => rewriteOutboundMessage(m, { requestId: undefined, requestMethod: undefined, mapper, module: decision.module }), null, eventIds);
   } catch (error) {
     if (error instanceof Refusal) return refusalResponse(error, null, config);

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { configFor, isLoopbackHostname, type Config } from "../config.js";
+import { configFor, isLoopbackHostname, type Config, type WorkerEnv } from "../config.js";
 import { Refusal } from "../errors.js";
 import { refusalResponse, type AppEnv } from "./mcp-endpoint.js";
 
@@ -18,13 +18,19 @@ function originAllowed(origin: string, config: Config): boolean {
  * own origin) is refused with 403, and an authority serving on loopback also refuses a
  * non-loopback `Host`. Requests without `Origin` (non-browser clients) pass to authentication.
  */
-export const rejectForeignOrigins: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const config = configFor(c.env);
-  const origin = c.req.header("origin");
+export function foreignOriginRefusal(request: Request, env: WorkerEnv): Response | undefined {
+  const config = configFor(env);
+  const origin = request.headers.get("origin") ?? undefined;
   const foreignOrigin = origin !== undefined && !originAllowed(origin, config);
-  const foreignHost = config.loopbackIssuer && !isLoopbackHostname(new URL(c.req.url).hostname);
+  const foreignHost = config.loopbackIssuer && !isLoopbackHostname(new URL(request.url).hostname);
   if (foreignOrigin || foreignHost) {
-    return refusalResponse(new Refusal("forbidden_origin", `origin ${origin ?? "-"} url ${c.req.url}`), null, config);
+    return refusalResponse(new Refusal("forbidden_origin", `origin ${origin ?? "-"} url ${request.url}`), null, config);
   }
+  return undefined;
+}
+
+export const rejectForeignOrigins: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const refused = foreignOriginRefusal(c.req.raw, c.env);
+  if (refused) return refused;
   await next();
 };

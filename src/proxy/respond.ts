@@ -3,24 +3,26 @@ import { isObject, rpcError, type JsonObject, type RequestId } from "../mcp/enve
 import { rewriteSseStream } from "../mcp/sse.js";
 import type { EventIdSealer } from "./event-ids.js";
 import { clientResponseHeaders } from "./headers.js";
-import { readBoundedBytes } from "./read-bounded.js";
+import { readBoundedMessage } from "./read-bounded.js";
 
 export type MessageRewriter = (message: JsonObject) => Promise<JsonObject | null>;
 
 /** Largest JSON (non-streamed) response read from the origin. */
 const MAX_ORIGIN_JSON_BYTES = 16 * 1024 * 1024;
 
+const UTF8 = new TextDecoder();
+
 /** The origin's whole body as text; a connection lost mid-body or an oversized body is an invalid response. */
 async function readOriginText(origin: Response): Promise<string> {
   if (!origin.body) return "";
   let read;
   try {
-    read = await readBoundedBytes(origin.body, MAX_ORIGIN_JSON_BYTES);
+    read = await readBoundedMessage(origin, MAX_ORIGIN_JSON_BYTES);
   } catch (error) {
     throw new Refusal("origin_invalid_response", `origin body cut off: ${(error as Error).message}`);
   }
   if ("tooLarge" in read) throw new Refusal("origin_invalid_response", "origin JSON response too large");
-  return new TextDecoder().decode(read.bytes);
+  return UTF8.decode(read.bytes);
 }
 
 /**
