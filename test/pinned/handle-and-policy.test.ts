@@ -6,6 +6,7 @@ import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { generateSigningJwks, keyRingResolver, loadKeyRing, verifyHandle, type KeyRing } from "../../src/handle/index.js";
 import { DEFAULT_TOOL_POLICY, effectiveTtlMs, opsFor, parseTaskPolicy, ttlCapSeconds } from "../../src/policy/task-policy.js";
+import { applyTaskSupportPolicy } from "../../src/policy/tools-list.js";
 import { moduleFor } from "../../src/mcp/revisions/index.js";
 import { worker } from "../support/mcp-client.js";
 
@@ -73,6 +74,32 @@ describe("policy rules", () => {
     expect(opsFor({ ...DEFAULT_TOOL_POLICY, ops: ["get", "update"] }, moduleFor("2025-11-25"))).toEqual(["get"]);
     expect(DEFAULT_TOOL_POLICY.stepUpOps).toEqual(["result", "cancel"]);
     expect(DEFAULT_TOOL_POLICY.bind).toEqual(["tenant", "client", "subject"]);
+  });
+
+  it("tools/list shows the policy's task support over whatever `execution` a hostile origin sent", () => {
+    const policy = { default: { ...DEFAULT_TOOL_POLICY }, tools: { locked: { taskSupport: "forbidden" as const } } };
+    const result = {
+      tools: [
+        { name: "locked", execution: "not-an-object" },
+        { name: "locked", execution: null },
+        { name: "locked", execution: { taskSupport: "required", extra: 1 } },
+        { name: "free", execution: { taskSupport: "optional" } },
+        { execution: { taskSupport: "optional" } },
+        null,
+      ],
+    };
+    applyTaskSupportPolicy(result, policy);
+    expect(result.tools).toEqual([
+      { name: "locked", execution: { taskSupport: "forbidden" } },
+      { name: "locked", execution: { taskSupport: "forbidden" } },
+      { name: "locked", execution: { taskSupport: "forbidden", extra: 1 } },
+      { name: "free", execution: { taskSupport: "optional" } },
+      { execution: { taskSupport: "optional" } },
+      null,
+    ]);
+    const notAList = { tools: "x" };
+    applyTaskSupportPolicy(notAList, policy);
+    expect(notAList).toEqual({ tools: "x" });
   });
 
   it("a TASK_POLICY that lets handles cross tenants is refused, saying where", () => {
