@@ -4,7 +4,7 @@
  * genesis as the offline verifier computes it.
  */
 import { runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { genesisHash, verifyChain } from "../../src/ledger/audit-chain.js";
 import { freshTenant, issueRecord, ledgerOf } from "./ledger-support.js";
 
@@ -68,5 +68,27 @@ describe("delegation depth", () => {
     // Revoking the root voids the deepest descendant.
     await ledger.revoke(tenant, { jti: "d0" }, "test", "admin");
     expect(await ledger.authorize(tenant, "d8", "get", alice(tenant))).toEqual({ allowed: false, reason: "parent_revoked" });
+  });
+});
+
+describe("expiry at its very millisecond (the ledger's clock held by the test)", () => {
+  it("a handle is live until the millisecond before expires_at and expired at it", async () => {
+    const tenant = freshTenant("expiry-ms");
+    const ledger = ledgerOf(tenant);
+    const record = issueRecord(tenant, "j1");
+    await ledger.issue(tenant, record);
+    const decisions = await runInDurableObject(ledger, async (instance: any) => {
+      const clock = vi.spyOn(Date, "now");
+      try {
+        clock.mockReturnValue(record.expiresAt - 1);
+        const before = await instance.authorize(tenant, "j1", "get", alice(tenant));
+        clock.mockReturnValue(record.expiresAt);
+        const at = await instance.authorize(tenant, "j1", "get", alice(tenant));
+        return { before: before.allowed, at: { allowed: at.allowed, reason: at.reason } };
+      } finally {
+        clock.mockRestore();
+      }
+    });
+    expect(decisions).toEqual({ before: true, at: { allowed: false, reason: "expired" } });
   });
 });
