@@ -77,14 +77,15 @@ describe("policy rules", () => {
   });
 
   it("tools/list shows the policy's task support over whatever `execution` a hostile origin sent", () => {
-    const policy = { default: { ...DEFAULT_TOOL_POLICY }, tools: { locked: { taskSupport: "forbidden" as const } } };
+    // The default says "optional": a tool without a name is left alone, not given the default.
+    const policy = { default: { ...DEFAULT_TOOL_POLICY, taskSupport: "optional" as const }, tools: { locked: { taskSupport: "forbidden" as const } } };
     const result = {
       tools: [
         { name: "locked", execution: "not-an-object" },
         { name: "locked", execution: null },
         { name: "locked", execution: { taskSupport: "required", extra: 1 } },
-        { name: "free", execution: { taskSupport: "optional" } },
-        { execution: { taskSupport: "optional" } },
+        { name: "free", execution: { taskSupport: "required" } },
+        { execution: { taskSupport: "required" } },
         null,
       ],
     };
@@ -94,7 +95,7 @@ describe("policy rules", () => {
       { name: "locked", execution: { taskSupport: "forbidden" } },
       { name: "locked", execution: { taskSupport: "forbidden", extra: 1 } },
       { name: "free", execution: { taskSupport: "optional" } },
-      { execution: { taskSupport: "optional" } },
+      { execution: { taskSupport: "required" } },
       null,
     ]);
     const notAList = { tools: "x" };
@@ -105,6 +106,7 @@ describe("policy rules", () => {
   it("a TASK_POLICY that lets handles cross tenants is refused, saying where", () => {
     expect(parseTaskPolicy(JSON.stringify({ tools: { x: { bind: ["client"] } } }))).toEqual({ problems: ["TASK_POLICY.tools.x.bind: must include tenant: handles never cross tenants"] });
     expect(parseTaskPolicy("{")).toEqual({ problems: ["TASK_POLICY is not JSON"] });
+    for (const unset of [undefined, "", "  \n"]) expect(parseTaskPolicy(unset), JSON.stringify(unset)).toEqual({ policy: { default: DEFAULT_TOOL_POLICY, tools: {} } });
     expect(parseTaskPolicy(JSON.stringify({ tools: { x: { ops: ["get"], maxAuthAgeSeconds: 60 } } }))).toMatchObject({ policy: { tools: { x: { ops: ["get"], maxAuthAgeSeconds: 60 } } } });
   });
 });

@@ -6,6 +6,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import { genesisHash, verifyChain } from "../../src/ledger/audit-chain.js";
+import { parseTaskPolicy, rulesInForce } from "../../src/policy/task-policy.js";
 import { freshTenant, issueRecord, ledgerOf } from "./ledger-support.js";
 
 const alice = (tenant: string) => ({ tenant, clientId: "c1", subject: "alice" });
@@ -90,5 +91,41 @@ describe("expiry at its very millisecond (the ledger's clock held by the test)",
       }
     });
     expect(decisions).toEqual({ before: true, at: { allowed: false, reason: "expired" } });
+  });
+
+  it("a policy in force with a shorter TTL cap expires the handle at issued_at + cap, to the millisecond", async () => {
+    const tenant = freshTenant("cap-ms");
+    const ledger = ledgerOf(tenant);
+    const record = issueRecord(tenant, "j1");
+    await ledger.issue(tenant, record);
+    const parsed = parseTaskPolicy(JSON.stringify({ tools: { slow_echo: { maxTtlSeconds: 30 } } }));
+    if (!("policy" in parsed)) throw new Error(parsed.problems.join("; "));
+    const extras = { rules: rulesInForce(parsed.policy, "v-cap", 86_400, "slow_echo") };
+    const decisions = await runInDurableObject(ledger, async (instance: any) => {
+      const clock = vi.spyOn(Date, "now");
+      try {
+        clock.mockReturnValue(record.issuedAt + 29_999);
+        const before = await instance.authorize(tenant, "j1", "get", alice(tenant), undefined, extras);
+        clock.mockReturnValue(record.issuedAt + 30_000);
+        const at = await instance.authorize(tenant, "j1", "get", alice(tenant), undefined, extras);
+        return { before: before.allowed, at: at.reason };
+      } finally {
+        clock.mockRestore();
+      }
+    });
+    expect(decisions).toEqual({ before: true, at: "expired" });
+  });
+});
+
+describe("the policy in force, passed by the edge", () => {
+  it("a tool made forbidden after issuance refuses its handle's follow-ups; another tool's does not", async () => {
+    const tenant = freshTenant("forbidden-now");
+    const ledger = ledgerOf(tenant);
+    await ledger.issue(tenant, issueRecord(tenant, "j1"));
+    const parsed = parseTaskPolicy(JSON.stringify({ tools: { slow_echo: { taskSupport: "forbidden" }, other: { taskSupport: "optional" } } }));
+    if (!("policy" in parsed)) throw new Error(parsed.problems.join("; "));
+    const inForce = (tool: string) => ({ rules: rulesInForce(parsed.policy, "v-forbid", 86_400, tool) });
+    expect(await ledger.authorize(tenant, "j1", "get", alice(tenant), undefined, inForce("other"))).toMatchObject({ allowed: true });
+    expect(await ledger.authorize(tenant, "j1", "get", alice(tenant), undefined, inForce("slow_echo"))).toEqual({ allowed: false, reason: "policy_forbids" });
   });
 });
