@@ -6,6 +6,8 @@ import { SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { generateSigningJwks, keyRingResolver, loadKeyRing, verifyHandle, type KeyRing } from "../../src/handle/index.js";
 import { DEFAULT_TOOL_POLICY, effectiveTtlMs, opsFor, parseTaskPolicy, ttlCapSeconds } from "../../src/policy/task-policy.js";
+import { generateSigningJwk } from "../../src/handle/keyring.js";
+import { seal, unseal } from "../../src/handle/seal.js";
 import { applyTaskSupportPolicy } from "../../src/policy/tools-list.js";
 import { moduleFor } from "../../src/mcp/revisions/index.js";
 import { worker } from "../support/mcp-client.js";
@@ -49,6 +51,37 @@ describe("verifyHandle: numeric claims and the key's algorithm", () => {
     const wrongKey = [...es.verifying.values()][0]!.key;
     await expect(verifyHandle(token, { issuer: ISSUER, audience: AUDIENCE, resolveKey: () => wrongKey })).rejects.toMatchObject({ code: "ERR_HANDLE_ALG_NOT_ALLOWED" });
     expect(await verify(token, ed)).toMatchObject({ jti: "j1" });
+  });
+});
+
+describe("verifyHandle keeps what a delegation adds", () => {
+  it("the act chain of a delegated handle is in its verified claims; a plain handle has none", async () => {
+    const ring = await loadKeyRing(await generateSigningJwks("EdDSA"));
+    const verify = (token: string) => verifyHandle(token, { issuer: ISSUER, audience: AUDIENCE, resolveKey: keyRingResolver(ring) });
+    const act = { sub: "bob", client_id: "cli-2", act: { sub: "alice", client_id: "cli" } };
+    expect((await verify(await signText(ring, JSON.stringify(claims({ act }))))).act).toEqual(act);
+    expect(await verify(await signText(ring, JSON.stringify(claims())))).not.toHaveProperty("act");
+  });
+});
+
+describe("sealed values: the length limit is exact", () => {
+  it("a genuine sealed value of 4096 characters opens; one of 4097 is refused unread", async () => {
+    const found = new Map<number, { sealed: string; ring: KeyRing }>();
+    // Sealed lengths step by 1–2 characters per byte of payload; vary the kid's length to hit both.
+    for (let kidLength = 1; kidLength <= 8 && found.size < 2; kidLength++) {
+      const jwk = await generateSigningJwk("EdDSA", "k".repeat(kidLength));
+      const ring = await loadKeyRing(JSON.stringify({ keys: [jwk], active: jwk.kid }));
+      for (let padding = 2_900; padding <= 3_100 && found.size < 2; padding++) {
+        const sealed = await seal("cursor", { p: "x".repeat(padding) }, ring);
+        if ((sealed.length === 4096 || sealed.length === 4097) && !found.has(sealed.length)) found.set(sealed.length, { sealed, ring });
+      }
+    }
+    const atLimit = found.get(4096)!;
+    const overLimit = found.get(4097)!;
+    expect(atLimit.sealed).toHaveLength(4096);
+    expect(overLimit.sealed).toHaveLength(4097);
+    expect(await unseal("cursor", atLimit.sealed, atLimit.ring)).toMatchObject({ p: expect.any(String) });
+    expect(await unseal("cursor", overLimit.sealed, overLimit.ring)).toBeUndefined();
   });
 });
 
