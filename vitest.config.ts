@@ -13,6 +13,16 @@ const TEST_TASK_POLICY = {
   },
 };
 
+/** Origin "beta" (test/gateway/multi-origin.test.ts): slow_echo may not run as a task there, ping_now must. */
+const BETA_TASK_POLICY = {
+  tools: {
+    slow_echo: { taskSupport: "forbidden" },
+    summarize: { taskSupport: "forbidden" },
+  },
+};
+/** Tenants whose ledgers the shard tests split over 4 objects (test/ledger/shards.test.ts); every other tenant keeps one. */
+const TEST_SHARDED_TENANTS = ["shard-revoke-tenant", "shard-revoke-client", "shard-revoke-subject", "shard-list", "shard-fault", "shard-legacy", "shard-admin", "shard-cli", "shard-dpop", "siem-shards"];
+
 /** The Worker in workerd with the test bindings; `extra` turns features on for one project. */
 function workerdPlugin(extra: Record<string, string> = {}) {
   return cloudflareTest(({ inject }) => ({
@@ -30,8 +40,14 @@ function workerdPlugin(extra: Record<string, string> = {}) {
         RATE_LIMIT_CREATIONS_PER_MINUTE: "40",
         RATE_LIMIT_REFUSALS_PER_MINUTE: "30",
         TASK_POLICY: JSON.stringify(TEST_TASK_POLICY),
+        // The default origin is today's ORIGIN_URL under TASK_POLICY; "beta" is a second demo origin with its own policy.
+        ORIGINS: JSON.stringify([
+          { name: "main", url: inject<string>("originUrl") },
+          { name: "beta", url: inject<string>("betaOriginUrl"), policy: BETA_TASK_POLICY },
+        ]),
         // Compatibility mode on: the suite's origin log identifies forwarded follow-ups by their handle.
         FORWARD_TASK_HANDLE_HEADER: "true",
+        LEDGER_SHARDS_BY_TENANT: JSON.stringify(Object.fromEntries(TEST_SHARDED_TENANTS.map((tenant) => [tenant, 4]))),
         ...extra,
       },
     },

@@ -6,7 +6,8 @@
  * turns off the per-call origin assertion check, on by default), DEMO_VERIFY_HANDLES ("true" also
  * verifies the Taskward-Task-Handle header of taskward's compatibility mode), DEMO_REQUIRE_HANDLE
  * ("true" refuses follow-ups without that header), DEMO_CONFORMANCE_FIXTURES ("true" adds the
- * conformance suite's fixtures to the 2025-11-25 path).
+ * conformance suite's fixtures to the 2025-11-25 path), DEMO_REVISION ("2025-11-25" or "2026-07-28":
+ * serve that revision only; default both).
  *
  * One endpoint serves MCP 2025-11-25 (SDK, sessions) and 2026-07-28 (stateless, tasks extension).
  */
@@ -19,6 +20,8 @@ function optionsFromEnv(env: NodeJS.ProcessEnv): DemoOriginOptions {
     requireHandle: env.DEMO_REQUIRE_HANDLE === "true",
     conformanceFixtures: env.DEMO_CONFORMANCE_FIXTURES === "true",
   };
+  if (env.DEMO_REVISION === "2025-11-25" || env.DEMO_REVISION === "2026-07-28") options.revision = env.DEMO_REVISION;
+  else if (env.DEMO_REVISION) throw new Error(`DEMO_REVISION must be 2025-11-25 or 2026-07-28, got ${JSON.stringify(env.DEMO_REVISION)}`);
   // jose fetches a URL-form JWKS lazily, so the origin may start before taskward does.
   const jwks = new URL(env.TASKWARD_JWKS_URL ?? `${issuer}/.well-known/jwks.json`);
   if (env.DEMO_VERIFY_ASSERTIONS !== "false") options.assertionVerification = { issuer, jwks };

@@ -77,6 +77,8 @@ export interface DemoOriginOptions {
     /** Refuse tasks/get|update|cancel without Mcp-Name (default: tolerated when missing, refused when wrong). */
     requireTaskMcpName?: boolean;
   };
+  /** Serve one protocol revision only (400 for the other's calls), as `npm start` runs one origin per revision. Default: both. */
+  revision?: "2025-11-25" | "2026-07-28";
   /** Refuse requests whose Host or Origin is not loopback (DNS rebinding). Default: on when `host` is loopback. */
   dnsRebindingProtection?: boolean;
 }
@@ -256,6 +258,10 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
     await transport.handleRequest(req, res, body);
   }
 
+  function servesRevision(modern: boolean): boolean {
+    return options.revision === undefined || options.revision === (modern ? MODERN_VERSION : "2025-11-25");
+  }
+
   async function handlePost(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let body: unknown;
     let bytes: Buffer;
@@ -268,6 +274,7 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
     const messages = Array.isArray(body) ? body : [body];
     const entries = messages.map((message) => describe(message, req));
     received.push(...entries);
+    if (!servesRevision(isModernRequest(req.headers, body))) return sendJson(res, 400, jsonRpcError(asRecord(body)?.id ?? null, -32600, `This demo origin serves MCP ${options.revision} only`));
 
     if (assertionOptions && (assertionRequired || headerValue(req, ORIGIN_ASSERTION_HEADER) !== undefined)) {
       const verdict = await verifyOriginAssertion(headerValue(req, ORIGIN_ASSERTION_HEADER), { body: bytes, message: body }, assertionOptions).then(
@@ -298,6 +305,7 @@ export async function startDemoOrigin(options: DemoOriginOptions = {}): Promise<
 
   /** GET opens the session's SSE stream; DELETE ends the session. Neither exists in 2026-07-28 (405). */
   async function handleSessionRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!servesRevision(headerValue(req, "mcp-protocol-version") === MODERN_VERSION)) return sendJson(res, 400, jsonRpcError(null, -32600, `This demo origin serves MCP ${options.revision} only`));
     if (headerValue(req, "mcp-protocol-version") === MODERN_VERSION) return modern.handleOther(req, res);
     const sessionId = headerValue(req, "mcp-session-id");
     const transport = sessionId ? sessions.get(sessionId) : undefined;

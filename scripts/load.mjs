@@ -21,6 +21,12 @@
  * Environment: LOAD_DURATION_S (20), LOAD_CONNECTIONS (8), LOAD_TENANTS (4), LOAD_PRINCIPALS (2),
  * LOAD_SEED (1) for the operation mix.
  *
+ * LOAD_SHARDS=N (1) runs wrangler dev with LEDGER_SHARDS=N, so each tenant's handles spread over N
+ * ledger shards (`LOAD_SHARDS=2` with the default 4 tenants: 4 tenants × 2 shards); the audit
+ * completeness check is then also made per shard (each shard keeps its own chain): follow-ups
+ * whose handle names the shard == its allowed + denied events, creations == its issued events,
+ * and its chain verifies.
+ *
  * LOAD_HOSTILE=1 adds one hostile principal (tenant `load-hostile`) on LOAD_HOSTILE_CONNECTIONS (4)
  * connections of its own, at full speed: alternately a garbage `tasks/get` and a `tasks/get` with
  * an owner's valid handle. The refusal limit is then the real one (RATE_LIMIT_REFUSALS_PER_MINUTE
@@ -55,6 +61,7 @@ const CONNECTIONS = intFromEnv("LOAD_CONNECTIONS", 8);
 const TENANTS = intFromEnv("LOAD_TENANTS", 4);
 const PRINCIPALS = intFromEnv("LOAD_PRINCIPALS", 2);
 const SEED = intFromEnv("LOAD_SEED", 1);
+const SHARDS = intFromEnv("LOAD_SHARDS", 1);
 const HOSTILE = process.env.LOAD_HOSTILE === "1";
 const HOSTILE_CONNECTIONS = intFromEnv("LOAD_HOSTILE_CONNECTIONS", 4);
 const REFUSALS_PER_MINUTE = 30;
@@ -145,11 +152,20 @@ async function openPrincipal(base, identity) {
   return principal;
 }
 
-async function auditOf(base, adminToken, tenant) {
+/** The ledger shard a handle names (its `shd` claim; absent, or not a handle at all: shard 0). */
+function shardOf(handle) {
+  try {
+    return JSON.parse(Buffer.from(handle.split(".")[1], "base64url").toString("utf8")).shd ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function auditOf(base, adminToken, tenant, shard = 0) {
   const rows = [];
   let after = 0;
   for (;;) {
-    const response = await fetch(`${base}/admin/tenants/${tenant}/audit?after=${after}&limit=10000`, { headers: { authorization: `Bearer ${adminToken}` } });
+    const response = await fetch(`${base}/admin/tenants/${tenant}/audit?after=${after}&limit=10000&shard=${shard}`, { headers: { authorization: `Bearer ${adminToken}` } });
     if (response.status !== 200) throw new Error(`audit export ${tenant}: ${response.status}`);
     for (const line of (await response.text()).split("\n")) if (line.trim()) rows.push(JSON.parse(line));
     const next = response.headers.get("audit-next-cursor");
@@ -211,6 +227,7 @@ async function main() {
         "--var", `TASKWARD_ISSUER:${base}`, "--var", `ORIGIN_URL:${originUrl}`,
         "--var", `DELIVERY_GRACE_SECONDS:${Math.max(300, DURATION_S + 120)}`,
         "--var", "RATE_LIMIT_CREATIONS_PER_MINUTE:1000000", "--var", `RATE_LIMIT_REFUSALS_PER_MINUTE:${HOSTILE ? REFUSALS_PER_MINUTE : 1000000}`,
+        ...(SHARDS > 1 ? ["--var", `LEDGER_SHARDS:${SHARDS}`] : []),
         "--show-interactive-dev-session=false",
       ],
       { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
@@ -228,6 +245,8 @@ async function main() {
     const hostile = HOSTILE ? await openPrincipal(base, { tenant: "load-hostile", client_id: "hostile-cli", sub: "mallory" }) : undefined;
     const auditedTenants = hostile ? [...tenants, hostile.tenant] : tenants;
     const perTenant = Object.fromEntries(auditedTenants.map((t) => [t, { followUps: 0, ownerFollowUps: 0, foreignFollowUps: 0, answered: 0, created: 0 }]));
+    // The same counts per ledger shard: a follow-up is decided (and audited) in the shard its handle names.
+    const perShard = Object.fromEntries(auditedTenants.map((t) => [t, Array.from({ length: SHARDS }, () => ({ followUps: 0, ownerFollowUps: 0, foreignFollowUps: 0, created: 0 }))]));
     let setupId = 0;
     for (const principal of principals) {
       for (let i = 0; i < POOL_PER_PRINCIPAL; i++) {
@@ -236,6 +255,7 @@ async function main() {
         if (typeof handle !== "string") throw new Error(`setup task not created: ${JSON.stringify(reply)}`);
         principal.handles.push(handle);
         perTenant[principal.tenant].created++;
+        perShard[principal.tenant][shardOf(handle)].created++;
       }
     }
     console.log(`load: ${principals.length} principals in ${tenants.length} tenants, ${principals.length * POOL_PER_PRINCIPAL} tasks to start with`);
@@ -278,17 +298,18 @@ async function main() {
         principal = pick(others);
         const handle = pick(owner.handles);
         message = { jsonrpc: "2.0", id, method: "tasks/get", params: { taskId: handle } };
-        meta = { op, principal, handleTenant: owner.tenant, owner: false };
+        meta = { op, principal, handleTenant: owner.tenant, handleShard: shardOf(handle), owner: false };
       } else {
         const handle = pick(principal.handles);
         message = { jsonrpc: "2.0", id, method: `tasks/${op}`, params: { taskId: handle } };
-        meta = { op, principal, handleTenant: principal.tenant, owner: true };
+        meta = { op, principal, handleTenant: principal.tenant, handleShard: shardOf(handle), owner: true };
       }
       if (meta.handleTenant) {
-        const counts = perTenant[meta.handleTenant];
-        counts.followUps++;
-        if (meta.owner) counts.ownerFollowUps++;
-        else counts.foreignFollowUps++;
+        for (const counts of [perTenant[meta.handleTenant], perShard[meta.handleTenant][meta.handleShard]]) {
+          counts.followUps++;
+          if (meta.owner) counts.ownerFollowUps++;
+          else counts.foreignFollowUps++;
+        }
       }
       meta.sentAt = performance.now();
       pending.set(id, meta);
@@ -316,6 +337,7 @@ async function main() {
         if (typeof handle === "string") {
           meta.principal.handles.push(handle);
           perTenant[meta.principal.tenant].created++;
+          perShard[meta.principal.tenant][shardOf(handle)].created++;
         } else {
           outcomes.createRefused++;
           outcomes.unexpected.push(`create refused: ${JSON.stringify(reply).slice(0, 200)}`);
@@ -350,8 +372,11 @@ async function main() {
       const owner = pick(principals);
       const taskId = garbage ? `garbage-${randomBytes(12).toString("base64url")}` : pick(owner.handles);
       const victim = garbage ? hostile.tenant : owner.tenant;
-      perTenant[victim].followUps++;
-      perTenant[victim].foreignFollowUps++;
+      // A garbage id verifies as no handle: refused and audited in shard 0 of the caller's own ledger.
+      for (const counts of [perTenant[victim], perShard[victim][garbage ? 0 : shardOf(taskId)]]) {
+        counts.followUps++;
+        counts.foreignFollowUps++;
+      }
       hostilePending.set(id, garbage ? "garbage" : "foreign");
       hostileOutcomes.sent++;
       return { ...request, method: "POST", path: "/mcp", headers: mcpHeaders(hostile), body: JSON.stringify({ jsonrpc: "2.0", id, method: "tasks/get", params: { taskId } }) };
@@ -391,14 +416,33 @@ async function main() {
     let allGood = true;
     // Documented bound: 2 rows per denial reason and one-minute window; the hostile principal meets two reasons per ledger.
     const windows = Math.ceil((DURATION_S * 1000 + DRAIN_MS) / 60_000);
-    const hostileRowBound = 2 * 2 * windows;
+    // Per ledger object: with shards, each shard of a tenant is one.
+    const hostileRowBound = 2 * 2 * windows * SHARDS;
     for (const tenant of auditedTenants) {
-      const rows = await auditOf(base, adminToken, tenant);
-      const sum = (type) => rows.filter((r) => r.type === type).reduce((n, r) => n + r.count, 0);
+      const shardRows = [];
+      for (let shard = 0; shard < SHARDS; shard++) shardRows.push(await auditOf(base, adminToken, tenant, shard));
+      const rows = shardRows.flat();
+      const sumOf = (list, type) => list.filter((r) => r.type === type).reduce((n, r) => n + r.count, 0);
+      const sum = (type) => sumOf(rows, type);
       const allowed = sum("allowed");
       const denied = sum("denied");
       const issued = rows.filter((r) => r.type === "issued").length;
       const verify = await (await fetch(`${base}/admin/tenants/${tenant}/audit/verify`, { headers: { authorization: `Bearer ${adminToken}` } })).json();
+      // Per shard: that shard's decisions against that shard's chain, and its own verification.
+      const shards = shardRows.map((list, shard) => {
+        const counts = perShard[tenant][shard];
+        const verified = SHARDS > 1 ? verify.shards?.find((v) => v.shard === shard) : verify;
+        const [shardAllowed, shardDenied] = [sumOf(list, "allowed"), sumOf(list, "denied")];
+        const shardIssued = list.filter((r) => r.type === "issued").length;
+        const shardChecks = {
+          decisionsEqualEvents: counts.followUps === shardAllowed + shardDenied,
+          ownerFollowUpsEqualAllowed: counts.ownerFollowUps === shardAllowed,
+          foreignFollowUpsEqualDenied: counts.foreignFollowUps === shardDenied,
+          creationsEqualIssued: counts.created === shardIssued,
+          chainValid: verified?.valid === true,
+        };
+        return { shard, decisionsMade: counts.followUps, eventsRecorded: shardAllowed + shardDenied, allowedEvents: shardAllowed, deniedEvents: shardDenied, creations: counts.created, issuedEvents: shardIssued, auditRows: list.length, verify: { valid: verified?.valid, events: verified?.events }, checks: shardChecks };
+      });
       const mine = perTenant[tenant];
       const hostileRows = hostile ? rows.filter((r) => r.client_id === hostile.client_id && r.subject === hostile.sub) : [];
       const checks = {
@@ -408,6 +452,7 @@ async function main() {
         creationsEqualIssued: mine.created === issued,
         chainValid: verify.valid === true,
         ...(hostile ? { hostileRowsWithinBound: hostileRows.length <= hostileRowBound } : {}),
+        ...(SHARDS > 1 ? { everyShardComplete: shards.every((s) => Object.values(s.checks).every(Boolean)) } : {}),
       };
       if (!Object.values(checks).every(Boolean)) allGood = false;
       tenantsReport[tenant] = {
@@ -422,6 +467,7 @@ async function main() {
         creations: mine.created,
         issuedEvents: issued,
         verify: { valid: verify.valid, events: verify.events },
+        ...(SHARDS > 1 ? { shards } : {}),
         ...(hostile ? { hostileRows: hostileRows.length, hostileRowBound, hostileCallsCounted: hostileRows.reduce((n, r) => n + r.count, 0), hostileReasons: [...new Set(hostileRows.map((r) => r.reason))] } : {}),
         checks,
       };
@@ -434,7 +480,7 @@ async function main() {
     const round = (n) => (n === null ? null : Math.round(n * 10) / 10);
     const summary = {
       command: "npm run load",
-      config: { durationSeconds: DURATION_S, connections: CONNECTIONS, tenants: TENANTS, principalsPerTenant: PRINCIPALS, mix: MIX, seed: SEED, rateLimitsRaised: HOSTILE ? "creations only" : true, hostile: HOSTILE },
+      config: { durationSeconds: DURATION_S, connections: CONNECTIONS, tenants: TENANTS, principalsPerTenant: PRINCIPALS, ledgerShards: SHARDS, mix: MIX, seed: SEED, rateLimitsRaised: HOSTILE ? "creations only" : true, hostile: HOSTILE },
       mcpRequests: {
         sent,
         answered,
@@ -502,6 +548,12 @@ async function main() {
         `audit      ${tenant}: decisions ${report.decisionsMade} vs events ${report.eventsRecorded} (allowed ${report.allowedEvents} / owner follow-ups ${report.ownerFollowUps}, denied ${report.deniedEvents} / foreign ${report.foreignFollowUps}), ` +
           `issued ${report.issuedEvents} / created ${report.creations}, chain ${report.verify.valid ? "valid" : "INVALID"} (${report.verify.events} rows) → ${Object.values(report.checks).every(Boolean) ? "ok" : "MISMATCH"}`,
       );
+      for (const shard of report.shards ?? []) {
+        console.log(
+          `audit      ${tenant} shard ${shard.shard}: decisions ${shard.decisionsMade} vs events ${shard.eventsRecorded} (allowed ${shard.allowedEvents}, denied ${shard.deniedEvents}), ` +
+            `issued ${shard.issuedEvents} / created ${shard.creations}, chain ${shard.verify.valid ? "valid" : "INVALID"} (${shard.verify.events} rows) → ${Object.values(shard.checks).every(Boolean) ? "ok" : "MISMATCH"}`,
+        );
+      }
     }
     console.log(JSON.stringify(summary));
     return allGood ? 0 : 1;

@@ -1,18 +1,21 @@
 #!/usr/bin/env node
 /**
- * `npm start`: the demo origin MCP server plus taskward under `wrangler dev --env dev`, on
- * loopback, with a signing key kept in the dev vars file so handles survive a restart.
+ * `npm start`: two demo origin MCP servers — one serving MCP 2025-11-25, one 2026-07-28 — plus
+ * taskward under `wrangler dev --env dev` fronting both (ORIGINS: "legacy" at /mcp/legacy and, as
+ * the default, at /mcp; "modern" at /mcp/modern), on loopback, with a signing key kept in the dev
+ * vars file so handles survive a restart.
  *
  * Environment:
  *   TASKWARD_PORT        port of the authority (8787)
- *   DEMO_ORIGIN_PORT     port of the demo origin (8788)
+ *   DEMO_ORIGIN_PORT     port of the 2025-11-25 demo origin (8788)
+ *   DEMO_MODERN_ORIGIN_PORT  port of the 2026-07-28 demo origin (8789)
  *   TASKWARD_DEV_VARS    dev secrets file to use, passed to wrangler as --env-file (default: the
  *                        file `wrangler dev --env dev` reads itself: .dev.vars.dev if it exists,
  *                        else .dev.vars)
  *   TASKWARD_PERSIST_TO  ledger state directory (default: wrangler's .wrangler/state)
  *
- * Ctrl-C or SIGTERM stops both processes and exits 0; if either dies, the other is stopped and
- * this exits 1.
+ * Ctrl-C or SIGTERM stops all three processes and exits 0; if one dies, the others are stopped
+ * and this exits 1.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -26,6 +29,7 @@ import { HOST, portIsFree, spawnGroup } from "./lib/process-group.mjs";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const DEFAULT_TASKWARD_PORT = 8787;
 const DEFAULT_ORIGIN_PORT = 8788;
+const DEFAULT_MODERN_ORIGIN_PORT = 8789;
 const SLOW_START_MS = 60_000;
 const STOP_GRACE_MS = 5_000;
 const DEV_IDENTITY = { tenant: "acme", client_id: "demo-cli", sub: "alice" };
@@ -75,13 +79,16 @@ function walkthroughCommand(base, adminToken) {
   return [...env, "node scripts/demo-walkthrough.mjs"].join(" ");
 }
 
-function nextSteps({ base, originUrl, adminToken, devVarsPath, kid, persistTo }) {
+function nextSteps({ base, originUrl, modernOriginUrl, adminToken, devVarsPath, kid, persistTo }) {
   const lines = [
     "",
     "taskward is running (dev mode)",
-    `  MCP endpoint   ${base}/mcp`,
+    `  MCP endpoint   ${base}/mcp   (the default origin: legacy)`,
+    `  MCP endpoint (legacy, 2025-11-25): ${base}/mcp/legacy`,
+    `  MCP endpoint (modern, 2026-07-28): ${base}/mcp/modern`,
     `  handle keys    ${base}/.well-known/jwks.json   (signing key ${kid}, kept in ${devVarsPath})`,
-    `  demo origin    ${originUrl}   (verifies the origin assertion on every forwarded call)`,
+    `  demo origin    ${originUrl}   (MCP 2025-11-25; verifies the origin assertion on every forwarded call)`,
+    `  demo origin    ${modernOriginUrl}   (MCP 2026-07-28; the same checks)`,
     `  admin token    ${adminToken}   (break-glass; operators sign in with roles)`,
     `  console        ${base}/console   (operator token: curl -s -X POST ${base}/dev/operator-token -H 'content-type: application/json' -d '{"sub":"me","roles":["taskward:read","taskward:revoke","taskward:cancel","taskward:audit"],"tenants":"*"}')`,
     `  ledger state   ${persistTo}`,
@@ -101,7 +108,7 @@ function nextSteps({ base, originUrl, adminToken, devVarsPath, kid, persistTo })
     "  Authorization: DPoP <token> and a fresh DPoP proof by that key with every request; its handles open only with that key (README, DPoP).",
     "",
     `Audit trail: curl -s -H 'authorization: Bearer ${adminToken}' ${base}/admin/tenants/${DEV_IDENTITY.tenant}/audit`,
-    "Ctrl-C stops both processes.",
+    "Ctrl-C stops all three processes.",
     "",
   );
   return lines.join("\n");
@@ -173,9 +180,11 @@ async function waitUntilReady(url, accept, children) {
 async function main() {
   const taskwardPort = portFromEnv("TASKWARD_PORT", DEFAULT_TASKWARD_PORT);
   const originPort = portFromEnv("DEMO_ORIGIN_PORT", DEFAULT_ORIGIN_PORT);
+  const modernOriginPort = portFromEnv("DEMO_MODERN_ORIGIN_PORT", DEFAULT_MODERN_ORIGIN_PORT);
   const base = `http://${HOST}:${taskwardPort}`;
   const originUrl = `http://${HOST}:${originPort}/mcp`;
-  for (const [name, port] of [["TASKWARD_PORT", taskwardPort], ["DEMO_ORIGIN_PORT", originPort]]) {
+  const modernOriginUrl = `http://${HOST}:${modernOriginPort}/mcp`;
+  for (const [name, port] of [["TASKWARD_PORT", taskwardPort], ["DEMO_ORIGIN_PORT", originPort], ["DEMO_MODERN_ORIGIN_PORT", modernOriginPort]]) {
     if (!(await portIsFree(port))) throw new Error(`port ${port} on ${HOST} is in use (another npm start?); set ${name} to use another port`);
   }
 
@@ -192,9 +201,16 @@ async function main() {
   if (taskwardPort !== DEFAULT_TASKWARD_PORT || originPort !== DEFAULT_ORIGIN_PORT) {
     wranglerArgs.push("--var", `TASKWARD_ISSUER:${base}`, "--var", `ORIGIN_URL:${originUrl}`);
   }
+  // Two origins behind one authority; the first (legacy) is also the default at /mcp.
+  const origins = [
+    { name: "legacy", url: originUrl },
+    { name: "modern", url: modernOriginUrl },
+  ];
+  wranglerArgs.push("--var", `ORIGINS:${JSON.stringify(origins)}`);
 
   const children = [
-    launch("origin", ["--import", "tsx", "demo/main.ts"], { DEMO_ORIGIN_PORT: String(originPort), TASKWARD_ISSUER: base }),
+    launch("origin", ["--import", "tsx", "demo/main.ts"], { DEMO_ORIGIN_PORT: String(originPort), DEMO_REVISION: "2025-11-25", TASKWARD_ISSUER: base }),
+    launch("modern origin", ["--import", "tsx", "demo/main.ts"], { DEMO_ORIGIN_PORT: String(modernOriginPort), DEMO_REVISION: "2026-07-28", TASKWARD_ISSUER: base }),
     launch("taskward", wranglerArgs, {
       WRANGLER_SEND_METRICS: process.env.WRANGLER_SEND_METRICS ?? "false",
       CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false",
@@ -213,7 +229,7 @@ async function main() {
     process.on(signal, () => {
       // A second Ctrl-C does not wait for the grace period.
       if (stopping) for (const child of children) child.kill();
-      else void stop(0, `\n${signal}: stopping the demo origin and taskward…`);
+      else void stop(0, `\n${signal}: stopping the demo origins and taskward…`);
     });
   }
   // Last resort (an uncaught error): never leave the children behind.
@@ -227,6 +243,7 @@ async function main() {
 
   try {
     await waitUntilReady(originUrl, (response) => response.status < 500, children);
+    await waitUntilReady(modernOriginUrl, (response) => response.status < 500, children);
     const jwks = await waitUntilReady(`${base}/.well-known/jwks.json`, (response) => response.status === 200, children);
     const served = JSON.parse(jwks).keys?.map((key) => key.kid) ?? [];
     if (!served.includes(kid)) {
@@ -236,7 +253,7 @@ async function main() {
     return stop(1, `taskward did not start: ${error.message}`);
   }
   if (stopping) return;
-  console.log(nextSteps({ base, originUrl, adminToken, devVarsPath, kid, persistTo: process.env.TASKWARD_PERSIST_TO ? displayPath(resolve(process.env.TASKWARD_PERSIST_TO)) : ".wrangler/state" }));
+  console.log(nextSteps({ base, originUrl, modernOriginUrl, adminToken, devVarsPath, kid, persistTo: process.env.TASKWARD_PERSIST_TO ? displayPath(resolve(process.env.TASKWARD_PERSIST_TO)) : ".wrangler/state" }));
 }
 
 main().catch((error) => {

@@ -5,6 +5,8 @@ import type { LedgerLimits } from "./ledger/types.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import { parseTaskPolicy, type TaskPolicy } from "./policy/task-policy.js";
+import { parseOrigins, type OriginConfig } from "./origins/index.js";
+import { parseShardConfig, ShardConfigError, type ShardConfig } from "./ledger/shards.js";
 
 /** Bindings from wrangler.toml plus the secrets `wrangler types` cannot see. */
 export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN" | "SIEM_QUEUE" | "AUDIT_QUEUE" | "AUDIT_ARCHIVE"> {
@@ -16,6 +18,8 @@ export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN" | "SI
   /** Secret: bearer credential origins use for /introspect (RFC 7662). */
   INTROSPECTION_TOKEN?: string;
   TASK_POLICY?: string;
+  /** JSON: several origins, `[{"name", "url", "audience"?, "policy"?}]`, the first the default (src/origins). */
+  ORIGINS?: string;
   ALLOWED_ORIGINS?: string;
   DELIVERY_GRACE_SECONDS?: string;
   AUDIT_RETENTION_DAYS?: string;
@@ -34,6 +38,10 @@ export interface WorkerEnv extends Omit<Env, "TASK_LEDGER" | "ADMIN_TOKEN" | "SI
   SIEM_QUEUE?: string;
   AUDIT_QUEUE?: Queue<AuditShipment>;
   AUDIT_ARCHIVE?: R2Bucket;
+  /** Ledger shards per tenant (1-64, default 1), per-tenant overrides (JSON), shard placement (JSON); see src/ledger/shards.ts. */
+  LEDGER_SHARDS?: string;
+  LEDGER_SHARDS_BY_TENANT?: string;
+  LEDGER_SHARD_LOCATIONS?: string;
 }
 
 /** One authorization server whose access tokens taskward accepts. */
@@ -53,10 +61,15 @@ export interface ClaimNames {
 
 export interface Config {
   issuer: string;
-  /** This authority's own MCP resource URI: the audience of caller tokens (RFC 8707/9728). */
+  /** This authority's MCP resource URI at the path served (/mcp, or /mcp/<origin>): the audience of caller tokens (RFC 8707/9728). */
   resource: string;
+  /** Every origin behind this authority (ORIGINS, or ORIGIN_URL alone), the default first. */
+  origins: OriginConfig[];
+  /** The origin this config serves: the default as parsed; per request, the one its path names (src/origins/origin-scope.ts). */
+  origin: OriginConfig;
+  /** `origin`'s URL. */
   originUrl: string;
-  /** Audience of handles: the origin's canonical resource URI. */
+  /** Audience of handles: `origin`'s canonical resource URI. */
   handleAudience: string;
   oauth: {
     /** The issuers' identifiers (RFC 9728 `authorization_servers`). */
@@ -78,10 +91,13 @@ export interface Config {
   adminToken: string | undefined;
   introspectionToken: string | undefined;
   signingJwks: string | undefined;
+  /** `origin`'s task policy (its own, else TASK_POLICY). */
   policy: TaskPolicy;
-  /** Names the policy in force (TASK_POLICY and MAX_TASK_TTL_SECONDS); recorded with each decision. */
+  /** Names the policy in force (`origin`'s policy and MAX_TASK_TTL_SECONDS); recorded with each decision. */
   policyVersion: string;
   ledgerLimits: LedgerLimits;
+  /** How many ledger objects each tenant's handles spread over, and where shards are placed. */
+  ledgerShards: ShardConfig;
   /** RFC 9449: how far a proof's `iat` may lie from now; whether every caller must prove possession. */
   dpop: { maxSkewSeconds: number; boundTokensRequired: boolean };
   /** Lifetime of the per-call origin assertion (seconds). */
@@ -103,7 +119,7 @@ export class ConfigError extends Error {
   readonly code = "ERR_CONFIG_INVALID";
 }
 
-function requireUrl(name: string, value: string | undefined): string {
+export function requireUrl(name: string, value: string | undefined): string {
   if (!value) throw new ConfigError(`${name} is required`);
   try {
     return new URL(value).href.replace(/\/$/, "");
@@ -171,19 +187,22 @@ function parseOAuthServers(issuers: string | undefined, sharedJwksUrl: string | 
 
 export function parseConfig(env: WorkerEnv): Config {
   const issuer = requireUrl("TASKWARD_ISSUER", env.TASKWARD_ISSUER);
-  const originUrl = requireUrl("ORIGIN_URL", env.ORIGIN_URL);
   const oauthServers = parseOAuthServers(env.OAUTH_ISSUERS, env.OAUTH_JWKS_URL);
   const policy = parseTaskPolicy(env.TASK_POLICY);
   if ("problems" in policy) throw new ConfigError(policy.problems.join("; "));
   const maxTaskTtlSeconds = positiveInteger("MAX_TASK_TTL_SECONDS", env.MAX_TASK_TTL_SECONDS, 86_400);
+  const origins = parseOrigins(env.ORIGINS, env.ORIGIN_URL, policy.policy, maxTaskTtlSeconds);
+  const origin = origins[0]!;
   const siemQueue = booleanFlag("SIEM_QUEUE", env.SIEM_QUEUE);
   if (siemQueue && (!env.AUDIT_QUEUE || !env.AUDIT_ARCHIVE)) throw new ConfigError("SIEM_QUEUE is on but the AUDIT_QUEUE or AUDIT_ARCHIVE binding is missing (see wrangler.toml)");
   const retentionDays = env.AUDIT_RETENTION_DAYS ? positiveInteger("AUDIT_RETENTION_DAYS", env.AUDIT_RETENTION_DAYS, 0) : undefined;
   return {
     issuer,
     resource: `${issuer}/mcp`,
-    originUrl,
-    handleAudience: originUrl,
+    origins,
+    origin,
+    originUrl: origin.url,
+    handleAudience: origin.audience,
     oauth: {
       issuers: oauthServers.map((server) => server.issuer),
       servers: oauthServers,
@@ -203,8 +222,8 @@ export function parseConfig(env: WorkerEnv): Config {
     introspectionToken: env.INTROSPECTION_TOKEN || undefined,
     apiKeySecret: env.API_KEY_SECRET || undefined,
     signingJwks: env.HANDLE_SIGNING_JWKS || undefined,
-    policy: policy.policy,
-    policyVersion: policyVersionOf(policy.policy, maxTaskTtlSeconds),
+    policy: origin.policy,
+    policyVersion: origin.policyVersion,
     ledgerLimits: {
       deliveryGraceMs: positiveInteger("DELIVERY_GRACE_SECONDS", env.DELIVERY_GRACE_SECONDS, 300) * 1000,
       creationsPerMinute: positiveInteger("RATE_LIMIT_CREATIONS_PER_MINUTE", env.RATE_LIMIT_CREATIONS_PER_MINUTE, 120),
@@ -212,6 +231,7 @@ export function parseConfig(env: WorkerEnv): Config {
       auditRetentionMs: retentionDays === undefined ? undefined : retentionDays * 86_400_000,
       auditCheckpointMs: positiveInteger("AUDIT_CHECKPOINT_SECONDS", env.AUDIT_CHECKPOINT_SECONDS, 3600) * 1000,
     },
+    ledgerShards: shardConfig(env),
     dpop: {
       maxSkewSeconds: positiveInteger("DPOP_MAX_SKEW_SECONDS", env.DPOP_MAX_SKEW_SECONDS, 300),
       boundTokensRequired: booleanFlag("DPOP_BOUND_ACCESS_TOKENS_REQUIRED", env.DPOP_BOUND_ACCESS_TOKENS_REQUIRED),
@@ -222,8 +242,16 @@ export function parseConfig(env: WorkerEnv): Config {
   };
 }
 
+function shardConfig(env: WorkerEnv): ShardConfig {
+  try {
+    return parseShardConfig(env.LEDGER_SHARDS, env.LEDGER_SHARDS_BY_TENANT, env.LEDGER_SHARD_LOCATIONS);
+  } catch (error) {
+    throw error instanceof ShardConfigError ? new ConfigError(error.message) : error;
+  }
+}
+
 /** The first 64 bits of SHA-256 over the parsed policy: equal policies, equal versions. */
-function policyVersionOf(policy: TaskPolicy, maxTaskTtlSeconds: number): string {
+export function policyVersionOf(policy: TaskPolicy, maxTaskTtlSeconds: number): string {
   return bytesToHex(sha256(utf8ToBytes(JSON.stringify({ policy, maxTaskTtlSeconds })))).slice(0, 16);
 }
 

@@ -25,7 +25,7 @@ export const REFUSALS = {
   header_mismatch: { status: 400, rpc: -32020, message: "Header mismatch" },
   missing_client_capability: { status: 400, rpc: -32021, message: "Missing required client capability" },
   method_removed: { status: 404, rpc: -32601, message: "Method not found" },
-  // Handles: every handle failure answers like an unknown task so handles cannot be probed.
+  // Handles: every handle failure (another origin's handle included) answers like an unknown task so handles cannot be probed.
   unknown_task: { status: 200, rpc: -32602, message: "Task not found" },
   // Governance
   task_support_forbidden: { status: 200, rpc: -32601, message: "Policy forbids running this tool as a task" },
@@ -38,6 +38,8 @@ export const REFUSALS = {
   origin_unreachable: { status: 502, rpc: -32603, message: "The origin MCP server could not be reached" },
   origin_invalid_response: { status: 502, rpc: -32603, message: "The origin MCP server returned an invalid response" },
   not_found: { status: 404, rpc: -32601, message: "Not found" },
+  // /mcp/<name> for a name ORIGINS does not define.
+  unknown_origin: { status: 404, rpc: -32601, message: "No such origin" },
   // 2025-11-25 sessions: another principal's, forged or unknown session ids all answer like this.
   session_not_found: { status: 404, rpc: -32001, message: "Session not found" },
   method_not_allowed: { status: 405, rpc: -32601, message: "Method not allowed" },

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
-import { configFor } from "./config.js";
+import { configFor, type Config } from "./config.js";
+import { configAt, originNamed, unknownOrigin } from "./origins/index.js";
 import type { AppEnv } from "./gateway/mcp-endpoint.js";
 import { signingKeyRing } from "./handle/signing-keys.js";
 import { devIssuerUrl } from "./auth/dev-issuer.js";
@@ -13,11 +14,20 @@ export const wellKnownRoutes = new Hono<AppEnv>()
     const ring = await pending;
     return c.json(ring.publicJwks, 200, { "cache-control": "public, max-age=300" });
   })
-  .get("/oauth-protected-resource/*", (c) => c.json(protectedResourceMetadata(c.env)))
-  .get("/oauth-protected-resource", (c) => c.json(protectedResourceMetadata(c.env)));
+  // RFC 9728 §3.1: each origin path's document at its path-suffixed address; /mcp and the bare one are the default origin's.
+  .get("/oauth-protected-resource/mcp/:origin", (c) => {
+    const base = configFor(c.env);
+    const origin = originNamed(base, c.req.param("origin"));
+    if (!origin) {
+      const refusal = unknownOrigin(c.req.param("origin"));
+      return c.json({ error: refusal.code, message: refusal.wireMessage }, 404);
+    }
+    return c.json(protectedResourceMetadata(configAt(base, { origin, named: true })));
+  })
+  .get("/oauth-protected-resource/*", (c) => c.json(protectedResourceMetadata(configFor(c.env))))
+  .get("/oauth-protected-resource", (c) => c.json(protectedResourceMetadata(configFor(c.env))));
 
-function protectedResourceMetadata(env: AppEnv["Bindings"]) {
-  const config = configFor(env);
+function protectedResourceMetadata(config: Config) {
   const servers = [...config.oauth.issuers];
   if (config.devMode) servers.push(devIssuerUrl(config.issuer));
   return {

@@ -5,7 +5,10 @@ import { Refusal } from "../errors.js";
 import { isIdentifier } from "../auth/principal.js";
 import { TASK_OPS } from "../handle/claims.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
-import { ledgerFor } from "../ledger/ledger-client.js";
+import { handleLedger, ledgerFor, shardLedger } from "../ledger/ledger-client.js";
+import { onEveryShard } from "../ledger/shard-fan-out.js";
+import { shardCountFor } from "../ledger/shards.js";
+import { handleHistoryOnEveryShard, inFlightOnEveryShard, revokeOnEveryShard, revokeScopeOnEveryShard, SHARDED_CANCEL_CURSOR, taskOnEveryShard, tasksOnEveryShard } from "./fan-out.js";
 import { createApiKey } from "../auth/api-keys.js";
 import { requireGrant, type Operator, type OperatorRole } from "../auth/operators.js";
 import type { CancelOutcome, CancelSelector, RevocationScope } from "../ledger/types.js";
@@ -20,7 +23,7 @@ const identifier = z.string().check(z.refine(isIdentifier, "must be 1-200 charac
 const reason = z.optional(z.string().check(z.maxLength(500)));
 const cancel = z.optional(z.boolean());
 /** Resumes a bulk cancel: the scope was revoked by the first call, so a call with a cursor only cancels. */
-const cursor = z.optional(z.string().check(z.regex(/^\d{1,16}:[A-Za-z0-9_-]{1,200}$/)));
+const cursor = z.optional(z.string().check(z.regex(SHARDED_CANCEL_CURSOR)));
 /** Smaller cancel batches than CANCEL_BATCH_LIMIT, e.g. to pace a large tenant. */
 const limit = z.optional(z.int().check(z.minimum(1), z.maximum(CANCEL_BATCH_LIMIT)));
 
@@ -72,15 +75,23 @@ async function operatorFor(c: Context<OperatorEnv>, tenant: string, ...roles: Op
  * the outcomes and the cursor of the rest.
  */
 async function cancelInFlight(env: OperatorEnv["Bindings"], tenant: string, selector: CancelSelector, after: string | undefined, operator: Operator, limit = CANCEL_BATCH_LIMIT): Promise<{ cancellations: CancelOutcome[]; cancel_cursor: string | null }> {
-  const ledger = ledgerFor(env.TASK_LEDGER, tenant);
-  const { tasks, next } = await ledger.inFlightTasks(tenant, selector, after, limit);
+  const { tasks, next } = await inFlightOnEveryShard(env, tenant, selector, after, limit);
   const config = configFor(env);
   const keyRing = tasks.length > 0 ? await signingKeyRing(config) : undefined;
   // Every call to the origin carries an assertion; without a key none can be made.
   if (tasks.length > 0 && !keyRing) throw new Refusal("signing_unavailable", "no signing key to assert cancels to the origin");
   const cancellations = await Promise.all(tasks.map((task) => cancelAtOrigin(task, tenant, config, keyRing!)));
-  if (cancellations.length > 0) await ledger.recordCancels(tenant, cancellations, operator.id);
+  // Each outcome is audited in the shard that holds the task.
+  const shards = [...new Set(tasks.map((task) => task.shard))];
+  await Promise.all(shards.map((shard) => shardLedger(env, tenant, shard).recordCancels(tenant, cancellations.filter((_, i) => tasks[i]!.shard === shard), operator.id)));
   return { cancellations, cancel_cursor: next };
+}
+
+/** ?shard= of an audit route (default 0), or undefined when it is not one of the tenant's shards. */
+function shardParameter(c: Context<OperatorEnv>, tenant: string): number | undefined {
+  const raw = c.req.query("shard") ?? "0";
+  const shard = /^\d{1,2}$/.test(raw) ? Number(raw) : Number.NaN;
+  return shard < shardCountFor(configFor(c.env).ledgerShards, tenant) ? shard : undefined;
 }
 
 /** 404 only when nothing matched: no live handle to revoke and (with cancel) no task still running behind one. */
@@ -105,24 +116,26 @@ export const adminRoutes = new Hono<OperatorEnv>()
     const why = request.reason ?? "admin";
     if ("handle" in request) {
       const claims = await claimsOfOwnHandle(request.handle, configFor(c.env), true);
-      if (!claims) return invalidRequest(c, "handle does not verify with this authority's keys");
+      if (!claims) return invalidRequest(c, "handle does not verify with this authority's keys for any configured origin");
       const operator = await operatorFor(c, claims.tenant, ...roles);
-      const result = await ledgerFor(c.env.TASK_LEDGER, claims.tenant).revoke(claims.tenant, { jti: claims.jti }, why, operator.id);
+      // The handle names its shard; one its tenant no longer has opens nothing and holds nothing to revoke.
+      const result = (await handleLedger(c.env, claims)?.revoke(claims.tenant, { jti: claims.jti }, why, operator.id)) ?? { revoked: 0 };
       const cancelled = request.cancel ? await cancelInFlight(c.env, claims.tenant, { jti: claims.jti }, undefined, operator) : undefined;
       return c.json({ tenant: claims.tenant, jti: claims.jti, revoked: result.revoked, ...cancelled }, found(result.revoked, cancelled));
     }
     const operator = await operatorFor(c, request.tenant, ...roles);
-    const ledger = ledgerFor(c.env.TASK_LEDGER, request.tenant);
     if ("jti" in request || "task" in request) {
       const target = "jti" in request ? { jti: request.jti } : { taskId: request.task };
-      const result = await ledger.revoke(request.tenant, target, why, operator.id);
+      // A jti or an origin task id alone does not name a shard: every shard is asked.
+      const result = await revokeOnEveryShard(c.env, request.tenant, target, why, operator.id);
       const cancelled = request.cancel ? await cancelInFlight(c.env, request.tenant, target, undefined, operator) : undefined;
       return c.json({ tenant: request.tenant, ...target, revoked: result.revoked, ...cancelled }, found(result.revoked, cancelled));
     }
     const scope: RevocationScope = "scope" in request ? { scope: "tenant" } : "client_id" in request ? { scope: "client", value: request.client_id } : { scope: "subject", value: request.sub };
     if ((request.cursor !== undefined || request.limit !== undefined) && !request.cancel) return invalidRequest(c, "cursor and limit pace a cancel: send them with cancel: true");
     // A resumed bulk cancel does not move the watermark: handles issued since the first call stay valid.
-    const issuedBefore = request.cursor === undefined ? (await ledger.revokeScope(request.tenant, scope, why, operator.id)).issuedBefore : undefined;
+    // Every shard moves its watermark before this answers; one that fails makes it a 503, never a success.
+    const issuedBefore = request.cursor === undefined ? (await revokeScopeOnEveryShard(c.env, request.tenant, scope, why, operator.id)).issuedBefore : undefined;
     const cancelled = request.cancel ? await cancelInFlight(c.env, request.tenant, scope, request.cursor, operator, request.limit) : {};
     return c.json({ tenant: request.tenant, ...scope, ...(issuedBefore !== undefined ? { issuedBefore } : {}), ...cancelled });
   })
@@ -132,7 +145,7 @@ export const adminRoutes = new Hono<OperatorEnv>()
     const config = configFor(c.env);
     const parent = await claimsOfOwnHandle(body.value.handle, config);
     const keyRing = await signingKeyRing(config);
-    if (!parent || !keyRing) return invalidRequest(c, "handle does not verify with this authority's keys, or has expired");
+    if (!parent || !keyRing) return invalidRequest(c, "handle does not verify with this authority's keys for any configured origin, or has expired");
     const operator = await operatorFor(c, parent.tenant, "taskward:delegate");
     const result = await delegateHandle(
       { parent, to: { clientId: body.value.to.client_id, subject: body.value.to.sub }, ops: body.value.ops, ttlSeconds: body.value.ttl_seconds, actor: { sub: operator.id } },
@@ -153,7 +166,7 @@ export const adminRoutes = new Hono<OperatorEnv>()
       return invalidRequest(c, "limit must be an integer 1-1000, before and since integers (ms since the epoch)");
     }
     const filter = { clientId: c.req.query("client_id"), subject: c.req.query("sub"), tool: c.req.query("tool"), status: c.req.query("status"), since, before, limit };
-    const tasks = await ledgerFor(c.env.TASK_LEDGER, tenant).tasks(tenant, filter);
+    const tasks = await tasksOnEveryShard(c.env, tenant, filter);
     const last = tasks.at(-1);
     return c.json({ tasks, next_before: tasks.length === limit && last ? last.issuedAt : null });
   })
@@ -162,19 +175,19 @@ export const adminRoutes = new Hono<OperatorEnv>()
     const tenant = c.req.query("tenant");
     if (!tenant || !isIdentifier(tenant)) return invalidRequest(c, "?tenant= is required: each tenant has its own ledger");
     await operatorFor(c, tenant, "taskward:read");
-    const task = await ledgerFor(c.env.TASK_LEDGER, tenant).task(tenant, c.req.param("jti"));
+    const task = await taskOnEveryShard(c.env, tenant, c.req.param("jti"));
     return task ? c.json(task) : c.json({ error: "not_found", message: "no such handle in this tenant" }, 404);
   })
   .get("/tenants/:tenant/tasks/:jti", async (c) => {
     const tenant = c.req.param("tenant");
     await operatorFor(c, tenant, "taskward:read");
-    const task = await ledgerFor(c.env.TASK_LEDGER, tenant).task(tenant, c.req.param("jti"));
+    const task = await taskOnEveryShard(c.env, tenant, c.req.param("jti"));
     return task ? c.json(task) : c.json({ error: "not_found", message: "no such handle in this tenant" }, 404);
   })
   .get("/tenants/:tenant/tasks/:jti/audit", async (c) => {
     const tenant = c.req.param("tenant");
     await operatorFor(c, tenant, "taskward:audit");
-    const events = await ledgerFor(c.env.TASK_LEDGER, tenant).handleHistory(tenant, c.req.param("jti"), 1000);
+    const events = await handleHistoryOnEveryShard(c.env, tenant, c.req.param("jti"), 1000);
     return c.json({ jti: c.req.param("jti"), events });
   })
   .get("/tenants/:tenant/audit", async (c) => {
@@ -187,27 +200,42 @@ export const adminRoutes = new Hono<OperatorEnv>()
     }
     const format = c.req.query("format") ?? "chain";
     if (format !== "chain" && format !== "ocsf") return invalidRequest(c, `format must be "chain" (default) or "ocsf", got ${JSON.stringify(format)}`);
-    const { events, anchor, anchorCheckpoint } = await ledgerFor(c.env.TASK_LEDGER, tenant).auditEvents(tenant, after, limit);
-    const headers: Record<string, string> = { "content-type": "application/x-ndjson; charset=utf-8" };
+    const shard = shardParameter(c, tenant);
+    if (shard === undefined) return invalidRequest(c, `shard must be an integer 0-${shardCountFor(configFor(c.env).ledgerShards, tenant) - 1} (this tenant's shards)`);
+    const { events, anchor, anchorCheckpoint } = await shardLedger(c.env, tenant, shard).auditEvents(tenant, after, limit);
+    // Each shard keeps its own chain: the export of one shard says how many there are.
+    const headers: Record<string, string> = { "content-type": "application/x-ndjson; charset=utf-8", "audit-shard": String(shard), "audit-shards": String(shardCountFor(configFor(c.env).ledgerShards, tenant)) };
     const last = events.at(-1);
     if (last && events.length === limit) headers["audit-next-cursor"] = String(last.seq);
     if (anchor) headers["audit-anchor"] = `${anchor.seq}:${anchor.prevHash}`;
     if (anchorCheckpoint) headers["audit-anchor-checkpoint"] = anchorCheckpoint;
-    const lines = events.map((e) => JSON.stringify(format === "ocsf" ? toOcsf(e, tenant) : e));
+    const lines = events.map((e) => JSON.stringify(format === "ocsf" ? toOcsf(e, tenant, shard) : e));
     return c.body(lines.join("\n") + (events.length ? "\n" : ""), 200, headers);
   })
   .get("/tenants/:tenant/audit/verify", async (c) => {
     const tenant = c.req.param("tenant");
     await operatorFor(c, tenant, "taskward:audit");
-    return c.json(await ledgerFor(c.env.TASK_LEDGER, tenant).verifyAudit(tenant));
+    const answers = await onEveryShard(c.env, tenant, (ledger) => ledger.verifyAudit(tenant));
+    // Valid only when every shard's chain is; the figures are the sums, and each shard reports its own.
+    const broken = answers.find(({ value }) => !value.valid);
+    const shards = answers.map(({ shard, value }) => ({ shard, ...value }));
+    return c.json({
+      ...(broken ? { ...broken.value, ...(answers.length > 1 ? { shard: broken.shard } : {}) } : answers[0]!.value),
+      valid: broken === undefined,
+      events: answers.reduce((sum, { value }) => sum + value.events, 0),
+      checkpoints: answers.reduce((sum, { value }) => sum + value.checkpoints, 0),
+      ...(answers.length > 1 ? { shards } : {}),
+    });
   })
   // A signed checkpoint of the chain head, taken now: keep it to verify later exports offline.
   .get("/tenants/:tenant/audit/checkpoint", async (c) => {
     const tenant = c.req.param("tenant");
     await operatorFor(c, tenant, "taskward:audit");
-    const checkpoint = await ledgerFor(c.env.TASK_LEDGER, tenant).checkpoint(tenant);
-    if (!checkpoint) return c.json({ error: "not_found", message: "this tenant has no audit trail" }, 404);
-    return c.json({ tenant, seq: checkpoint.seq, hash: checkpoint.hash, checkpoint: checkpoint.jws });
+    const shard = shardParameter(c, tenant);
+    if (shard === undefined) return invalidRequest(c, `shard must be an integer 0-${shardCountFor(configFor(c.env).ledgerShards, tenant) - 1} (this tenant's shards)`);
+    const checkpoint = await shardLedger(c.env, tenant, shard).checkpoint(tenant);
+    if (!checkpoint) return c.json({ error: "not_found", message: "this tenant has no audit trail in this shard" }, 404);
+    return c.json({ tenant, shard, shards: shardCountFor(configFor(c.env).ledgerShards, tenant), seq: checkpoint.seq, hash: checkpoint.hash, checkpoint: checkpoint.jws });
   })
   .post("/tenants/:tenant/api-keys", async (c) => {
     const tenant = c.req.param("tenant");

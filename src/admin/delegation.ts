@@ -1,8 +1,9 @@
+import { configForAudience, originWithAudience } from "../origins/index.js";
 import type { Config, WorkerEnv } from "../config.js";
 import type { Actor, TaskHandleClaims, TaskOp } from "../handle/claims.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { mintHandle } from "../handle/mint.js";
-import { ledgerFor } from "../ledger/ledger-client.js";
+import { handleLedger } from "../ledger/ledger-client.js";
 import { policyFor } from "../policy/task-policy.js";
 
 export interface DelegationRequest {
@@ -31,7 +32,9 @@ export function nestedActor(actor: DelegationRequest["actor"], parent: TaskHandl
  * `ownerMayDelegate`; a delegate only where it also sets `delegatesMayDelegate`.
  */
 export function holderMayDelegate(parent: TaskHandleClaims, config: Config): { ok: true } | { ok: false; message: string } {
-  const rules = policyFor(config.policy, parent.tool);
+  const origin = originWithAudience(config, parent.aud);
+  if (!origin) return { ok: false, message: "The handle's audience is no configured origin" };
+  const rules = policyFor(origin.policy, parent.tool);
   if (!rules.ownerMayDelegate) return { ok: false, message: `Policy does not let owners delegate tasks of tool ${parent.tool}` };
   if (parent.parent !== undefined && !rules.delegatesMayDelegate) {
     return { ok: false, message: `Policy does not let delegates re-delegate tasks of tool ${parent.tool}` };
@@ -44,19 +47,24 @@ export function holderMayDelegate(parent: TaskHandleClaims, config: Config): { o
  * the parent's jti). The ledger re-checks that the parent is live and the child narrower, in one
  * transaction; revoking the parent later voids the child.
  */
-export async function delegateHandle(request: DelegationRequest, keyRing: KeyRing, config: Config, env: WorkerEnv): Promise<DelegationResult> {
+export async function delegateHandle(request: DelegationRequest, keyRing: KeyRing, base: Config, env: WorkerEnv): Promise<DelegationResult> {
   const { parent } = request;
+  // The child is minted for the parent's origin, under that origin's policy.
+  const config = configForAudience(base, parent.aud);
+  if (!config) return { ok: false, reason: "the parent handle's audience is no configured origin" };
   const ops = request.ops ?? parent.ops;
   if (ops.length === 0 || !ops.every((op) => parent.ops.includes(op))) return { ok: false, reason: "ops must be a non-empty subset of the parent's" };
   const now = Math.floor(Date.now() / 1000);
   const exp = Math.min(parent.exp, request.ttlSeconds ? now + request.ttlSeconds : parent.exp);
   if (exp <= now) return { ok: false, reason: "the parent handle has expired" };
-  const ledger = ledgerFor(env.TASK_LEDGER, parent.tenant);
+  // The child lives in its parent's shard: the ledger checks the parent in the same transaction.
+  const ledger = handleLedger(env, parent);
+  if (!ledger) return { ok: false, reason: "parent handle unknown" };
   // Client handles name no origin task; the ledger knows it.
   const taskId = parent.task ?? (await ledger.task(parent.tenant, parent.jti))?.taskId;
   if (taskId === undefined) return { ok: false, reason: "parent handle unknown" };
   const act = nestedActor(request.actor, parent);
-  const grant = { sub: request.to.subject, tenant: parent.tenant, client_id: request.to.clientId, tool: parent.tool, ops, mcp: parent.mcp, exp, act, parent: parent.jti };
+  const grant = { sub: request.to.subject, tenant: parent.tenant, client_id: request.to.clientId, tool: parent.tool, ops, mcp: parent.mcp, exp, act, parent: parent.jti, ...(parent.shd ? { shd: parent.shd } : {}) };
   const context = { keyRing, issuer: config.issuer, audience: config.handleAudience };
   const { token, claims } = await mintHandle(grant, context);
   const { token: originHandle } = await mintHandle({ ...grant, jti: claims.jti, task: taskId }, context);
@@ -79,6 +87,7 @@ export async function delegateHandle(request: DelegationRequest, keyRing: KeyRin
     parent: parent.jti,
     actor: request.actor.sub,
     act,
+    audience: config.handleAudience,
   });
   return result.issued ? { ok: true, handle: token, claims } : { ok: false, reason: result.reason };
 }

@@ -1,4 +1,5 @@
 import type { Config } from "../config.js";
+import { configForAudience } from "../origins/index.js";
 import { isObject, type ClientMessage, type JsonObject } from "../mcp/envelope.js";
 import { MCP_METHOD_HEADER, routingHeadersFor } from "../mcp/routing-headers.js";
 import { messagesInAnswer } from "../mcp/sse.js";
@@ -45,8 +46,11 @@ function responseTo(id: unknown, contentType: string, text: string): JsonObject 
 }
 
 /** Sends the cancel for one task and says what came of it; never throws. */
-export async function cancelAtOrigin(task: InFlightTask, tenant: string, config: Config, keyRing: KeyRing): Promise<CancelOutcome> {
+export async function cancelAtOrigin(task: InFlightTask, tenant: string, authority: Config, keyRing: KeyRing): Promise<CancelOutcome> {
   const base = { jti: task.jti, task: task.taskId };
+  // Sent to the origin the task's handle was minted for, with that origin's audience.
+  const config = task.audience === null ? authority : configForAudience(authority, task.audience);
+  if (!config) return { ...base, outcome: "refused", detail: "the task's handle names no configured origin (its aud is unknown here); nothing was sent" };
   const request = cancelRequest(task, config);
   if (!request) return { ...base, outcome: "no_session", detail: "the origin session of this 2025-11-25 task was not recorded" };
   try {

@@ -10,7 +10,7 @@ import { Refusal } from "../errors.js";
 import type { AppEnv } from "../gateway/mcp-endpoint.js";
 import { TASK_OPS } from "../handle/claims.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
-import { ledgerFor } from "../ledger/ledger-client.js";
+import { handleLedger } from "../ledger/ledger-client.js";
 import { proofBindingDenial } from "../handle/proof-binding.js";
 import { equalInConstantTime } from "../constant-time.js";
 import { delegateHandle, holderMayDelegate } from "./delegation.js";
@@ -66,7 +66,7 @@ export const tokenEndpoints = new Hono<CallerEnv>()
     if (!token) return c.json({ error: "invalid_request", error_description: "the token parameter is required" }, 400);
     const claims = await claimsOfOwnHandle(token, config, true);
     const owns = claims && claims.tenant === principal.tenant && claims.client_id === principal.clientId && claims.sub === principal.subject && !proofBindingDenial(claims, principal);
-    if (claims && owns) await ledgerFor(c.env.TASK_LEDGER, claims.tenant).revoke(claims.tenant, { jti: claims.jti }, "self", `${principal.clientId}/${principal.subject}`);
+    if (claims && owns) await handleLedger(c.env, claims)?.revoke(claims.tenant, { jti: claims.jti }, "self", `${principal.clientId}/${principal.subject}`);
     return c.body(null, 200);
   })
   // RFC 7662: origins ask whether a handle is live right now.
@@ -78,7 +78,7 @@ export const tokenEndpoints = new Hono<CallerEnv>()
     const token = await tokenParameter(c);
     if (!token) return c.json({ error: "invalid_request", error_description: "the token parameter is required" }, 400);
     const claims = await claimsOfOwnHandle(token, config);
-    if (!claims || !(await ledgerFor(c.env.TASK_LEDGER, claims.tenant).isActive(claims.tenant, claims.jti))) return c.json({ active: false });
+    if (!claims || !(await handleLedger(c.env, claims)?.isActive(claims.tenant, claims.jti))) return c.json({ active: false });
     return c.json({ active: true, token_type: "mcp-task-handle", ...claims });
   })
   // The owner of a handle delegates an attenuated copy, when the tool's policy allows it.

@@ -1,3 +1,4 @@
+import { callerTokenAudiences } from "../origins/index.js";
 import type { Config, WorkerEnv } from "../config.js";
 import { looksLikeApiKey, verifyApiKey } from "./api-keys.js";
 import { VerificationCache } from "../verification-cache.js";
@@ -42,7 +43,7 @@ export async function authenticate(authorization: string | undefined, config: Co
   if (!principal && config.devMode) {
     const keyRing = await signingKeyRing(config);
     if (keyRing) {
-      principal = await verifyDevToken(token, keyRing, config.issuer, config.resource).catch((error: Error) => void reasons.push(`dev: ${error.message}`));
+      principal = await verifyDevToken(token, keyRing, config.issuer, callerTokenAudiences(config)).catch((error: Error) => void reasons.push(`dev: ${error.message}`));
     }
   }
   if (!principal) throw new Refusal("invalid_credentials", reasons.join("; ") || "no verifier accepts this token");
@@ -58,6 +59,8 @@ export async function authenticate(authorization: string | undefined, config: Co
 
 /** The RFC 9728 challenge sent with every 401 from the MCP endpoint. */
 export function bearerChallenge(config: Config, error?: "invalid_token"): string {
-  const metadata = `${config.issuer}/.well-known/oauth-protected-resource`;
+  // Each resource has its own metadata document (RFC 9728 §3.1); /mcp keeps the bare one.
+  const path = new URL(config.resource).pathname;
+  const metadata = `${config.issuer}/.well-known/oauth-protected-resource${path === "/mcp" ? "" : path}`;
   return error ? `Bearer error="${error}", resource_metadata="${metadata}"` : `Bearer resource_metadata="${metadata}"`;
 }

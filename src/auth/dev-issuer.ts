@@ -35,7 +35,7 @@ export async function mintDevToken(request: DevTokenRequest, keyRing: KeyRing, i
 }
 
 /** Verifies a dev token; returns undefined when it is not one (so other verifiers may try). */
-export async function verifyDevToken(token: string, keyRing: KeyRing, issuer: string, resource: string): Promise<Principal> {
+export async function verifyDevToken(token: string, keyRing: KeyRing, issuer: string, resource: string | string[]): Promise<Principal> {
   const { payload } = await jwtVerify(token, keyRingKeyGetter(keyRing), {
     algorithms: [...HANDLE_ALGORITHMS],
     typ: DEV_TOKEN_TYP,

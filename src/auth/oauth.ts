@@ -1,3 +1,4 @@
+import { callerTokenAudiences } from "../origins/index.js";
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from "jose";
 import type { Config, OAuthServer } from "../config.js";
 import { boundKeyOf, type Principal } from "./principal.js";
@@ -58,7 +59,7 @@ function claimString(payload: JWTPayload, name: string): string | undefined {
  * MCP resource; operators: the admin API): each issuer is checked with its own JWKS. Returns the
  * payload and the server that issued it.
  */
-export async function verifyOAuthJwt(token: string, config: Config, audience: string): Promise<JWTPayload & { server: OAuthServer }> {
+export async function verifyOAuthJwt(token: string, config: Config, audience: string | string[]): Promise<JWTPayload & { server: OAuthServer }> {
   if (config.oauth.servers.length === 0) throw new Error("OAuth is not configured");
   let claimedIssuer: string | undefined;
   try {
@@ -84,7 +85,7 @@ export async function verifyOAuthJwt(token: string, config: Config, audience: st
  * (absent: step-up fails).
  */
 export async function verifyOAuthToken(token: string, config: Config): Promise<Principal> {
-  const { server, ...payload } = await verifyOAuthJwt(token, config, config.resource);
+  const { server, ...payload } = await verifyOAuthJwt(token, config, callerTokenAudiences(config));
   const names = config.oauth.claims;
   const tenant = claimString(payload, names.tenant);
   const clientId = claimString(payload, names.clientId) ?? claimString(payload, "azp");

@@ -9,6 +9,8 @@ export interface Principal {
   via: "oauth" | "dev" | "api_key";
   /** When the credential stops being valid (seconds since epoch), for signed tokens. */
   expiresAt?: number;
+  /** The origin the request is for, when it is not the default one: rate limits and sealed values are kept apart per origin. */
+  origin?: string;
   /** SHA-256 of the origin session this request belongs to (2025-11-25), once its sealed id is opened. */
   session?: string;
   /** The key the access token is bound to (`cnf.jkt`, RFC 9449 §6): a proof by that key is required. */

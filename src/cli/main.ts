@@ -13,7 +13,7 @@ Usage:
   taskward revoke --tenant T (--jti J | --task ID | --client C | --sub S | --all) [--reason R] [--cancel]
   taskward tasks --tenant T [--client C] [--sub S] [--limit N] [--json]
   taskward audit export --tenant T [--format chain|ocsf] [--out FILE]
-  taskward audit checkpoint --tenant T [--out FILE]           a signed checkpoint of the chain head, kept for later
+  taskward audit checkpoint --tenant T [--shard N] [--out FILE]   a signed checkpoint of one shard's chain head, kept for later
   taskward audit verify (--file FILE | --tenant T) [--jwks JWKS.json] [--checkpoint FILE]...
   taskward dev-token --tenant T --client C --sub S
   taskward operator-token --sub S --roles R[,R…] --tenants T[,T…]|'*'   (dev mode only)

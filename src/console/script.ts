@@ -79,14 +79,14 @@ export const CONSOLE_SCRIPT = String.raw`"use strict";
     var status = $("chain-status");
     var result = await api(tenantPath() + "/audit/verify");
     if (result.status !== 200) status.textContent = "Verification unavailable: " + refusal(result);
-    else if (result.body.valid) status.textContent = "Chain verifies: " + result.body.events + " events intact" + (result.body.anchor ? " (from anchor seq " + result.body.anchor.seq + ")" : "") + ".";
-    else status.textContent = "CHAIN BROKEN at seq " + result.body.brokenAt + ": " + result.body.problem;
+    else if (result.body.valid) status.textContent = "Chain verifies: " + result.body.events + " events intact" + (result.body.shards ? " in " + result.body.shards.length + " shard chains" : result.body.anchor ? " (from anchor seq " + result.body.anchor.seq + ")" : "") + ".";
+    else status.textContent = "CHAIN BROKEN" + (result.body.shards ? " in shard " + result.body.shard : "") + " at seq " + result.body.brokenAt + ": " + result.body.problem;
     status.className = result.status === 200 && result.body.valid ? "live" : "revoked";
     var checkpoint = await api(tenantPath() + "/audit/checkpoint");
     var line = $("checkpoint-status");
     if (checkpoint.status === 200) {
       var c = checkpoint.body;
-      line.textContent = "Last signed checkpoint: seq " + (c.seq !== undefined ? c.seq : "?") + (c.at ? " at " + when(c.at) : "") + (c.kid ? ", key " + c.kid : "") + ".";
+      line.textContent = "Last signed checkpoint: seq " + (c.seq !== undefined ? c.seq : "?") + (c.shards > 1 ? " of shard 0 (of " + c.shards + ")" : "") + (c.at ? " at " + when(c.at) : "") + (c.kid ? ", key " + c.kid : "") + ".";
     } else if (checkpoint.status === 404) {
       line.textContent = "Signed checkpoints: this server has no checkpoint endpoint, so only the verification status above is shown.";
     } else {
@@ -227,16 +227,22 @@ export const CONSOLE_SCRIPT = String.raw`"use strict";
 
   async function exportAudit(format) {
     var lines = [];
-    var after = 0;
-    for (;;) {
-      var result = await api(tenantPath() + "/audit?format=" + format + "&limit=10000&after=" + after);
-      if (result.status !== 200) { say("Export refused. " + refusal(result), true); return; }
-      // The chain export starts with the header taskward audit verify --file expects.
-      if (format === "chain" && after === 0) lines.push(JSON.stringify({ taskward_audit: 1, tenant: state.tenant, anchor: result.headers.get("audit-anchor") }) + "\n");
-      lines.push(result.body);
-      var next = result.headers.get("audit-next-cursor");
-      if (!next) break;
-      after = Number(next);
+    // Each ledger shard keeps its own chain: shard 0's answer says how many there are.
+    var shards = 1;
+    for (var shard = 0; shard < shards; shard++) {
+      var after = 0;
+      for (;;) {
+        var result = await api(tenantPath() + "/audit?format=" + format + "&limit=10000&after=" + after + "&shard=" + shard);
+        if (result.status !== 200) { say("Export refused. " + refusal(result), true); return; }
+        shards = Number(result.headers.get("audit-shards") || "1");
+        // Each shard's section starts with the header taskward audit verify --file expects.
+        var section = shards > 1 ? { shard: shard, shards: shards } : {};
+        if (format === "chain" && after === 0) lines.push(JSON.stringify(Object.assign({ taskward_audit: 1, tenant: state.tenant }, section, { anchor: result.headers.get("audit-anchor") })) + "\n");
+        lines.push(result.body);
+        var next = result.headers.get("audit-next-cursor");
+        if (!next) break;
+        after = Number(next);
+      }
     }
     var link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob(lines, { type: "application/x-ndjson" }));

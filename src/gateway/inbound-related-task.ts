@@ -1,6 +1,6 @@
 import type { Principal } from "../auth/principal.js";
 import type { Config, WorkerEnv } from "../config.js";
-import { ledgerFor } from "../ledger/ledger-client.js";
+import { handleLedger } from "../ledger/ledger-client.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
 import { proofBindingDenial } from "../handle/proof-binding.js";
 import { verifyOwnHandle } from "../handle/verify-cached.js";
@@ -35,5 +35,5 @@ async function originIdFor(handle: string, principal: Principal, config: Config,
   const owned = claims && claims.tenant === principal.tenant && claims.client_id === principal.clientId && claims.sub === principal.subject && !proofBindingDenial(claims, principal);
   if (!owned) return undefined;
   // Client handles name no origin task: the ledger maps the jti (older handles still carry it).
-  return claims.task ?? (await ledgerFor(env.TASK_LEDGER, claims.tenant).task(claims.tenant, claims.jti))?.taskId;
+  return claims.task ?? (await handleLedger(env, claims)?.task(claims.tenant, claims.jti))?.taskId;
 }

@@ -4,7 +4,8 @@ import { spendProof } from "../auth/dpop-replay.js";
 import { authenticateCaller } from "../auth/proof-of-possession.js";
 import { ORIGIN_ASSERTION_HEADER, newTransactionId, signOriginAssertion } from "../proxy/origin-assertion.js";
 import type { Principal } from "../auth/principal.js";
-import { configFor, type Config, type WorkerEnv } from "../config.js";
+import type { Config, WorkerEnv } from "../config.js";
+import { behindOrigin, configForMcpPath } from "./mcp-path.js";
 import { Refusal } from "../errors.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
@@ -22,7 +23,8 @@ import { readRequest } from "./read-request.js";
 import { planRoute, type RouteContext } from "./routes/index.js";
 import { taskIdMapperFor } from "./task-id-mapper.js";
 import { openClientSession, withClientSessionId, type BoundSession } from "./session.js";
-import { ledgerFor } from "../ledger/ledger-client.js";
+import { locationHintFor, type RequestRegion } from "../ledger/placement.js";
+import { onEveryShard } from "../ledger/shard-fan-out.js";
 
 export type AppEnv = { Bindings: WorkerEnv };
 
@@ -54,16 +56,16 @@ async function requireKeyRing(config: Config): Promise<KeyRing> {
 }
 
 /**
- * POST /mcp: authenticate → read once (one revision, one classification) → the route's forward
+ * POST /mcp and /mcp/<origin>: authenticate → read once (one revision, one classification) → the route's forward
  * plan (decide: policy, handle, ledger) → forward re-encoded from the decision → rewrite answers.
  */
 export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
-  const config = configFor(c.env);
+  const config = configForMcpPath(c);
   let requestId: RequestId | null = null;
   try {
     const contentType = c.req.header("content-type") ?? "";
     if (!/^application\/json\b/i.test(contentType)) throw new Refusal("unsupported_media_type");
-    const authenticated = await authenticateCaller(c.req.raw, config, c.env);
+    const authenticated = behindOrigin(await authenticateCaller(c.req.raw, config, c.env), config);
     const body = await readBoundedBody(c.req.raw, config.maxBodyBytes);
     const message = parseClientMessage(body);
     if (message.kind !== "notification") requestId = message.id;
@@ -73,10 +75,10 @@ export async function handleMcpPost(c: Context<AppEnv>): Promise<Response> {
     const { revision, classified } = readRequest(c.req.raw.headers, message, session?.revision);
     // Shared by the decision's audit event and the origin assertion.
     const txn = newTransactionId();
-    const context: RouteContext = { env: c.env, config, principal, revision, txn, ...(session ? { originSession: session.originSessionId } : {}), keyRing: () => requireKeyRing(config), waitUntil: (p) => c.executionCtx.waitUntil(p) };
+    const context: RouteContext = { env: c.env, config, principal, revision, txn, ...(session ? { originSession: session.originSessionId } : {}), callerRegion: locationHintFor(c.req.raw.cf as RequestRegion | undefined), keyRing: () => requireKeyRing(config), waitUntil: (p) => c.executionCtx.waitUntil(p) };
     const plan = await planRoute(context, classified);
     const forwardAndRelay = async (): Promise<Response> => {
-      // A follow-up spent its DPoP proof inside authorize; every other call spends it here, before forwarding.
+      // A follow-up spent its DPoP proof while it was authorized (authorizeFollowUp); every other call spends it here, before forwarding.
       if (classified.route !== "follow-up") await spendProof(c.env, principal);
       const forwardedBody = JSON.stringify(plan.message.raw);
       const headers = withOriginSessionId(
@@ -126,14 +128,14 @@ function withOriginSessionId(headers: Headers, session: BoundSession | undefined
 }
 
 /**
- * GET /mcp (server-initiated SSE stream) and DELETE /mcp (end session): authenticated
+ * GET /mcp[/<origin>] (server-initiated SSE stream) and DELETE (end session): authenticated
  * pass-through with rewriting. No body: the revision is the header's (or the session's), and no
  * routing header is forwarded.
  */
 export async function handleMcpStream(c: Context<AppEnv>): Promise<Response> {
-  const config = configFor(c.env);
+  const config = configForMcpPath(c);
   try {
-    const authenticated = await authenticateCaller(c.req.raw, config, c.env);
+    const authenticated = behindOrigin(await authenticateCaller(c.req.raw, config, c.env), config);
     await spendProof(c.env, authenticated);
     const session = await openSessionOf(c, config, authenticated);
     const principal: Principal = session ? { ...authenticated, session: session.key } : authenticated;
@@ -146,7 +148,7 @@ export async function handleMcpStream(c: Context<AppEnv>): Promise<Response> {
     const forwarded = await forwardToOrigin(config.originUrl, { method: c.req.method, headers: withOriginSessionId(streamRequestHeaders(c.req.raw.headers, decision.version, lastEventId), session) });
     if (c.req.method === "DELETE" && session && forwarded.ok) {
       // Handles that policy bound to this session die with it, before the client hears it ended.
-      await ledgerFor(c.env.TASK_LEDGER, principal.tenant).revokeSessionHandles(principal.tenant, session.key, `session:${principal.subject}`);
+      await onEveryShard(c.env, principal.tenant, (ledger) => ledger.revokeSessionHandles(principal.tenant, session.key, `session:${principal.subject}`));
     }
     const origin = await withClientSessionId(forwarded, { inbound: session, principal });
     const mapper = taskIdMapperFor({ env: c.env, config, principal, waitUntil: (p) => c.executionCtx.waitUntil(p) });

@@ -82,6 +82,11 @@ export async function openClientSession(sealed: string | null, principal: Princi
     await recordSessionRefusal(env, principal, who, "session_mismatch", { sessionTenant: claims.t });
     throw unknownSession("session opened by another principal");
   }
+  // A session lives at one origin: behind another it is unknown (sessions of the default origin carry no `o`).
+  if (claims.o !== principal.origin) {
+    await recordSessionRefusal(env, principal, who, "session_mismatch", { sessionOrigin: claims.o ?? null, origin: principal.origin ?? null });
+    throw unknownSession("session opened behind another origin");
+  }
   return { originSessionId: claims.sid as string, revision: claims.v as string, sealed, key };
 }
 
@@ -115,7 +120,7 @@ export async function withClientSessionId(origin: Response, exchange: SessionExc
     body = text;
     const revision = negotiatedRevision(text, origin.headers.get("content-type") ?? "") ?? exchange.initialize.requestedRevision;
     const { principal } = exchange;
-    headers.set(SESSION_ID_HEADER, await seal("session", { sid: originSessionId, v: revision, t: principal.tenant, c: principal.clientId, s: principal.subject }, exchange.initialize.keyRing));
+    headers.set(SESSION_ID_HEADER, await seal("session", { sid: originSessionId, v: revision, t: principal.tenant, c: principal.clientId, s: principal.subject, ...(principal.origin === undefined ? {} : { o: principal.origin }) }, exchange.initialize.keyRing));
   } else {
     headers.delete(SESSION_ID_HEADER);
   }

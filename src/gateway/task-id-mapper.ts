@@ -5,7 +5,10 @@ import type { TaskHandleClaims } from "../handle/claims.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { mintHandle } from "../handle/mint.js";
 import { sealCursor } from "../handle/cursor.js";
-import { ledgerFor } from "../ledger/ledger-client.js";
+import { shardLedger } from "../ledger/ledger-client.js";
+import type { DurableObjectLocationHintName } from "../ledger/placement.js";
+import { onEveryShard } from "../ledger/shard-fan-out.js";
+import { shardForKey, shardForNewHandle, shardOfHandle } from "../ledger/shards.js";
 import type { CreatedTask, TaskIdMapper } from "../mcp/rewrite.js";
 import type { RevisionModule } from "../mcp/revisions/index.js";
 import type { AuthorizedSubscription } from "./authorize-follow-up.js";
@@ -17,7 +20,8 @@ export interface MapperScope {
   principal: Principal;
   /** Set for task-creating calls. */
   /** `originSession`: the origin's Mcp-Session-Id the task is created on, kept for a supervisory cancel. */
-  creation?: { tool: string; version: string; module: RevisionModule; keyRing: KeyRing; txn?: string; originSession?: string | undefined };
+  /** `callerRegion`: the location hint of the creating request, for placing the handle's shard. */
+  creation?: { tool: string; version: string; module: RevisionModule; keyRing: KeyRing; txn?: string; originSession?: string | undefined; callerRegion?: DurableObjectLocationHintName | undefined };
   /** Set for follow-ups: the verified handle the request named, the status the ledger last saw, and whether its payload may be shown. */
   followUp?: { handle: string; claims: TaskHandleClaims; taskId: string; status?: string; resultAllowed: boolean };
   /** Set for subscriptions/listen: the authorized handles of the subscribed tasks. */
@@ -30,17 +34,17 @@ export interface MapperScope {
 }
 
 /**
- * The TaskIdMapper for one request: mints on creation, knows the follow-up's own handle, asks
- * the caller's tenant ledger for anything else. Ledger failures propagate: fail closed.
+ * The TaskIdMapper for one request: mints on creation (in the shard it picks), knows the
+ * follow-up's own handle, asks every shard of the caller's tenant ledger for anything else.
+ * Ledger failures propagate: fail closed.
  */
 export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
   const { config, principal } = scope;
-  // Most polls need no ledger call here (authorize already answered), so the stub is made on first use.
-  let ledgerStub: ReturnType<typeof ledgerFor> | undefined;
-  const ledger = () => (ledgerStub ??= ledgerFor(scope.env.TASK_LEDGER, principal.tenant));
   const ttlByTask = new Map<string, number>();
+  /** The shard holding each task's handles, where this request learnt it (its handle, a mint, a lookup). */
+  const shardByTask = new Map<string, number>();
   const observed = new Map<string, string>();
-  const ledgerPrincipal = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, session: principal.session };
+  const ledgerPrincipal = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, session: principal.session, ...(principal.origin === undefined ? {} : { origin: principal.origin }) };
   /**
    * The handles this request authorized, by origin id (the follow-up's own task, or the subscribed
    * ones): their client names are known without the ledger, and only they may carry a result payload.
@@ -51,6 +55,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
   for (const { handle, claims, taskId, resultAllowed } of [...(scope.followUp ? [scope.followUp] : []), ...(scope.subscriptions ?? [])]) {
     authorized.set(taskId, { handle, claims, resultAllowed });
     ttlByTask.set(taskId, (claims.exp - claims.iat) * 1000);
+    shardByTask.set(taskId, claims.shd ?? 0);
   }
 
   return {
@@ -63,6 +68,9 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
       }
       const ttlMs = effectiveTtlMs(task.ttlMs, ttlCapSeconds(rules, config.maxTaskTtlSeconds));
       const now = Date.now();
+      const { callerRegion } = scope.creation;
+      // A key-bound handle lives where its key's proofs are spent (one round trip per follow-up); any other is spread.
+      const shard = principal.jkt !== undefined ? shardForKey(config.ledgerShards, principal.tenant, principal.jkt) : shardForNewHandle(config.ledgerShards, principal.tenant, callerRegion);
       const grant = {
         sub: principal.subject,
         tenant: principal.tenant,
@@ -73,13 +81,15 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
         exp: Math.floor((now + ttlMs) / 1000),
         // A caller that proved a key gets a handle only that key opens (RFC 9449 confirmation).
         ...(principal.jkt !== undefined ? { cnf: { jkt: principal.jkt } } : {}),
+        // Shard 0 stays unnamed: handles read the same as before sharding.
+        ...(shard > 0 ? { shd: shard } : {}),
       };
       const context = { keyRing, issuer: config.issuer, audience: config.handleAudience, now: () => now };
       // The client's handle names no origin task; the origin's copy (same jti) does.
       const { token, claims } = await mintHandle(grant, context);
       const { token: originHandle } = await mintHandle({ ...grant, jti: claims.jti, task: task.taskId }, context);
       // Recorded before the handle is shown: a handle the ledger does not know never leaves.
-      await ledger().issue(principal.tenant, {
+      await shardLedger(scope.env, principal.tenant, shard, callerRegion).issue(principal.tenant, {
         jti: claims.jti,
         taskId: task.taskId,
         handle: token,
@@ -95,11 +105,13 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
         issuedAt: now,
         expiresAt: claims.exp * 1000,
         session: principal.session,
+        audience: config.handleAudience,
         ...(scope.creation.txn !== undefined ? { txn: scope.creation.txn } : {}),
         ...(principal.jkt !== undefined ? { jkt: principal.jkt } : {}),
         ...(scope.creation.originSession ? { originSession: scope.creation.originSession } : {}),
       });
       ttlByTask.set(task.taskId, ttlMs);
+      shardByTask.set(task.taskId, shard);
       return { handle: token, ttlMs };
     },
 
@@ -112,11 +124,16 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
         else unknown.push(taskId);
       }
       if (unknown.length > 0) {
-        const owned = await ledger().ownedHandles(principal.tenant, ledgerPrincipal, unknown);
-        for (const [taskId, { handle, ttlMs, status }] of Object.entries(owned)) {
-          handles.set(taskId, handle);
-          ttlByTask.set(taskId, ttlMs);
-          observed.set(taskId, status);
+        // A task's handles may be in any shard: every shard is asked at once, and one that fails fails the answer.
+        const answers = await onEveryShard(scope.env, principal.tenant, (ledger) => ledger.ownedHandles(principal.tenant, ledgerPrincipal, unknown, { audience: config.handleAudience, isDefault: config.origin.isDefault }));
+        for (const { shard, value: owned } of answers) {
+          for (const [taskId, { handle, ttlMs, status }] of Object.entries(owned)) {
+            if (handles.has(taskId)) continue;
+            handles.set(taskId, handle);
+            ttlByTask.set(taskId, ttlMs);
+            observed.set(taskId, status);
+            shardByTask.set(taskId, shard);
+          }
         }
       }
       return handles;
@@ -126,13 +143,18 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
       // Only the follow-up's own task is delivered by its answer (authorize made its tenant the caller's).
       const followUp = scope.followUp;
       if (!followUp) return;
-      scope.waitUntil(ledger().observeDelivery(principal.tenant, followUp.claims.jti).catch(() => undefined));
+      scope.waitUntil(shardLedger(scope.env, principal.tenant, followUp.claims.shd ?? 0).observeDelivery(principal.tenant, followUp.claims.jti).catch(() => undefined));
     },
 
     observeStatus(taskId: string, status: string) {
       if (observed.get(taskId) === status) return;
       observed.set(taskId, status);
-      scope.waitUntil(ledger().observeStatus(principal.tenant, taskId, status).catch(() => undefined));
+      const shard = shardByTask.get(taskId);
+      // A task this request did not learn the shard of is updated wherever its handles are.
+      const written = shard === undefined
+        ? onEveryShard(scope.env, principal.tenant, (ledger) => ledger.observeStatus(principal.tenant, taskId, status))
+        : shardLedger(scope.env, principal.tenant, shard).observeStatus(principal.tenant, taskId, status);
+      scope.waitUntil(written.catch(() => undefined));
     },
 
     effectiveTtlMs(taskId: string) {
@@ -151,8 +173,9 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
     observeWithheld(taskId: string, fields: string[]) {
       const claims = authorized.get(taskId)?.claims;
       const tenant = claims?.tenant ?? principal.tenant;
+      const shard = (claims && shardOfHandle(config.ledgerShards, claims)) ?? 0;
       const detail = { fields, method: scope.requestMethod ?? null, ...(claims ? {} : { task: taskId }) };
-      scope.waitUntil(ledgerFor(scope.env.TASK_LEDGER, tenant).recordWithheld(tenant, claims?.jti ?? null, ledgerPrincipal, detail).catch(() => undefined));
+      scope.waitUntil(shardLedger(scope.env, tenant, shard).recordWithheld(tenant, claims?.jti ?? null, ledgerPrincipal, detail).catch(() => undefined));
     },
 
     knownNames() {

@@ -32,6 +32,8 @@ export interface TaskHandleClaims {
   act?: Actor;
   parent?: string;
   cnf?: { jkt: string };
+  /** The ledger shard that records this handle, chosen at issuance; absent means shard 0. */
+  shd?: number;
 }
 
 export interface Actor {

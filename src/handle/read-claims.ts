@@ -39,5 +39,9 @@ export function readHandleClaims(payload: JWTPayload): TaskHandleClaims {
   if (payload.act !== undefined) claims.act = payload.act as TaskHandleClaims["act"];
   if (payload.parent !== undefined) claims.parent = requireString(payload, "parent");
   if (payload.cnf !== undefined) claims.cnf = payload.cnf as TaskHandleClaims["cnf"];
+  if (payload.shd !== undefined) {
+    if (!Number.isInteger(payload.shd) || (payload.shd as number) < 0) throw new TaskHandleError("ERR_HANDLE_CLAIM", "claim shd must be a non-negative integer", "shd");
+    claims.shd = payload.shd as number;
+  }
   return claims;
 }

@@ -20,7 +20,7 @@ export class CreationSlot {
   ) {}
 
   static async reserve(env: WorkerEnv, principal: LedgerPrincipal): Promise<CreationSlot> {
-    const who = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject };
+    const who = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, ...(principal.origin === undefined ? {} : { origin: principal.origin }) };
     const reservation = await ledgerFor(env.TASK_LEDGER, principal.tenant).reserveCreation(principal.tenant, who);
     if (!reservation.reserved) {
       const seconds = reservation.retryAfterSeconds;

@@ -110,4 +110,6 @@ export const LEDGER_SCHEMA = [
 export const LEDGER_ADDED_COLUMNS: ReadonlyArray<{ table: string; column: string; definition: string }> = [
   { table: "tasks", column: "origin_handle", definition: "TEXT" },
   { table: "tasks", column: "session_key", definition: "TEXT" },
+  // The audience (origin) the handle was minted for; NULL on rows from before ORIGINS: the default origin's.
+  { table: "tasks", column: "audience", definition: "TEXT" },
 ];

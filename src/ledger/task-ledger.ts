@@ -11,6 +11,8 @@ import { signingKeyRing } from "../handle/signing-keys.js";
 import { LEDGER_ADDED_COLUMNS, LEDGER_SCHEMA } from "./schema.js";
 import { rulesInForce, type RulesInForce } from "../policy/task-policy.js";
 import { AuditShipper } from "../siem/audit-shipper.js";
+import { originWithAudience } from "../origins/index.js";
+import { shardOfObjectName } from "./shards.js";
 import {
   TERMINAL_STATUSES,
   type ApiKeyRecord,
@@ -51,6 +53,7 @@ interface TaskRow extends Record<string, SqlStorageValue> {
   actor: string | null;
   origin_handle: string | null;
   session_key: string | null;
+  audience: string | null;
 }
 
 interface ApiKeyRow extends Record<string, SqlStorageValue> {
@@ -99,7 +102,9 @@ function toRecord(row: TaskRow): TaskRecord {
 
 /** Rate-limit key of a caller: its tenant is part of it, so a same-named caller of another tenant has its own budget. */
 function principalKey(principal: LedgerPrincipal): string {
-  return `${principal.tenant}\u0000${principal.clientId}\u0000${principal.subject}`;
+  // The default origin keeps the key it always had; each other origin counts apart.
+  const key = `${principal.tenant}\u0000${principal.clientId}\u0000${principal.subject}`;
+  return principal.origin === undefined ? key : `${key}\u0000${principal.origin}`;
 }
 
 /** The span a refusal folds into: one per caller (tenant included), reason and window. */
@@ -144,11 +149,11 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     this.ctx.storage.transactionSync(() => {
       this.bindTenant(tenant);
       this.sql.exec(
-        `INSERT INTO tasks (jti, task_id, handle, origin_handle, client_id, subject, tool, ops, mcp, bind, max_auth_age, step_up_ops, status, issued_at, expires_at, parent, actor, session_key)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO tasks (jti, task_id, handle, origin_handle, client_id, subject, tool, ops, mcp, bind, max_auth_age, step_up_ops, status, issued_at, expires_at, parent, actor, session_key, audience)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         record.jti, record.taskId, record.handle, record.originHandle, record.principal.clientId, record.principal.subject, record.tool,
         record.ops.join(","), record.mcp, record.bind.join(","), record.maxAuthAgeSeconds ?? null, record.stepUpOps.join(","),
-        record.status, record.issuedAt, record.expiresAt, record.parent ?? null, record.actor ?? null, record.session ?? null,
+        record.status, record.issuedAt, record.expiresAt, record.parent ?? null, record.actor ?? null, record.session ?? null, record.audience ?? null,
       );
       if (record.originSession) this.sql.exec(`INSERT OR IGNORE INTO task_sessions (task_id, session_id) VALUES (?, ?)`, record.taskId, record.originSession);
       this.audit.append({
@@ -342,8 +347,11 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     void this.scheduleAlarm(Date.now() + graceMs);
   }
 
-  /** Handles (TTLs, statuses) of `principal`'s live tasks among `taskIds` (origin ids), for tasks/list and notifications. */
-  ownedHandles(tenant: string, principal: LedgerPrincipal, taskIds: string[]): Record<string, OwnedHandle> {
+  /**
+   * Handles (TTLs, statuses) of `principal`'s live tasks among `taskIds` (origin ids), for tasks/list
+   * and notifications: only those minted for `origin` (rows without an audience are the default origin's).
+   */
+  ownedHandles(tenant: string, principal: LedgerPrincipal, taskIds: string[], origin: { audience: string; isDefault: boolean }): Record<string, OwnedHandle> {
     const owned: Record<string, OwnedHandle> = {};
     if (!this.readable(tenant)) return owned;
     const now = Date.now();
@@ -354,6 +362,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
         .exec<TaskRow>(`SELECT * FROM tasks WHERE task_id IN (${chunk.map(() => "?").join(",")}) ORDER BY issued_at DESC`, ...chunk)
         .toArray();
       for (const row of rows) {
+        if (row.audience !== origin.audience && !(row.audience === null && origin.isDefault)) continue;
         if (owned[row.task_id] || this.standingDenial(row, principal, tenant, now, this.rulesFor(row, undefined)) !== undefined) continue;
         owned[row.task_id] = { handle: row.handle, ttlMs: Math.round((row.expires_at - row.issued_at) / 1000) * 1000, status: row.status };
       }
@@ -442,7 +451,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       .filter((row) => !seen.has(row.task_id) && seen.add(row.task_id))
       .map((row) => {
         const root = rootOf(row);
-        return { jti: row.jti, taskId: row.task_id, handleJti: root.jti, handle: root.origin_handle ?? root.handle, clientId: root.client_id, subject: root.subject, mcp: row.mcp, status: row.status, originSession: row.session_id };
+        return { jti: row.jti, taskId: row.task_id, handleJti: root.jti, handle: root.origin_handle ?? root.handle, clientId: root.client_id, subject: root.subject, mcp: row.mcp, status: row.status, originSession: row.session_id, audience: root.audience };
       });
     const last = rows.at(-1);
     return { tasks, next: rows.length === limit && last ? `${last.issued_at}:${last.jti}` : null };
@@ -592,7 +601,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   private auditShipper(): AuditShipper | null {
     if (this.shipper === undefined) {
       const queue = configFor(this.env).siemQueue ? this.env.AUDIT_QUEUE : undefined;
-      this.shipper = queue ? new AuditShipper(this.sql, queue, () => this.tenantOf()) : null;
+      this.shipper = queue ? new AuditShipper(this.sql, queue, () => this.tenantOf(), shardOfObjectName(this.ctx.id.name)) : null;
     }
     return this.shipper;
   }
@@ -655,7 +664,9 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   private rulesFor(row: TaskRow, passed: RulesInForce | undefined): RulesInForce {
     if (passed) return passed;
     const config = configFor(this.env);
-    return rulesInForce(config.policy, config.policyVersion, config.maxTaskTtlSeconds, row.tool);
+    // The policy of the origin the handle was minted for (rows without an audience: the default origin's).
+    const origin = originWithAudience(config, row.audience) ?? config.origin;
+    return rulesInForce(origin.policy, origin.policyVersion, config.maxTaskTtlSeconds, row.tool);
   }
 
   /** True when any ancestor of a delegated handle is revoked, expired, voided by a watermark or gone. */

@@ -11,6 +11,8 @@ export interface LedgerPrincipal {
   authTime?: number;
   /** The caller's 2025-11-25 session (SHA-256 of the origin session id), for session-bound handles. */
   session?: string;
+  /** The origin called, when not the default one: its rate limits count apart. */
+  origin?: string;
 }
 
 export interface IssueRecord {
@@ -43,6 +45,8 @@ export interface IssueRecord {
   jkt?: string;
   /** 2025-11-25: the origin's Mcp-Session-Id the task was created on (its cancel must use it). */
   originSession?: string;
+  /** The audience (`aud`) of the handle: which origin it was minted for. */
+  audience?: string;
 }
 
 /** What one follow-up brings to `authorize` besides the handle: its DPoP proof to spend, its transaction id. */
@@ -67,6 +71,8 @@ export type DenialReason =
   | "step_up_required"
   | "rate_limited"
   | "handle_invalid"
+  /** A genuine handle of another configured origin, used behind this one. */
+  | "origin_mismatch"
   | "task_mismatch"
   /** The call reached another tenant's ledger object: a routing bug, refused. */
   | "wrong_ledger"
@@ -157,6 +163,8 @@ export interface InFlightTask {
   mcp: string;
   status: string;
   originSession: string | null;
+  /** The audience of the task's handles (its origin); null on rows from before ORIGINS: the default origin. */
+  audience: string | null;
 }
 
 /** The outcome of one supervisory cancel at the origin. */

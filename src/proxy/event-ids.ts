@@ -17,15 +17,17 @@ export interface EventIdOwner {
   tenant: string;
   clientId: string;
   subject: string;
+  /** The origin streamed from, when not the default one: an id resumes only behind its own origin. */
+  origin?: string;
 }
 
 /** A sealer for one caller, under the key ring's sealing keys. */
 export function eventIdSealer(keyRing: KeyRing, owner: EventIdOwner): EventIdSealer {
   return {
-    seal: (originId) => seal("event-id", { e: originId, t: owner.tenant, c: owner.clientId, s: owner.subject }, keyRing),
+    seal: (originId) => seal("event-id", { e: originId, t: owner.tenant, c: owner.clientId, s: owner.subject, ...(owner.origin === undefined ? {} : { o: owner.origin }) }, keyRing),
     async open(sealed) {
       const claims = await unseal("event-id", sealed, keyRing);
-      if (!claims || claims.t !== owner.tenant || claims.c !== owner.clientId || claims.s !== owner.subject) return undefined;
+      if (!claims || claims.t !== owner.tenant || claims.c !== owner.clientId || claims.s !== owner.subject || claims.o !== owner.origin) return undefined;
       return typeof claims.e === "string" ? claims.e : undefined;
     },
   };

@@ -1,8 +1,9 @@
 import type { AuditEvent } from "../ledger/audit-chain.js";
 
-/** One queue message: a chain event of one tenant, exactly as the chain holds it. */
+/** One queue message: a chain event of one tenant's ledger shard (absent: 0), exactly as the chain holds it. */
 export interface AuditShipment {
   tenant: string;
+  shard?: number;
   event: AuditEvent;
 }
 
@@ -25,6 +26,8 @@ export class AuditShipper {
     private readonly sql: SqlStorage,
     private readonly queue: Queue<AuditShipment>,
     private readonly tenant: () => string,
+    /** The ledger shard whose chain this is: each shard numbers its own events from 1. */
+    private readonly shard = 0,
   ) {}
 
   /** Ships what is not shipped yet; concurrent calls coalesce into one more pass. Rejects when the queue refuses. */
@@ -53,7 +56,7 @@ export class AuditShipper {
       const pending = rows.filter((row) => row.seq > shipped.seq || row.hash !== shipped.hash).slice(0, BATCH);
       if (pending.length === 0) return;
       const tenant = this.tenant();
-      await this.queue.sendBatch(pending.map((event) => ({ body: { tenant, event: { ...event } } })));
+      await this.queue.sendBatch(pending.map((event) => ({ body: { tenant, ...(this.shard > 0 ? { shard: this.shard } : {}), event: { ...event } } })));
       const last = pending.at(-1)!;
       this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('siem_shipped', ?)`, JSON.stringify({ seq: last.seq, hash: last.hash }));
     }

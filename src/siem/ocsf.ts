@@ -1,4 +1,5 @@
 import type { AuditEvent, AuditEventType } from "../ledger/audit-chain.js";
+import { shardSuffix } from "../ledger/shards.js";
 
 /** The OCSF schema version the mapping targets; docs/siem.md documents it field by field. */
 export const OCSF_VERSION = "1.3.0";
@@ -56,9 +57,10 @@ function entityOf(event: AuditEvent, detail: Json): Json {
 
 /**
  * One audit event as an OCSF event. Lossless: the chain fields (seq, hashes, raw detail) travel in
- * `unmapped`, so a SIEM copy can be matched to the verified chain event by event.
+ * `unmapped`, so a SIEM copy can be matched to the verified chain event by event. `shard` is the
+ * ledger shard whose chain holds the event (each numbers its events from 1): part of its id.
  */
-export function toOcsf(event: AuditEvent, tenant: string): Json {
+export function toOcsf(event: AuditEvent, tenant: string, shard = 0): Json {
   const mapping = OCSF_MAPPING[event.type];
   const detail = detailOf(event);
   const [activity_id, activity_name] = mapping.activity === "by-operation" ? (ACTIVITY_BY_OPERATION[event.op ?? ""] ?? [99, event.op ?? "Other"]) : mapping.activity;
@@ -77,8 +79,8 @@ export function toOcsf(event: AuditEvent, tenant: string): Json {
     status: failed ? "Failure" : "Success",
     ...(event.reason ? { status_detail: event.reason } : {}),
     ...(event.count > 1 ? { count: event.count, start_time: event.at, end_time: event.last_at } : {}),
-    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: `${tenant}:${event.seq}`, tenant_uid: tenant, log_name: "taskward-audit", sequence: event.seq, event_code: event.type },
-    unmapped: { seq: event.seq, prev_hash: event.prev_hash, hash: event.hash, detail: event.detail, last_at: event.last_at },
+    metadata: { version: OCSF_VERSION, product: PRODUCT, uid: `${tenant}${shardSuffix(shard)}:${event.seq}`, tenant_uid: tenant, log_name: "taskward-audit", sequence: event.seq, event_code: event.type },
+    unmapped: { seq: event.seq, prev_hash: event.prev_hash, hash: event.hash, detail: event.detail, last_at: event.last_at, ...(shard > 0 ? { shard } : {}) },
   };
   const principal = event.subject ? { uid: event.subject, name: event.subject } : undefined;
   switch (mapping.class) {

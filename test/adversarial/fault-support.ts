@@ -21,7 +21,8 @@ export function faultEnv(path: string): WorkerEnv {
   const url = path.startsWith("http") ? path : `${inject("faultOriginUrl")}${path}`;
   let found = envs.get(url);
   if (!found) {
-    found = { ...baseEnv, ORIGIN_URL: url };
+    // One origin, the fault origin: the suite's ORIGINS (two demo origins) does not apply.
+    found = { ...baseEnv, ORIGIN_URL: url, ORIGINS: undefined };
     envs.set(url, found);
   }
   return found;

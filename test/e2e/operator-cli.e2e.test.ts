@@ -49,7 +49,8 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   demo = await startDemoOrigin({ port: 0, assertionVerification: { issuer: base, jwks: new URL(`${base}/.well-known/jwks.json`) } });
-  authority = await startAuthority({ port, originUrl: demo.url, persistTo: join(tmp, "state"), secretsFile, kid });
+  // Tenant cli-shards keeps its ledger in 4 shards (issue 15); every other tenant in one.
+  authority = await startAuthority({ port, originUrl: demo.url, persistTo: join(tmp, "state"), secretsFile, kid, vars: { LEDGER_SHARDS_BY_TENANT: JSON.stringify({ "cli-shards": 4 }) } });
 });
 
 afterAll(async () => {
@@ -117,6 +118,54 @@ describe("taskward CLI against a running authority", () => {
     const broken = await taskward("audit", "verify", "--file", out);
     expect(broken.code).toBe(1);
     expect(broken.stderr).toContain(`BROKEN at seq ${target.seq}`);
+  });
+
+  it("exports and verifies every shard's chain of a sharded tenant, reporting per shard, and names the broken or missing shard", async () => {
+    const carol = await caller("cli-shards", "carol");
+    const handles: string[] = [];
+    for (let i = 0; i < 8; i++) handles.push(await createTask(carol.client, "slow_echo", { text: `s${i}`, delayMs: 20 }));
+    for (const handle of handles) await carol.client.experimental.tasks.getTask(handle);
+    expect(new Set(handles.map((h) => claimsOf(h).shd ?? 0)).size).toBe(4);
+
+    const fromServer = await taskward("audit", "verify", "--tenant", "cli-shards");
+    expect(fromServer.code).toBe(0);
+    const report = JSON.parse(fromServer.stdout) as { valid: boolean; shards: Array<{ shard: number; valid: boolean; events: number }> };
+    expect(report.valid).toBe(true);
+    expect(report.shards.map((s) => [s.shard, s.valid])).toEqual([[0, true], [1, true], [2, true], [3, true]]);
+    for (let shard = 0; shard < 4; shard++) expect(fromServer.stderr).toContain(`audit chain of cli-shards shard ${shard} verifies:`);
+
+    const out = join(tmp, "sharded.ndjson");
+    expect((await taskward("audit", "export", "--tenant", "cli-shards", "--out", out)).code).toBe(0);
+    const lines = readFileSync(out, "utf8").trim().split("\n");
+    const headers = lines.map((line) => JSON.parse(line)).filter((entry) => entry.taskward_audit === 1);
+    expect(headers.map((h) => [h.shard, h.shards])).toEqual([[0, 4], [1, 4], [2, 4], [3, 4]]);
+    // Each shard's section holds exactly the issuance of the handles that name it.
+    let section = -1;
+    const issuedIn = new Map<string, number>();
+    for (const line of lines) {
+      const entry = JSON.parse(line);
+      if (entry.taskward_audit === 1) section = entry.shard;
+      else if (entry.type === "issued") issuedIn.set(entry.jti, section);
+    }
+    for (const handle of handles) expect(issuedIn.get(claimsOf(handle).jti)).toBe(claimsOf(handle).shd ?? 0);
+    expect((await taskward("audit", "verify", "--file", out)).code).toBe(0);
+
+    // An edited event in shard 2's section breaks that shard's chain, and only that one.
+    const inShard2 = handles.find((h) => claimsOf(h).shd === 2)!;
+    const edited = lines.map((line) => (line.includes(`"jti":"${claimsOf(inShard2).jti}"`) && line.includes('"type":"issued"') ? line.replace('"subject":"carol"', '"subject":"eve"') : line));
+    expect(edited).not.toEqual(lines);
+    writeFileSync(out, `${edited.join("\n")}\n`);
+    const broken = await taskward("audit", "verify", "--file", out);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/audit chain of cli-shards shard 2 is BROKEN at seq \d+/);
+    expect(broken.stderr).toContain("audit chain of cli-shards shard 3 verifies:");
+
+    // A section left out of the export is reported missing.
+    const start3 = lines.findIndex((line) => line.includes('"taskward_audit":1') && line.includes('"shard":3'));
+    writeFileSync(out, `${lines.slice(0, start3).join("\n")}\n`);
+    const partial = await taskward("audit", "verify", "--file", out);
+    expect(partial.code).toBe(1);
+    expect(partial.stderr).toContain("audit chain of cli-shards shard 3 is MISSING from the export");
   });
 
   it("refuses a wrong admin token with exit 1 and the server's message", async () => {

@@ -11,16 +11,17 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseEnv } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { claimsOf, connect, createTask, messagesIn } from "./support/mcp.js";
+import { claimsOf, connect, createTask, devToken, messagesIn } from "./support/mcp.js";
 import { freePort, HOST, portIsFree, ROOT, spawnGroup, type GroupProcess } from "./support/processes.js";
 
-const READY_LINE = "Ctrl-C stops both processes.";
+const READY_LINE = "Ctrl-C stops all three processes.";
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 let tmp: string;
 let env: Record<string, string>;
 let base: string;
 let originPort: number;
+let modernOriginPort: number;
 let taskwardPort: number;
 const started: GroupProcess[] = [];
 /** Process groups of the children of every start, for cleanup if a test fails half-way. */
@@ -61,16 +62,16 @@ async function waitForOutput(proc: GroupProcess, text: string, timeoutMs = 90_00
 }
 
 /** `node scripts/start.mjs`, in its own process group like a terminal job; resolves once it printed its next steps. */
-async function npmStart(): Promise<{ proc: GroupProcess; origin: Child; taskward: Child }> {
+async function npmStart(): Promise<{ proc: GroupProcess; origin: Child; modernOrigin: Child; taskward: Child }> {
   const proc = spawnGroup(process.execPath, ["scripts/start.mjs"], { cwd: ROOT, env, label: "npm start" });
   started.push(proc);
   await waitForOutput(proc, READY_LINE);
   const children = childrenOf(proc.pid);
   for (const child of children) childGroups.add(child.pid);
-  const origin = children.find((child) => child.args.includes("demo/main.ts"));
+  const [origin, modernOrigin] = children.filter((child) => child.args.includes("demo/main.ts"));
   const taskward = children.find((child) => child.args.includes("wrangler"));
-  if (!origin || !taskward) throw new Error(`expected the origin and wrangler as children, got ${JSON.stringify(children)}`);
-  return { proc, origin, taskward };
+  if (!origin || !modernOrigin || !taskward) throw new Error(`expected two origins and wrangler as children, got ${JSON.stringify(children)}`);
+  return { proc, origin, modernOrigin, taskward };
 }
 
 /** The lines printed under `heading`, up to the next blank line, without their indent; comments dropped. */
@@ -116,11 +117,12 @@ async function servedKids(): Promise<string[]> {
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), "taskward-start-"));
-  [taskwardPort, originPort] = [await freePort(), await freePort()];
+  [taskwardPort, originPort, modernOriginPort] = [await freePort(), await freePort(), await freePort()];
   base = `http://${HOST}:${taskwardPort}`;
   env = {
     TASKWARD_PORT: String(taskwardPort),
     DEMO_ORIGIN_PORT: String(originPort),
+    DEMO_MODERN_ORIGIN_PORT: String(modernOriginPort),
     TASKWARD_DEV_VARS: join(tmp, "dev.vars"),
     TASKWARD_PERSIST_TO: join(tmp, "state"),
   };
@@ -137,7 +139,7 @@ describe("npm start", () => {
   let revokedByCurl: string;
   let keptHandle: string;
 
-  it("writes a persistent signing key, starts both processes and prints where everything is", async () => {
+  it("writes a persistent signing key, starts all three processes and prints where everything is", async () => {
     first = await npmStart();
     const output = first.proc.output();
     const kid = activeKid();
@@ -145,8 +147,11 @@ describe("npm start", () => {
     expect(devVars()).toMatchObject({ ADMIN_TOKEN: "dev-admin-token", HANDLE_SIGNING_JWKS: expect.stringContaining('"d":') });
     expect(output).toContain(`Generated signing key ${kid} in ${join(tmp, "dev.vars")}.`);
     expect(await servedKids()).toEqual([kid]);
-    expect(output).toContain(`MCP endpoint   ${base}/mcp`);
-    expect(output).toContain(`demo origin    http://${HOST}:${originPort}/mcp`);
+    expect(output).toContain(`MCP endpoint   ${base}/mcp   (the default origin: legacy)`);
+    expect(output).toContain(`MCP endpoint (legacy, 2025-11-25): ${base}/mcp/legacy\n`);
+    expect(output).toContain(`MCP endpoint (modern, 2026-07-28): ${base}/mcp/modern\n`);
+    expect(output).toContain(`demo origin    http://${HOST}:${originPort}/mcp   (MCP 2025-11-25;`);
+    expect(output).toContain(`demo origin    http://${HOST}:${modernOriginPort}/mcp   (MCP 2026-07-28;`);
     expect(output).toContain("admin token    dev-admin-token");
     expect(output).toContain(`console        ${base}/console`);
   });
@@ -188,18 +193,50 @@ describe("npm start", () => {
     expect(output).toMatch(/alice's tasks\/get on the revoked handle refused: MCP error -32602: Task not found/);
   });
 
-  it("stops both processes and exits 0 on Ctrl-C", async () => {
+  it("answers a real call through each printed MCP endpoint, each behind its own origin", async () => {
+    const endpoints = [...first.proc.output().matchAll(/MCP endpoint \((\w+), ([\d-]+)\): (\S+)/g)].map((m) => ({ name: m[1]!, revision: m[2]!, url: m[3]! }));
+    expect(endpoints).toEqual([
+      { name: "legacy", revision: "2025-11-25", url: `${base}/mcp/legacy` },
+      { name: "modern", revision: "2026-07-28", url: `${base}/mcp/modern` },
+    ]);
+    // 2025-11-25 with the official SDK client through /mcp/legacy.
+    const legacy = await connect(base, { tenant: "acme", client_id: "demo-cli", sub: "dave" }, "/mcp/legacy");
+    const legacyHandle = await createTask(legacy.client, "slow_echo", { text: "through legacy", delayMs: 0 });
+    await legacy.client.close();
+    expect(claimsOf(legacyHandle).aud).toBe(`http://${HOST}:${originPort}/mcp`);
+    // 2026-07-28 (stateless, tasks extension) through /mcp/modern.
+    const token = await devToken(base, { tenant: "acme", client_id: "demo-cli", sub: "erin" });
+    const call = async (method: string, params: Record<string, unknown>, name: string) => {
+      const response = await fetch(`${base}/mcp/modern`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${token}`, "mcp-protocol-version": "2026-07-28", "mcp-method": method, "mcp-name": name },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: { ...params, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientInfo": { name: "e2e", version: "0" }, "io.modelcontextprotocol/clientCapabilities": { extensions: { "io.modelcontextprotocol/tasks": {} } } } } }),
+      });
+      return messagesIn(await response.text())[0] as Record<string, any>;
+    };
+    const created = await call("tools/call", { name: "slow_compute", arguments: { seconds: 0.1, label: "modern" } }, "slow_compute");
+    expect(created.result).toMatchObject({ resultType: "task" });
+    const modernHandle = created.result.taskId as string;
+    expect(claimsOf(modernHandle).aud).toBe(`http://${HOST}:${modernOriginPort}/mcp`);
+    expect((await call("tasks/get", { taskId: modernHandle }, modernHandle)).result).toMatchObject({ taskId: modernHandle });
+    // Each origin's handle is unknown behind the other.
+    expect((await call("tasks/get", { taskId: legacyHandle }, legacyHandle)).error).toEqual({ code: -32602, message: "Task not found" });
+  });
+
+  it("stops all three processes and exits 0 on Ctrl-C", async () => {
     const caller = await connect(base, { tenant: "acme", client_id: "demo-cli", sub: "carol" });
     keptHandle = await createTask(caller.client, "slow_echo", { text: "before restart", delayMs: 0 });
     await caller.client.close();
 
     process.kill(-first.proc.pid, "SIGINT");
     expect(await first.proc.exited).toEqual({ code: 0, signal: null });
-    expect(first.proc.output()).toContain("SIGINT: stopping the demo origin and taskward");
+    expect(first.proc.output()).toContain("SIGINT: stopping the demo origins and taskward");
     expect(groupAlive(first.origin.pid)).toBe(false);
+    expect(groupAlive(first.modernOrigin.pid)).toBe(false);
     expect(groupAlive(first.taskward.pid)).toBe(false);
     expect(await portIsFree(taskwardPort)).toBe(true);
     expect(await portIsFree(originPort)).toBe(true);
+    expect(await portIsFree(modernOriginPort)).toBe(true);
   });
 
   it("keeps its signing key and ledger across a restart, and exits 0 on SIGTERM", async () => {
@@ -229,8 +266,9 @@ describe("npm start", () => {
     process.kill(-third.origin.pid, "SIGKILL");
 
     expect(await third.proc.exited).toEqual({ code: 1, signal: null });
-    expect(third.proc.output()).toContain("origin exited unexpectedly (SIGKILL); stopping taskward.");
+    expect(third.proc.output()).toContain("origin exited unexpectedly (SIGKILL); stopping modern origin and taskward.");
     expect(groupAlive(third.taskward.pid)).toBe(false);
+    expect(groupAlive(third.modernOrigin.pid)).toBe(false);
     expect(await portIsFree(taskwardPort)).toBe(true);
   });
 

@@ -155,7 +155,7 @@ describe("status, ownership and expiry", () => {
     const { ledger, who } = await freshLedger(tenant);
     await ledger.issue(tenant, record(tenant, "mine"));
     await ledger.issue(tenant, record(tenant, "theirs", { principal: { tenant, clientId: "c1", subject: "bob" } }));
-    const owned = await ledger.ownedHandles(tenant, who, ["origin-mine", "origin-theirs", "origin-unknown"]);
+    const owned = await ledger.ownedHandles(tenant, who, ["origin-mine", "origin-theirs", "origin-unknown"], { audience: "https://origin.test/mcp", isDefault: true });
     expect(owned).toEqual({ "origin-mine": { handle: "handle-mine", ttlMs: 60_000, status: "working" } });
   });
 

@@ -1,4 +1,6 @@
 import { execFile } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -108,5 +110,32 @@ describe("taskward CLI", () => {
     const unreachable = await taskward("tasks", "--url", "http://127.0.0.1:9", "--admin-token", "x", "--tenant", "acme");
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr).toContain("cannot reach");
+  });
+
+  it("shows a revocation that a ledger shard failed as NOT REVOKED, retryable, with the server's count of failed shards (exit 1)", async () => {
+    // Stands in for the authority's admin API: the body is the Worker's 503 when 1 of 4 shards cannot be reached
+    // (the real answer is asserted in test/ledger/shards.test.ts; here only the CLI's rendering is under test).
+    const answer = {
+      error: "ledger_unavailable",
+      message: "1 of 4 ledger shards of tenant acme could not be reached (shards 2); the operation is not reported done: retry",
+      shards: 4,
+      shardsFailed: 1,
+      failedShards: [2],
+      retryable: true,
+    };
+    const server = createServer((req, res) => {
+      res.writeHead(req.url === "/admin/revocations" ? 503 : 404, { "content-type": "application/json", "retry-after": "1" });
+      res.end(JSON.stringify(answer));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const result = await taskward("revoke", "--url", url, "--admin-token", "x", "--tenant", "acme", "--all");
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`NOT REVOKED (HTTP 503, retryable): ${answer.message}. Run the same command again.`);
+      expect(JSON.parse(result.stdout)).toEqual(answer);
+    } finally {
+      server.close();
+    }
   });
 });

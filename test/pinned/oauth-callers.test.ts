@@ -15,7 +15,7 @@ const RESOURCE = "https://taskward.test/mcp";
 let env: WorkerEnv | undefined;
 /** The test env with OAuth configured, talking to the fault origin's plain JSON mode. */
 function oauthEnv(): WorkerEnv {
-  env ??= { ...baseEnv, ORIGIN_URL: `${inject("faultOriginUrl")}/ok/oauth`, OAUTH_ISSUERS: `https://other-as.test, ${AS}`, OAUTH_JWKS_URL: `${inject("faultOriginUrl")}/__oauth/jwks.json` } as WorkerEnv;
+  env ??= { ...baseEnv, ORIGINS: undefined, ORIGIN_URL: `${inject("faultOriginUrl")}/ok/oauth`, OAUTH_ISSUERS: `https://other-as.test, ${AS}`, OAUTH_JWKS_URL: `${inject("faultOriginUrl")}/__oauth/jwks.json` } as WorkerEnv;
   return env;
 }
 

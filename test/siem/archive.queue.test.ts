@@ -75,6 +75,30 @@ describe("SIEM push: audit chain → Queue → R2 (miniflare's real Queue and R2
     expect(new Set(archived.map((a) => a.uid))).toEqual(new Set(chain.map((event) => `${tenant}:${event.seq}`)));
   });
 
+  it("a tenant with 4 ledger shards: every shard's events reach R2, each under an id no other shard's event has", async () => {
+    const tenant = "siem-shards";
+    const session = await McpSession.open({ tenant, client_id: "cli", sub: "alice" });
+    const handles: string[] = [];
+    for (let i = 0; i < 8; i++) handles.push((await session.createTask("slow_echo", { text: `s${i}`, delayMs: 10 })).handle);
+    for (const handle of handles) await session.request("tasks/get", { taskId: handle });
+    const shards = [0, 1, 2, 3];
+    expect(new Set(handles.map((h) => decodeClaims(h).shd ?? 0))).toEqual(new Set(shards));
+    const uidOf = (shard: number, seq: number) => (shard === 0 ? `${tenant}:${seq}` : `${tenant}#shard:${shard}:${seq}`);
+    const chains = async () => Promise.all(shards.map(async (shard) => (await ledgerFor(workerEnv.TASK_LEDGER, tenant, shard).auditEvents(tenant, 0, 10_000)).events));
+    const deadline = Date.now() + 20_000;
+    let expected = new Set<string>();
+    let archived: Archived[] = [];
+    for (;;) {
+      expected = new Set((await chains()).flatMap((chain, shard) => chain.map((event) => uidOf(shard, event.seq))));
+      archived = await archivedOf(tenant);
+      if ([...expected].every((uid) => archived.some((a) => a.uid === uid)) || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    // Each shard has its own chain (seq 1, 2, … in every shard): their events must not share an id, or a SIEM deduplicating on it drops them.
+    expect(expected.size).toBe((await chains()).reduce((n, chain) => n + chain.length, 0));
+    expect(new Set(archived.map((a) => a.uid))).toEqual(expected);
+  });
+
   it("a queue that refuses loses nothing: the chain commits, the position stays, and the next push sends it all", async () => {
     const tenant = "siem-queue-fault";
     const session = await McpSession.open({ tenant, client_id: "cli", sub: "alice" });

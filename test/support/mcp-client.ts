@@ -52,21 +52,30 @@ export class McpSession {
   constructor(
     readonly token: string,
     readonly protocolVersion = "2025-11-25",
+    /** The MCP endpoint: /mcp (the default origin) or /mcp/<origin name>. */
+    readonly path = "/mcp",
   ) {}
 
-  static async open(identity: Identity = ALICE): Promise<McpSession> {
-    return McpSession.openWithToken(await devToken(identity));
+  static async open(identity: Identity = ALICE, path = "/mcp"): Promise<McpSession> {
+    return McpSession.openWithToken(await devToken(identity), path);
   }
 
   /** The same session presenting another bearer token. */
   withToken(token: string): McpSession {
-    const copy = new McpSession(token, this.protocolVersion);
+    const copy = new McpSession(token, this.protocolVersion, this.path);
     copy.sessionId = this.sessionId;
     return copy;
   }
 
-  static async openWithToken(token: string): Promise<McpSession> {
-    const session = new McpSession(token);
+  /** The same session (its sealed Mcp-Session-Id) sent to another MCP endpoint path. */
+  at(path: string): McpSession {
+    const copy = new McpSession(this.token, this.protocolVersion, path);
+    copy.sessionId = this.sessionId;
+    return copy;
+  }
+
+  static async openWithToken(token: string, path = "/mcp"): Promise<McpSession> {
+    const session = new McpSession(token, "2025-11-25", path);
     const init = await session.request("initialize", {
       protocolVersion: "2025-11-25",
       capabilities: { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
@@ -91,7 +100,7 @@ export class McpSession {
   }
 
   async post(body: unknown, extraHeaders: Record<string, string> = {}): Promise<Response> {
-    return worker().fetch("https://taskward.test/mcp", {
+    return worker().fetch(`https://taskward.test${this.path}`, {
       method: "POST",
       headers: this.headers(extraHeaders),
       body: typeof body === "string" ? body : JSON.stringify(body),
@@ -141,10 +150,15 @@ export interface OriginReceived {
   mcpName?: string;
 }
 
-export async function originReceived(): Promise<OriginReceived[]> {
-  const url = new URL(inject("originUrl"));
+export async function originReceived(origin: "originUrl" | "betaOriginUrl" = "originUrl"): Promise<OriginReceived[]> {
+  const url = new URL(inject(origin));
   url.pathname = "/__demo/received";
   return (await (await fetch(url)).json()) as OriginReceived[];
+}
+
+/** What both demo origins of the workers project received (the default origin's and origin "beta"'s). */
+export async function everyOriginReceived(): Promise<OriginReceived[]> {
+  return [...(await originReceived("originUrl")), ...(await originReceived("betaOriginUrl"))];
 }
 
 export async function adminFetch(path: string, init: RequestInit = {}, token = "test-admin-token"): Promise<Response> {

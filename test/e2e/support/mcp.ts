@@ -26,9 +26,9 @@ export interface Caller {
 }
 
 /** An official SDK client with its own dev token, connected to the authority's /mcp. */
-export async function connect(base: string, identity: Identity): Promise<Caller> {
+export async function connect(base: string, identity: Identity, path = "/mcp"): Promise<Caller> {
   const token = await devToken(base, identity);
-  const transport = new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } });
+  const transport = new StreamableHTTPClientTransport(new URL(`${base}${path}`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } });
   const client = new Client({ name: `e2e-${identity.sub}`, version: "1.0.0" });
   await client.connect(transport);
   return { identity, token, client, transport };
