@@ -29,7 +29,7 @@ const TESTS_BY_MODULE = {
   "src/handle": ["test/handle", "test/origin", "test/adversarial/hostile-handles.test.ts", "test/gateway/binding.test.ts", "test/gateway/issue-10-bound-state.test.ts", "test/dpop/proof-of-possession.test.ts", "test/pinned"],
   "src/policy": ["test/governance/policy.test.ts", "test/gateway/revision-2026-tasks.test.ts", "test/gateway/revision-2026-refusals.test.ts", "test/gateway/issue-10-bound-state.test.ts", "test/pinned"],
   "src/auth": ["test/auth", "test/dpop", "test/hardening/unauthenticated-state.test.ts", "test/operators", "test/adversarial/hostile-callers.test.ts", "test/governance/delegation-and-tokens.test.ts", "test/pinned"],
-  "src/gateway": ["test/gateway", "test/hardening", "test/auth/surfaces.test.ts", "test/adversarial/hostile-handles.test.ts", "test/adversarial/hostile-envelopes.test.ts", "test/pinned"],
+  "src/gateway": ["test/gateway", "test/hardening", "test/origins", "test/governance/policy.test.ts", "test/auth/surfaces.test.ts", "test/adversarial/hostile-handles.test.ts", "test/adversarial/hostile-envelopes.test.ts", "test/pinned"],
   "src/mcp": ["test/mcp", "test/gateway", "test/adversarial/hostile-envelopes.test.ts", "test/pinned"],
   "src/admin": ["test/governance", "test/auth", "test/operators", "test/hardening/audit-checkpoints.test.ts", "test/pinned"],
   "src/proxy": ["test/gateway", "test/adversarial/hostile-envelopes.test.ts", "test/adversarial/faults.test.ts", "test/pinned"],
