@@ -50,3 +50,18 @@ describe("routes as pure stages", () => {
     expect(forwarded.params._meta).toEqual({ keep: 1 });
   });
 });
+
+describe("readRequest: what an initialize's params.protocolVersion means", () => {
+  it("is the client's proposal, not a second signal: an initialize proposing another version under a 2025-11-25 header is read as 2025-11-25; any other request's params.protocolVersion must agree", () => {
+    const read = (body: Record<string, unknown>) => readRequest(new Headers({ "mcp-protocol-version": "2025-11-25" }), parseClientMessage(JSON.stringify(body)) as ClientMessage, undefined);
+    const initialize = read({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
+    expect(initialize.revision.version).toBe("2025-11-25");
+    let refusal: unknown;
+    try {
+      read({ jsonrpc: "2.0", id: 2, method: "tools/list", params: { protocolVersion: "2025-06-18" } });
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toMatchObject({ code: "header_mismatch", message: expect.stringContaining("params.protocolVersion") });
+  });
+});
