@@ -76,7 +76,7 @@ const variants = await interleave(
       name: "sign the origin assertion (SHA-256 of the body + one signature)",
       run: () => signOriginAssertion({ keyRing: ring, issuer: ISSUER, audience: AUDIENCE, ttlSeconds: 60, principal, op: "get", task, handleJti: "h", txn: newTransactionId(), body: new TextEncoder().encode(JSON.stringify(forwardedMessage)) }),
     },
-    { name: "event-id sealer per request", run: async () => eventIdSealer(jwks, principal) },
+    { name: "event-id sealer per request", run: async () => eventIdSealer(ring, principal) },
     {
       name: "rewrite the origin's answer (JSON.parse + rewrite + JSON.stringify)",
       run: async () => JSON.stringify(await rewriteOutboundMessage(JSON.parse(originAnswer) as JsonObject, { requestId: 42, requestMethod: "tasks/get", mapper, module: revision20251125 })),

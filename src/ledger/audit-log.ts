@@ -33,22 +33,121 @@ export interface AuditAnchor {
   prevHash: string;
 }
 
-/** Length of a fold window: repeats of one decision within it become one counted event. */
+/** Length of a fold window: repeats of one decision within it are counts, not rows. */
 export const SPAN_WINDOW_MS = 60_000;
+/** The alarm writes repeats this long after the first unwritten one: before an idle object may hibernate (10 s). */
+export const REPEAT_FLUSH_MS = 5_000;
+/** Repeats counted in memory (all spans) at which the decision reaching it writes them. */
+export const MAX_UNWRITTEN_REPEATS = 1_000;
+
+/** One decision's span: its first event is in the chain; its repeats since the last write are counted here. */
+interface OpenSpan {
+  windowEnd: number;
+  firstSeq: number;
+  /** Allowed decisions: their count may be added to the first event while it is the unsealed head. */
+  foldsIntoHead: boolean;
+  pending: number;
+  pendingAt: number;
+  lastAt: number;
+  /** What the count event says: the newest repeat's handle, operation and detail. */
+  latest: AuditInput;
+}
 
 /**
  * The append-only, hash-chained audit table of one tenant. Every method is synchronous: the
  * caller's transaction covers read-previous-hash → write-event with no await in between.
  */
 export class AuditLog {
+  private readonly spans = new Map<string, OpenSpan>();
+  private unwritten = 0;
+
   constructor(
     private readonly sql: SqlStorage,
     private readonly tenant: () => string,
     /** Called after every write to the chain (inside the caller's transaction), e.g. to ship it. */
     private readonly onWrite: () => void = () => undefined,
+    // Runs the writes of `fold` in a transaction (a repeat writes nothing and opens none).
+    private readonly atomically: <T>(write: () => T) => T = (write) => write(),
   ) {}
 
-  append(input: AuditInput, span?: { count: number; at: number; lastAt: number }): void {
+  /** Appends one event, after the counted repeats (a new event is a change). */
+  append(input: AuditInput): number {
+    this.flush();
+    return this.write(input);
+  }
+
+  /** An allowed decision, folded into its span: principal, handle, operation and policy version (see `fold`). */
+  appendAllowed(jti: string, op: string, principal: { tenant: string; clientId: string; subject: string }, policyVersion: string, txn?: string): boolean {
+    const key = ["allowed", op, jti, principal.tenant, principal.clientId, principal.subject, policyVersion].join("\u0000");
+    return this.fold(key, { type: "allowed", jti, op, principal, detail: { policy: policyVersion, ...(txn === undefined ? {} : { txn }) } }, Date.now(), true);
+  }
+
+  /** The first decision of span `key` is an event, a repeat a count in memory; true: first unwritten repeat (arm the alarm). */
+  fold(key: string, input: AuditInput, now = Date.now(), foldsIntoHead = false): boolean {
+    const span = this.spans.get(key);
+    if (span && (span.windowEnd > now || (span.foldsIntoHead && this.isOpenHead(span.firstSeq)))) {
+      if (span.pending === 0) span.pendingAt = now;
+      span.pending += 1;
+      span.lastAt = now;
+      span.latest = input;
+      this.unwritten += 1;
+      if (this.unwritten >= MAX_UNWRITTEN_REPEATS) this.atomically(() => this.flush(now));
+      return this.unwritten === 1;
+    }
+    const seq = this.atomically(() => this.append(input));
+    this.spans.set(key, { windowEnd: now + SPAN_WINDOW_MS, firstSeq: seq, foldsIntoHead, pending: 0, pendingAt: now, lastAt: now, latest: input });
+    return false;
+  }
+
+  /** Writes the counted repeats: onto an allowed span's first event if it is the unsealed head, else as counted events. */
+  flush(now = Date.now()): void {
+    if (this.unwritten > 0) {
+      const pending = [...this.spans.values()].filter((span) => span.pending > 0);
+      const head = this.head();
+      const atHead = head && head.seq > this.sealedSeq() ? pending.find((span) => span.foldsIntoHead && span.firstSeq === head.seq) : undefined;
+      if (head && atHead) {
+        const headDetail = head.detail ? (JSON.parse(head.detail) as Record<string, unknown>) : {};
+        const txn = (atHead.latest.detail as { txn?: string } | undefined)?.txn;
+        const detail = txn === undefined ? head.detail : JSON.stringify({ ...headDetail, last_txn: txn });
+        const { hash: _previous, ...extended } = { ...head, count: head.count + atHead.pending, last_at: atHead.lastAt, detail };
+        this.sql.exec(`UPDATE audit SET count = ?, last_at = ?, detail = ?, hash = ? WHERE seq = ?`, extended.count, extended.last_at, extended.detail, eventHash(extended), head.seq);
+        this.onWrite();
+      }
+      for (const span of pending) {
+        if (span === atHead) continue;
+        const detail = { ...(span.latest.detail === undefined || span.latest.detail === null ? {} : (span.latest.detail as object)), span: span.firstSeq };
+        this.write({ ...span.latest, detail }, { count: span.pending, at: span.pendingAt, lastAt: span.lastAt });
+      }
+      for (const span of pending) span.pending = 0;
+      this.unwritten = 0;
+    }
+    let headSeq: number | undefined;
+    for (const [key, span] of this.spans) {
+      if (span.windowEnd > now) continue;
+      // An allowed span still at the head keeps folding after its window (as one event per poll run).
+      if (span.foldsIntoHead && span.firstSeq === (headSeq ??= this.head()?.seq ?? 0)) continue;
+      this.spans.delete(key);
+    }
+  }
+
+  /** Writes counts earlier releases stored in `audit_spans` into the chain, and empties it. */
+  drainStoredSpans(): void {
+    const spans = this.sql.exec<SpanRow>(`SELECT * FROM audit_spans ORDER BY window_end`).toArray();
+    if (spans.length === 0) return;
+    this.flush();
+    for (const span of spans) {
+      if (span.pending === 0) continue;
+      const detail = { ...(span.detail ? (JSON.parse(span.detail) as object) : {}), span: span.first_seq };
+      this.write(
+        { type: span.type as AuditEventType, jti: span.jti, op: span.op, principal: span.client_id === null ? null : { clientId: span.client_id, subject: span.subject ?? "" }, reason: span.reason, detail },
+        { count: span.pending, at: span.pending_at ?? Date.now(), lastAt: span.last_at ?? Date.now() },
+      );
+    }
+    this.sql.exec(`DELETE FROM audit_spans`);
+  }
+
+  // One event at the head of the chain; `span`: the count, first and last time of a counted event.
+  private write(input: AuditInput, span?: { count: number; at: number; lastAt: number }): number {
     const head = this.head();
     const now = Date.now();
     const event: Omit<AuditEvent, "hash"> = {
@@ -73,65 +172,7 @@ export class AuditLog {
       event.reason, event.detail, event.prev_hash, hash,
     );
     this.onWrite();
-  }
-
-  /**
-   * A repeated allowed `get` by the same principal on the same handle, under the same policy,
-   * extends the newest event's span (count, last_at) instead of adding a row; the span keeps its
-   * first transaction id and records the latest. Any other repeat of one allowed decision (same
-   * principal, handle, operation and policy) folds into that decision's window (see `fold`). Only
-   * an unsealed chain head is ever rewritten, and its hash is recomputed.
-   */
-  appendAllowed(jti: string, op: string, principal: { tenant: string; clientId: string; subject: string }, policyVersion: string, txn?: string): boolean {
-    const head = op === "get" ? this.head() : undefined;
-    const headDetail = head?.detail ? (JSON.parse(head.detail) as { policy?: string }) : {};
-    if (head && head.seq > this.sealedSeq() && head.type === "allowed" && head.jti === jti && head.op === op && head.client_id === principal.clientId && head.subject === principal.subject && headDetail.policy === policyVersion) {
-      const detail = txn === undefined ? head.detail : JSON.stringify({ ...headDetail, last_txn: txn });
-      const { hash: _previous, ...extended } = { ...head, count: head.count + 1, last_at: Date.now(), detail };
-      this.sql.exec(`UPDATE audit SET count = ?, last_at = ?, detail = ?, hash = ? WHERE seq = ?`, extended.count, extended.last_at, extended.detail, eventHash(extended), head.seq);
-      this.onWrite();
-      return false;
-    }
-    const key = ["allowed", op, jti, principal.tenant, principal.clientId, principal.subject, policyVersion].join("\u0000");
-    return this.fold(key, { type: "allowed", jti, op, principal, detail: { policy: policyVersion, ...(txn === undefined ? {} : { txn }) } });
-  }
-
-  /**
-   * Records `input` as the first event of the span `key` (one principal, one decision), or, when
-   * that span's window is still open, only counts it: repeats are written once, as one counted
-   * event, when the window closes (`sealSpans`). So a principal adds at most two rows per key and
-   * window however often it asks. Returns true when a new window opened (the caller arms the alarm).
-   */
-  fold(key: string, input: AuditInput, now = Date.now()): boolean {
-    const span = this.sql.exec<SpanRow>(`SELECT * FROM audit_spans WHERE key = ?`, key).toArray()[0];
-    if (span && span.window_end > now) {
-      this.sql.exec(
-        `UPDATE audit_spans SET pending = pending + 1, pending_at = COALESCE(pending_at, ?), last_at = ?, jti = ?, op = ?, detail = ? WHERE key = ?`,
-        now, now, input.jti ?? null, input.op ?? null, input.detail === undefined ? null : JSON.stringify(input.detail), key,
-      );
-      return false;
-    }
-    if (span) this.sealSpan(span);
-    this.append(input);
-    this.sql.exec(
-      `INSERT OR REPLACE INTO audit_spans (key, window_end, first_seq, pending, pending_at, last_at, type, jti, op, client_id, subject, reason, detail)
-       VALUES (?, ?, ?, 0, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL)`,
-      key, now + SPAN_WINDOW_MS, this.head()!.seq, input.type, input.jti ?? null, input.op ?? null,
-      input.principal?.clientId ?? null, input.principal?.subject ?? null, input.reason ?? null,
-    );
-    return true;
-  }
-
-  /**
-   * Writes the counted repeats of spans into the chain: of every span when `all` (before an
-   * export or a checkpoint, so they are complete), else of the spans whose window is over,
-   * which are then forgotten. Returns the earliest window end still open, if any.
-   */
-  sealSpans(now: number, all: boolean): number | null {
-    const spans = this.sql.exec<SpanRow>(all ? `SELECT * FROM audit_spans ORDER BY window_end` : `SELECT * FROM audit_spans WHERE window_end <= ? ORDER BY window_end`, ...(all ? [] : [now])).toArray();
-    for (const span of spans) this.sealSpan(span);
-    this.sql.exec(`DELETE FROM audit_spans WHERE window_end <= ?`, now);
-    return this.sql.exec<{ next: number | null }>(`SELECT MIN(window_end) AS next FROM audit_spans`).one().next;
+    return event.seq;
   }
 
   events(afterSeq: number, limit: number): AuditEvent[] {
@@ -180,18 +221,13 @@ export class AuditLog {
     return this.sql.exec<AuditRow>(`SELECT * FROM audit ORDER BY seq DESC LIMIT 1`).toArray()[0];
   }
 
+  // Whether `seq` is the chain head and no checkpoint sealed it (a count may still be added to it).
+  private isOpenHead(seq: number): boolean {
+    return this.head()?.seq === seq && seq > this.sealedSeq();
+  }
+
   private sealedSeq(): number {
     const row = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'audit_sealed_seq'`).toArray()[0];
     return row ? Number(row.value) : 0;
-  }
-
-  private sealSpan(span: SpanRow): void {
-    if (span.pending === 0) return;
-    const detail = { ...(span.detail ? (JSON.parse(span.detail) as object) : {}), span: span.first_seq };
-    this.append(
-      { type: span.type as AuditEventType, jti: span.jti, op: span.op, principal: span.client_id === null ? null : { clientId: span.client_id, subject: span.subject ?? "" }, reason: span.reason, detail },
-      { count: span.pending, at: span.pending_at ?? Date.now(), lastAt: span.last_at ?? Date.now() },
-    );
-    this.sql.exec(`UPDATE audit_spans SET pending = 0, pending_at = NULL, last_at = NULL WHERE key = ?`, span.key);
   }
 }

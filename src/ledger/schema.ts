@@ -66,12 +66,17 @@ export const LEDGER_SCHEMA = [
      hash TEXT NOT NULL
    )`,
   `CREATE INDEX IF NOT EXISTS audit_by_time ON audit(at)`,
-  // DPoP replay cache: one row per proof accepted, until the proof's iat window closes.
+  // DPoP replay cache of earlier releases (a rowid table and two indexes: three rows per proof); its live rows move to dpop_spent.
   `CREATE TABLE IF NOT EXISTS dpop_proofs (
      proof_key TEXT PRIMARY KEY,
      expires_at INTEGER NOT NULL
    )`,
   `CREATE INDEX IF NOT EXISTS dpop_proofs_by_expiry ON dpop_proofs(expires_at)`,
+  // DPoP replay cache: one row per proof spent, until its iat window closes; clustered on its key, no other index: one row written per proof.
+  `CREATE TABLE IF NOT EXISTS dpop_spent (
+     proof_key TEXT PRIMARY KEY,
+     expires_at INTEGER NOT NULL
+   ) WITHOUT ROWID`,
   `CREATE TABLE IF NOT EXISTS audit_spans (
      key TEXT PRIMARY KEY,
      window_end INTEGER NOT NULL,

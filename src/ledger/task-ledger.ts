@@ -4,7 +4,7 @@ import type { BindableField } from "../policy/task-policy.js";
 import { configFor, type WorkerEnv } from "../config.js";
 import { equalInConstantTime } from "../constant-time.js";
 import type { AuditEvent } from "./audit-chain.js";
-import { AuditLog, SPAN_WINDOW_MS, type AuditAnchor } from "./audit-log.js";
+import { AuditLog, REPEAT_FLUSH_MS, type AuditAnchor } from "./audit-log.js";
 import { signCheckpoint, verifyAgainstCheckpoints, type ExportVerification } from "./audit-checkpoint.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
@@ -72,6 +72,8 @@ const PURGE_GRACE_MS = 60 * 60 * 1000;
 const SHIP_RETRY_MS = 30_000;
 /** Audit writes within this window go to the SIEM queue in one push, however fast clients poll. */
 const SHIP_COALESCE_MS = 1_000;
+/** Spent DPoP proofs past their window are deleted at most this often (see pruneSpentProofs). */
+const PROOF_PRUNE_MS = 60_000;
 /** Longest delegation chain followed when checking ancestors. */
 const MAX_DELEGATION_DEPTH = 8;
 
@@ -130,6 +132,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   private watermarks: Array<{ scope: string; value: string; issued_before: number }> | undefined;
   private shipper: AuditShipper | null | undefined;
   private shipScheduled = false;
+  private nextProofPrune = 0;
 
   constructor(ctx: DurableObjectState, env: WorkerEnv) {
     super(ctx, env);
@@ -137,9 +140,10 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     this.hasSchema = this.sql.exec(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'`).toArray().length > 0;
     // Existing ledgers get tables and columns added since they were created; new ones wait for their first write.
     if (this.hasSchema) this.applySchema();
-    this.audit = new AuditLog(this.sql, () => this.tenantOf(), () => this.shipAuditSoon());
+    this.audit = new AuditLog(this.sql, () => this.tenantOf(), () => this.shipAuditSoon(), (write) => this.ctx.storage.transactionSync(write));
     this.creations = new RateLimiter(this.sql, "creation");
-    this.refusals = new RateLimiter(this.sql, "refusal");
+    // Refusals below the limit are counted in memory (a restart forgets at most those); creations are written each.
+    this.refusals = new RateLimiter(this.sql, "refusal", 60_000, true);
     // Catch up on whatever an evicted predecessor committed but had not pushed yet.
     if (this.hasSchema && this.storedTenant() !== undefined) this.shipAuditSoon();
   }
@@ -231,47 +235,47 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   /**
    * Decides whether `principal` may perform `op` with handle `jti`, and records the decision.
    * Rate limit, binding, revocation (direct, watermark, ancestor, after delivery), expiry,
-   * operation and step-up checks all happen here, in one transaction.
+   * operation and step-up checks all happen here, in one synchronous turn of the object.
    */
   authorize(tenant: string, jti: string, op: TaskOp, principal: LedgerPrincipal, claimedTaskId?: string, extras: AuthorizeExtras = {}): Decision {
     if (!this.servesTenant(tenant)) return { allowed: false, reason: "wrong_ledger" };
     const { rules } = extras;
-    return this.ctx.storage.transactionSync((): Decision => {
-      this.bindTenant(tenant);
-      // The DPoP proof is spent in the decision's own transaction: no extra round trip per follow-up.
-      if (extras.proof && !this.spendProofRow(extras.proof.key, extras.proof.expiresAt)) {
-        this.foldRefusal(principal, "dpop_replay", { type: "denied", jti, op, principal, reason: "dpop_replay", detail: this.callerDetail(principal, tenant) });
-        this.refusals.record(principalKey(principal));
-        return { allowed: false, reason: "dpop_replay" };
-      }
-      const limited = this.refusalRetryAfter(principal);
-      if (limited > 0) {
-        // Beyond the limit a request costs one count in its span, never a row of its own.
-        this.foldRefusal(principal, "rate_limited", { type: "denied", jti, op, principal, reason: "rate_limited", detail: this.callerDetail(principal, tenant) });
-        return { allowed: false, reason: "rate_limited", retryAfterSeconds: limited };
-      }
-      const now = Date.now();
-      const row = this.taskRow(jti);
-      const inForce = row ? this.rulesFor(row, rules) : undefined;
-      // A signed handle naming another task than its ledger record is forged or corrupt.
-      const denial: DenialReason | undefined = !row || !inForce
-        ? "unknown_handle"
-        : claimedTaskId !== undefined && row.task_id !== claimedTaskId
-          ? "task_mismatch"
-          : (this.standingDenial(row, principal, tenant, now, inForce) ?? this.operationDenial(row, op, principal, now, inForce));
-      if (denial !== undefined || !row || !inForce) {
-        const reason = denial ?? "unknown_handle";
-        this.foldRefusal(principal, reason, { type: "denied", jti, op, principal, reason, detail: { ...this.callerDetail(principal, tenant), ...(rules ? { policy: rules.version } : {}) } });
-        if (reason === "step_up_required" && inForce) return { allowed: false, reason, maxAuthAgeSeconds: inForce.maxAuthAgeSeconds ?? 0 };
-        if (reason === "revoked_after_delivery" && row?.revoked_at === null) this.revokeRow(row, "delivered", "lifecycle", now);
-        this.refusals.record(principalKey(principal));
-        return { allowed: false, reason: reason as Exclude<DenialReason, "step_up_required" | "rate_limited"> };
-      }
-      if (this.audit.appendAllowed(jti, op, principal, inForce.version, extras.txn)) this.armSpanAlarm();
-      // The standing checks just passed; whether the answer may carry the result is only the operation's own.
-      const resultAllowed = this.operationDenial(row, "result", principal, now, inForce) === undefined;
-      return { allowed: true, taskId: row.task_id, originHandle: row.origin_handle ?? row.handle, status: row.status, tool: row.tool, resultAllowed };
-    });
+    // No transaction around the decision: it is synchronous (nothing interleaves) and a repeat writes nothing, so its
+    // answer waits for no commit; each write is atomic on its own (the audit log's in a transaction, the limiter's one statement).
+    this.bindTenant(tenant);
+    // The DPoP proof is spent in the decision's own turn: no extra round trip per follow-up.
+    if (extras.proof && !this.spendProofRow(extras.proof.key, extras.proof.expiresAt)) {
+      this.foldRefusal(principal, "dpop_replay", { type: "denied", jti, op, principal, reason: "dpop_replay", detail: this.callerDetail(principal, tenant) });
+      this.countRefusal(principal);
+      return { allowed: false, reason: "dpop_replay" };
+    }
+    const limited = this.refusalRetryAfter(principal);
+    if (limited > 0) {
+      // Beyond the limit a request costs one count in its span, never a row of its own.
+      this.foldRefusal(principal, "rate_limited", { type: "denied", jti, op, principal, reason: "rate_limited", detail: this.callerDetail(principal, tenant) });
+      return { allowed: false, reason: "rate_limited", retryAfterSeconds: limited };
+    }
+    const now = Date.now();
+    const row = this.taskRow(jti);
+    const inForce = row ? this.rulesFor(row, rules) : undefined;
+    // A signed handle naming another task than its ledger record is forged or corrupt.
+    const denial: DenialReason | undefined = !row || !inForce
+      ? "unknown_handle"
+      : claimedTaskId !== undefined && row.task_id !== claimedTaskId
+        ? "task_mismatch"
+        : (this.standingDenial(row, principal, tenant, now, inForce) ?? this.operationDenial(row, op, principal, now, inForce));
+    if (denial !== undefined || !row || !inForce) {
+      const reason = denial ?? "unknown_handle";
+      this.foldRefusal(principal, reason, { type: "denied", jti, op, principal, reason, detail: { ...this.callerDetail(principal, tenant), ...(rules ? { policy: rules.version } : {}) } });
+      if (reason === "step_up_required" && inForce) return { allowed: false, reason, maxAuthAgeSeconds: inForce.maxAuthAgeSeconds ?? 0 };
+      if (reason === "revoked_after_delivery" && row?.revoked_at === null) this.ctx.storage.transactionSync(() => this.revokeRow(row, "delivered", "lifecycle", now));
+      this.countRefusal(principal);
+      return { allowed: false, reason: reason as Exclude<DenialReason, "step_up_required" | "rate_limited"> };
+    }
+    if (this.audit.appendAllowed(jti, op, principal, inForce.version, extras.txn)) this.armFlushAlarm();
+    // The standing checks just passed; whether the answer may carry the result is only the operation's own.
+    const resultAllowed = this.operationDenial(row, "result", principal, now, inForce) === undefined;
+    return { allowed: true, taskId: row.task_id, originHandle: row.origin_handle ?? row.handle, status: row.status, tool: row.tool, resultAllowed };
   }
 
   /**
@@ -288,18 +292,16 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
 
   /** Records a refusal decided before the ledger could look the handle up (bad signature, …). */
   recordRefusal(tenant: string, principal: LedgerPrincipal, reason: DenialReason, detail: unknown, jti?: string): { retryAfterSeconds: number } {
-    return this.ctx.storage.transactionSync(() => {
-      this.bindTenant(tenant);
-      const withCaller = { ...(detail as object), ...this.callerDetail(principal, tenant) };
-      const limited = this.refusalRetryAfter(principal);
-      if (limited > 0) {
-        this.foldRefusal(principal, "rate_limited", { type: "denied", jti: jti ?? null, principal, reason: "rate_limited", detail: withCaller });
-        return { retryAfterSeconds: limited };
-      }
-      this.foldRefusal(principal, reason, { type: "denied", jti: jti ?? null, principal, reason, detail: withCaller });
-      this.refusals.record(principalKey(principal));
-      return { retryAfterSeconds: this.refusalRetryAfter(principal) };
-    });
+    this.bindTenant(tenant);
+    const withCaller = { ...(detail as object), ...this.callerDetail(principal, tenant) };
+    const limited = this.refusalRetryAfter(principal);
+    if (limited > 0) {
+      this.foldRefusal(principal, "rate_limited", { type: "denied", jti: jti ?? null, principal, reason: "rate_limited", detail: withCaller });
+      return { retryAfterSeconds: limited };
+    }
+    this.foldRefusal(principal, reason, { type: "denied", jti: jti ?? null, principal, reason, detail: withCaller });
+    this.countRefusal(principal);
+    return { retryAfterSeconds: this.refusalRetryAfter(principal) };
   }
 
   /**
@@ -324,6 +326,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       this.bindTenant(tenant);
       const rows = this.sql.exec<TaskRow>(`SELECT * FROM tasks WHERE task_id = ? AND status != ?`, taskId, status).toArray();
       if (rows.length === 0) return;
+      this.audit.flush(); // a status change is a change: counted repeats are written before it
       this.sql.exec(`UPDATE tasks SET status = ? WHERE task_id = ?`, status, taskId);
       const root = rows.find((row) => row.parent === null) ?? rows[0]!;
       if (TERMINAL_STATUSES.has(status) && !TERMINAL_STATUSES.has(root.status)) {
@@ -501,7 +504,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   /** The audit events about one handle, oldest first (a task's whole history in this tenant's chain). */
   handleHistory(tenant: string, jti: string, limit: number): AuditEvent[] {
     if (!this.readable(tenant)) return [];
-    this.ctx.storage.transactionSync(() => this.audit.sealSpans(Date.now(), true));
+    this.ctx.storage.transactionSync(() => this.writeCounts());
     return this.sql.exec<AuditEvent & Record<string, SqlStorageValue>>(`SELECT * FROM audit WHERE jti = ? ORDER BY seq LIMIT ?`, jti, limit).toArray();
   }
 
@@ -512,7 +515,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
    */
   auditEvents(tenant: string, afterSeq = 0, limit = 1000): { events: AuditEvent[]; anchor: AuditAnchor | null; anchorCheckpoint: string | null } {
     if (!this.readable(tenant)) return { events: [], anchor: null, anchorCheckpoint: null };
-    this.ctx.storage.transactionSync(() => this.audit.sealSpans(Date.now(), true));
+    this.ctx.storage.transactionSync(() => this.writeCounts());
     const anchor = this.audit.anchor();
     return { events: this.audit.events(afterSeq, limit), anchor, anchorCheckpoint: anchor ? this.checkpointAt(anchor.seq) : null };
   }
@@ -571,7 +574,9 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     if (!this.hasSchema) return;
     const now = Date.now();
     const limits = this.limits();
-    const nextSpanEnd = this.ctx.storage.transactionSync(() => {
+    this.ctx.storage.transactionSync(() => {
+      this.audit.flush(now);
+      this.audit.drainStoredSpans();
       const delivered = this.sql
         .exec<TaskRow>(`SELECT * FROM tasks WHERE delivered_at IS NOT NULL AND revoked_at IS NULL AND delivered_at + ? <= ?`, limits.deliveryGraceMs, now)
         .toArray();
@@ -583,7 +588,6 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
       }
       this.creations.prune(now);
       this.refusals.prune(now);
-      return this.audit.sealSpans(now, false);
     });
     if (limits.auditRetentionMs !== undefined) await this.pruneAudit(now - limits.auditRetentionMs);
     const nextCheckpoint = await this.periodicCheckpoint(now, limits.auditCheckpointMs);
@@ -591,7 +595,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     const nextDelivery = this.sql
       .exec<{ next: number | null }>(`SELECT MIN(delivered_at) AS next FROM tasks WHERE delivered_at IS NOT NULL AND revoked_at IS NULL`)
       .one().next;
-    const candidates = [nextExpiry === null ? null : nextExpiry + PURGE_GRACE_MS, nextDelivery === null ? null : nextDelivery + limits.deliveryGraceMs, nextSpanEnd, nextCheckpoint].filter(
+    const candidates = [nextExpiry === null ? null : nextExpiry + PURGE_GRACE_MS, nextDelivery === null ? null : nextDelivery + limits.deliveryGraceMs, nextCheckpoint].filter(
       (t): t is number => t !== null,
     );
     if (candidates.length > 0) await this.ctx.storage.setAlarm(Math.max(Math.min(...candidates), now + 1000));
@@ -702,12 +706,18 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
   }
 
   private foldRefusal(principal: LedgerPrincipal, reason: string, input: Parameters<AuditLog["fold"]>[1]): void {
-    if (this.audit.fold(refusalSpanKey(principal, reason), input)) this.armSpanAlarm();
+    if (this.audit.fold(refusalSpanKey(principal, reason), input)) this.armFlushAlarm();
   }
 
-  /** A fold window opened: its end wakes the alarm, which writes the window's count. */
-  private armSpanAlarm(): void {
-    void this.scheduleAlarm(Date.now() + SPAN_WINDOW_MS);
+  // The first repeat not yet written: the alarm writes it (and any since) REPEAT_FLUSH_MS later.
+  private armFlushAlarm(): void {
+    void this.scheduleAlarm(Date.now() + REPEAT_FLUSH_MS);
+  }
+
+  // Counts complete up to now (before an export, a handle's history, a checkpoint).
+  private writeCounts(): void {
+    this.audit.flush();
+    this.audit.drainStoredSpans();
   }
 
   /** A caller of another tenant is named with its tenant (rows carry only client and subject). */
@@ -744,7 +754,7 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
 
   private async signHead(reason: string): Promise<{ seq: number; hash: string; jws: string }> {
     const tip = this.ctx.storage.transactionSync(() => {
-      this.audit.sealSpans(Date.now(), true);
+      this.writeCounts();
       return this.audit.sealHead();
     });
     const jws = await this.sign(tip, reason);
@@ -767,18 +777,33 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     return this.sql.exec<{ jws: string }>(`SELECT jws FROM audit_checkpoints WHERE seq = ?`, seq).toArray()[0]?.jws ?? null;
   }
 
+  private countRefusal(principal: LedgerPrincipal): void {
+    this.refusals.record(principalKey(principal), Date.now(), this.limits().refusalsPerMinute);
+  }
+
   private refusalRetryAfter(principal: LedgerPrincipal): number {
     return this.refusals.retryAfter(principalKey(principal), this.limits().refusalsPerMinute);
   }
 
+  // Spends a DPoP proof in the caller's turn: false when its key was already spent (a replay).
   private spendProofRow(proofKey: string, expiresAt: number): boolean {
     const now = Date.now();
-    // Expired rows are found through the expiry index: the cost stays proportional to what expired.
-    this.sql.exec(`DELETE FROM dpop_proofs WHERE expires_at <= ?`, now);
-    const seen = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM dpop_proofs WHERE proof_key = ?`, proofKey).one().n;
-    if (seen > 0) return false;
-    this.sql.exec(`INSERT INTO dpop_proofs (proof_key, expires_at) VALUES (?, ?)`, proofKey, Math.max(expiresAt, now + 1));
+    this.pruneSpentProofs(now);
+    if (this.sql.exec(`SELECT 1 FROM dpop_spent WHERE proof_key = ?`, proofKey).toArray().length > 0) return false;
+    this.sql.exec(`INSERT INTO dpop_spent (proof_key, expires_at) VALUES (?, ?)`, proofKey, Math.max(expiresAt, now + 1));
     return true;
+  }
+
+  // Deletes spent proofs past their window at most once per PROOF_PRUNE_MS: a proof past it is refused by its iat anyway.
+  private pruneSpentProofs(now: number): void {
+    if (now < this.nextProofPrune) return;
+    this.nextProofPrune = now + PROOF_PRUNE_MS;
+    this.sql.exec(`DELETE FROM dpop_spent WHERE expires_at <= ?`, now);
+    // Proofs an earlier release spent (dpop_proofs) move here, so they stay refused for the rest of their window.
+    if (this.sql.exec(`SELECT 1 FROM dpop_proofs LIMIT 1`).toArray().length > 0) {
+      this.sql.exec(`INSERT OR IGNORE INTO dpop_spent SELECT proof_key, expires_at FROM dpop_proofs WHERE expires_at > ?`, now);
+      this.sql.exec(`DELETE FROM dpop_proofs`);
+    }
   }
 
   private taskRow(jti: string): TaskRow | undefined {

@@ -219,10 +219,14 @@ describe("htm and htu", () => {
 
 describe("iat window and replay (§11.1, §11.2)", () => {
   it("refuses iat 301 s in the past and 301 s in the future (pre-generated proofs)", async () => {
-    const now = Math.floor(Date.now() / 1000);
-    const past = await withProof({ iat: now - 301 });
+    // Each iat is taken right before its proof is signed (the caller is made first): a stale `now`
+    // would bring the future proof inside the window on a slow machine.
+    const seconds = () => Math.floor(Date.now() / 1000);
+    const pastCaller = await boundCaller();
+    const past = await withProof({ iat: seconds() - 301 }, pastCaller);
     await expectProofRefused(past.authorization, past.proof);
-    const future = await withProof({ iat: now + 301 });
+    const futureCaller = await boundCaller();
+    const future = await withProof({ iat: seconds() + 301 }, futureCaller);
     await expectProofRefused(future.authorization, future.proof);
   });
 

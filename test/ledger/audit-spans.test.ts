@@ -1,4 +1,4 @@
-/** Issue 11, finding 1: repeats within a window are counted, then written as one event when the window ends. */
+/** Issue 11, finding 1 (issue 14: counted in memory): repeats within a window are counted, then written as one event. */
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
@@ -8,7 +8,7 @@ import { ledgerIdFor } from "../../src/ledger/ledger-client.js";
 const namespace = (env as unknown as WorkerEnv).TASK_LEDGER;
 
 describe("refusal spans", () => {
-  it("arms the alarm, and the alarm writes a closed window's repeats as one counted event", async () => {
+  it("counts repeats in memory (no row, no stored counter), arms the alarm, and the alarm writes them as one counted event", async () => {
     const tenant = `t-span-${crypto.randomUUID().slice(0, 8)}`;
     const who = { tenant, clientId: "c", subject: "s" };
     const stub = namespace.get(ledgerIdFor(namespace, tenant));
@@ -16,12 +16,12 @@ describe("refusal spans", () => {
     const before = await runInDurableObject(stub, async (_instance, state) => ({
       alarm: await state.storage.getAlarm(),
       rows: state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM audit`).one().n,
-      pending: state.storage.sql.exec<{ pending: number }>(`SELECT pending FROM audit_spans`).one().pending,
+      stored: state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM audit_spans`).one().n,
     }));
-    expect(before).toMatchObject({ alarm: expect.any(Number), rows: 1, pending: 9 });
-    // The window ends (moved into the past rather than waiting a minute).
-    await runInDurableObject(stub, (_instance, state) => state.storage.sql.exec(`UPDATE audit_spans SET window_end = ?`, Date.now() - 1));
+    expect(before).toMatchObject({ alarm: expect.any(Number), rows: 1, stored: 0 });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const rows = await runInDurableObject(stub, (_instance, state) => state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM audit`).one().n);
+    expect(rows).toBe(2);
     const { events } = await stub.auditEvents(tenant, 0, 100);
     const denials = events.filter((e) => e.type === "denied");
     expect(denials.map((e) => [e.reason, e.count])).toEqual([
@@ -29,9 +29,29 @@ describe("refusal spans", () => {
       ["handle_invalid", 9],
     ]);
     expect(JSON.parse(denials[1]!.detail!)).toEqual({ code: "ERR_9", span: denials[0]!.seq });
-    const spans = await runInDurableObject(stub, (_instance, state) => state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM audit_spans`).one().n);
-    expect(spans).toBe(0);
     expect(await stub.verifyAudit(tenant)).toMatchObject({ valid: true });
+  });
+
+  it("counts an object wrote to audit_spans before the upgrade are written into the chain and the table emptied", async () => {
+    const tenant = `t-legacy-${crypto.randomUUID().slice(0, 8)}`;
+    const who = { tenant, clientId: "c", subject: "s" };
+    const stub = namespace.get(ledgerIdFor(namespace, tenant));
+    await stub.recordRefusal(tenant, who, "handle_invalid", { code: "ERR_0" });
+    // What the previous release left: a stored open span with 4 repeats not yet written.
+    await runInDurableObject(stub, (_instance, state) =>
+      state.storage.sql.exec(
+        `INSERT INTO audit_spans (key, window_end, first_seq, pending, pending_at, last_at, type, jti, op, client_id, subject, reason, detail) VALUES ('legacy', ?, 1, 4, ?, ?, 'denied', NULL, NULL, 'c', 's', 'handle_invalid', '{"code":"ERR_4"}')`,
+        Date.now() + 30_000, Date.now(), Date.now(),
+      ),
+    );
+    const { events } = await stub.auditEvents(tenant, 0, 100);
+    expect(events.map((e) => [e.reason, e.count, e.detail])).toEqual([
+      ["handle_invalid", 1, '{"code":"ERR_0"}'],
+      ["handle_invalid", 4, '{"code":"ERR_4","span":1}'],
+    ]);
+    const stored = await runInDurableObject(stub, (_instance, state) => state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM audit_spans`).one().n);
+    expect(stored).toBe(0);
+    expect(await stub.verifyAudit(tenant)).toMatchObject({ valid: true, events: 2 });
   });
 });
 
