@@ -130,3 +130,32 @@ describe("the policy in force, passed by the edge", () => {
     expect(await ledger.authorize(tenant, "j1", "get", alice(tenant), undefined, inForce("slow_echo"))).toEqual({ allowed: false, reason: "policy_forbids" });
   });
 });
+
+describe("the refusal limit's last second (the ledger's clock held by the test)", () => {
+  it("a caller over its limit is refused with Retry-After 1 in the window's last second, and decided normally once it is over", async () => {
+    const tenant = freshTenant("last-second");
+    const ledger = ledgerOf(tenant);
+    await ledger.issue(tenant, issueRecord(tenant, "j1", { expiresAt: Date.now() + 3_600_000 }));
+    const outcome = await runInDurableObject(ledger as unknown as DurableObjectStub<TaskLedger>, async (instance: TaskLedger) => {
+      const clock = vi.spyOn(Date, "now");
+      try {
+        const start = Date.now();
+        clock.mockReturnValue(start);
+        // RATE_LIMIT_REFUSALS_PER_MINUTE is 30 in the test env.
+        for (let i = 0; i < 30; i++) instance.recordRefusal(tenant, alice(tenant), "handle_invalid", { i });
+        clock.mockReturnValue(start + 59_500);
+        const lastSecond = instance.authorize(tenant, "j1", "get", alice(tenant));
+        const lastSecondRefusal = instance.recordRefusal(tenant, alice(tenant), "handle_invalid", { i: "last" });
+        clock.mockReturnValue(start + 60_000);
+        const after = instance.authorize(tenant, "j1", "get", alice(tenant));
+        return { lastSecond, lastSecondRefusal, after: after.allowed ? true : after.reason };
+      } finally {
+        clock.mockRestore();
+      }
+    });
+    expect(outcome).toEqual({ lastSecond: { allowed: false, reason: "rate_limited", retryAfterSeconds: 1 }, lastSecondRefusal: { retryAfterSeconds: 1 }, after: true });
+    // Both last-second requests are audited as rate limited, not as what they asked.
+    const rateLimited = (await ledger.auditEvents(tenant)).events.filter((e) => e.reason === "rate_limited");
+    expect(rateLimited.reduce((sum, e) => sum + e.count, 0)).toBe(2);
+  });
+});
