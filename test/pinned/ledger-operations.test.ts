@@ -3,7 +3,9 @@
  * tasks a revocation scope selects for a supervisory cancel, and the withheld record on a ledger
  * that had recorded nothing before.
  */
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import type { TaskLedger } from "../../src/ledger/task-ledger.js";
 import { freshTenant, issueRecord, ledgerOf } from "./ledger-support.js";
 
 describe("in-flight tasks of a revoked scope (supervisory cancel)", () => {
@@ -33,5 +35,38 @@ describe("a withheld result recorded first", () => {
     const ledger = ledgerOf(tenant);
     await ledger.recordWithheld(tenant, "j-withheld", { tenant, clientId: "c1", subject: "alice" }, { op: "get" });
     expect((await ledger.auditEvents(tenant)).events.map((e) => [e.type, e.jti])).toEqual([["withheld", "j-withheld"]]);
+  });
+});
+
+describe("the alarm and periodic checkpoints", () => {
+  it("signs a periodic checkpoint of a chain that has none, and schedules the next expiry", async () => {
+    const tenant = freshTenant("alarm-first-checkpoint");
+    const ledger = ledgerOf(tenant);
+    const record = issueRecord(tenant, "j1", { expiresAt: Date.now() + 3 * 3_600_000 });
+    await ledger.issue(tenant, record);
+    const stub = ledger as unknown as DurableObjectStub<TaskLedger>;
+    await runInDurableObject(stub, (_instance, state) => state.storage.setAlarm(Date.now()));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const after = await runInDurableObject(stub, async (_instance, state) => ({
+      checkpoints: state.storage.sql.exec<{ seq: number }>(`SELECT seq FROM audit_checkpoints`).toArray().map((row) => row.seq),
+      next: await state.storage.getAlarm(),
+    }));
+    expect(after.checkpoints).toEqual([1]);
+    // The next expiry plus its purge grace (an hour), not a checkpoint an hour from now.
+    expect(after.next).toBe(record.expiresAt + 3_600_000);
+  });
+
+
+  it("after a checkpoint of the whole chain: no checkpoint to schedule, and still the next expiry", async () => {
+    const tenant = freshTenant("alarm-after-checkpoint");
+    const ledger = ledgerOf(tenant);
+    const record = issueRecord(tenant, "j1", { expiresAt: Date.now() + 3 * 3_600_000 });
+    await ledger.issue(tenant, record);
+    expect(await ledger.checkpoint(tenant)).toMatchObject({ seq: 1 });
+    const stub = ledger as unknown as DurableObjectStub<TaskLedger>;
+    await runInDurableObject(stub, (_instance, state) => state.storage.setAlarm(Date.now()));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const next = await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm());
+    expect(next).toBe(record.expiresAt + 3_600_000);
   });
 });
