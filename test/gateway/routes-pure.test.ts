@@ -65,3 +65,17 @@ describe("readRequest: what an initialize's params.protocolVersion means", () =>
     expect(refusal).toMatchObject({ code: "header_mismatch", message: expect.stringContaining("params.protocolVersion") });
   });
 });
+
+describe("the task id mapper of a creating call", () => {
+  it("knows the capped TTL of the task it just minted, for every later mention of that task in the same answer", async () => {
+    const { taskIdMapperFor } = await import("../../src/gateway/task-id-mapper.js");
+    const { moduleFor } = await import("../../src/mcp/revisions/index.js");
+    const keyRing = (await signingKeyRing(config))!;
+    const creator: Principal = { ...principal, tenant: `mapper-ttl-${crypto.randomUUID().slice(0, 8)}` };
+    const mapper = taskIdMapperFor({ env: workerEnv, config, principal: creator, creation: { tool: "long_job", version: "2025-11-25", module: moduleFor("2025-11-25"), keyRing }, waitUntil: () => undefined });
+    // long_job's policy caps handles at 30 s (vitest.config.ts); the origin asked for an hour.
+    expect((await mapper.mint({ taskId: "origin-ttl-task", status: "working", ttlMs: 3_600_000 })).ttlMs).toBe(30_000);
+    expect(mapper.effectiveTtlMs("origin-ttl-task")).toBe(30_000);
+    expect(mapper.effectiveTtlMs("another-task")).toBeUndefined();
+  });
+});
