@@ -79,3 +79,22 @@ describe("the task id mapper of a creating call", () => {
     expect(mapper.effectiveTtlMs("another-task")).toBeUndefined();
   });
 });
+
+describe("the task id mapper of a tasks/list answer", () => {
+  it("remembers the status the ledger holds for each listed task, so seeing it again writes nothing", async () => {
+    const { taskIdMapperFor } = await import("../../src/gateway/task-id-mapper.js");
+    const { moduleFor } = await import("../../src/mcp/revisions/index.js");
+    const keyRing = (await signingKeyRing(config))!;
+    const owner: Principal = { ...principal, tenant: `mapper-status-${crypto.randomUUID().slice(0, 8)}` };
+    const creating = taskIdMapperFor({ env: workerEnv, config, principal: owner, creation: { tool: "slow_echo", version: "2025-11-25", module: moduleFor("2025-11-25"), keyRing }, waitUntil: () => undefined });
+    await creating.mint({ taskId: "listed-task", status: "working", ttlMs: 60_000 });
+    const writes: Array<Promise<unknown>> = [];
+    const listing = taskIdMapperFor({ env: workerEnv, config, principal: owner, listing: { keyRing }, waitUntil: (p) => void writes.push(p) });
+    expect([...(await listing.resolve(["listed-task"])).keys()]).toEqual(["listed-task"]);
+    listing.observeStatus("listed-task", "working");
+    expect(writes).toHaveLength(0);
+    listing.observeStatus("listed-task", "completed");
+    expect(writes).toHaveLength(1);
+    await Promise.all(writes);
+  });
+});
