@@ -496,7 +496,7 @@ async function listPath(stack) {
   }
   const owned = Object.fromEntries(Object.entries(acc).map(([k, a]) => [k, { opsPerSec: Math.round((a.ops / a.ms) * 1000), meanMsPerCall: round(a.ms / a.ops, 3), roundOpsPerSec: a.rounds.map(Math.round) }]));
   const meterOwned = async (count) => {
-    const m = await postJson(base, "/bench/meter", { tenant: LIST_IDENTITY.tenant, method: "ownedHandles", args: [LIST_IDENTITY.tenant, { tenant: LIST_IDENTITY.tenant, ...who }, ids(count)] });
+    const m = await postJson(base, "/bench/meter", { tenant: LIST_IDENTITY.tenant, method: "ownedHandles", args: [LIST_IDENTITY.tenant, { tenant: LIST_IDENTITY.tenant, ...who }, ids(count), { audience: "bench", isDefault: true }] });
     return { returned: Object.keys(m.result).length, statements: m.statements, rowsRead: m.rowsRead, rowsWritten: m.rowsWritten };
   };
 
@@ -585,12 +585,28 @@ const PRICES = {
 };
 
 /**
- * How the counts of repeated polls are paid for (src/ledger/audit-log.ts): one write per REPEAT_FLUSH_MS (5 s) per
- * object, by an alarm, shared by every poll of that cycle. The headline assumes one poll a second on the object
- * (one client polling a task every second: the least sharing); `setAlarm` to arm it and the re-arm after it are
- * counted as one row written each (an assumption: Cloudflare's pricing page does not say), the alarm as a request.
+ * How the counts of repeated polls are paid for (src/ledger/audit-log.ts), per object polled `r` times a second by one
+ * caller (one span: the least sharing). Cloudflare's Durable Objects pricing page: "Each `setAlarm()` is billed as a
+ * single row written", and requests include "alarm invocations"; a count write's rows are metered (writeCounts).
+ *  - "5s" (before, REPEAT_FLUSH_MS): every 5 s the first repeat arms an alarm (1 setAlarm), the alarm writes the counts
+ *    and re-arms its housekeeping alarm (1 setAlarm): a cycle of 5 s + the gap to the next poll.
+ *  - "idle5s-busy60s" (now, IDLE_FLUSH_MS / BUSY_FLUSH_MS): the alarm comes 5 s after the last decision; while polls
+ *    keep coming it finds one less than 5 s old and re-arms (1 setAlarm, no count written): a period of
+ *    5 s − the mean gap since the last poll (0.5/r s). Every 60 s it writes the counts, and the first repeat after
+ *    that arms it once more (1 setAlarm).
  */
-const COUNT_WRITE_MODEL = { flushSeconds: 5, pollsPerSecondPerObject: Number(process.env.BENCH_POLLS_PER_SECOND ?? 1), alarmRowsAssumed: 2 };
+const COUNT_WRITE_MODEL = { schedules: ["5s", "idle5s-busy60s"], pollsPerSecondPerObject: [1, 10, 100], headline: { schedule: "idle5s-busy60s", pollsPerSecond: Number(process.env.BENCH_POLLS_PER_SECOND ?? 1) } };
+
+/** Rows written and alarm requests per poll that the count schedule adds, at `r` polls a second on one object. */
+function countWritesPerPoll(schedule, r, countWriteRows) {
+  if (schedule === "5s") {
+    const cycleSeconds = 5 + 0.5 / r;
+    return { rows: (countWriteRows + 2) / (cycleSeconds * r), alarms: 1 / (cycleSeconds * r) };
+  }
+  const alarmPeriodSeconds = 5 - 0.5 / r;
+  const alarmsPerSecond = 1 / alarmPeriodSeconds;
+  return { rows: (alarmsPerSecond + (countWriteRows + 1) / 60) / r, alarms: alarmsPerSecond / r };
+}
 
 function costModel(results) {
   const f = results.followUp;
@@ -598,15 +614,17 @@ function costModel(results) {
   const rpcs = results.list.ledgerRpcsPerTasksGet;
   const doRequests = (rpcs.authorize ?? 1) + (rpcs.observeStatus ?? 0) + (rpcs.observeDelivery ?? 0);
   const rowsRead = l.metering.authorizeFolded.rowsRead + (rpcs.observeStatus ? l.metering.observeStatusUnchanged.rowsRead : 0);
-  // Repeats write nothing on their path; their counts are written once per REPEAT_FLUSH_MS per object by an alarm
-  // (or sooner by another write, which only makes it cheaper). Per poll that write is shared by the polls of one cycle.
+  // Repeats write nothing on their path; their counts are written by the alarm on the schedule above (or sooner by another
+  // write, which only makes it cheaper).
   const counts = l.metering.writeCounts;
-  const cyclePolls = COUNT_WRITE_MODEL.flushSeconds * COUNT_WRITE_MODEL.pollsPerSecondPerObject;
-  const countRowsPerPoll = counts ? round((counts.rowsWritten + COUNT_WRITE_MODEL.alarmRowsAssumed) / cyclePolls, 4) : 0;
-  const alarmRequestsPerPoll = counts ? round(1 / cyclePolls, 4) : 0;
+  const countRows = counts?.rowsWritten ?? 0;
+  const headline = counts ? countWritesPerPoll(COUNT_WRITE_MODEL.headline.schedule, COUNT_WRITE_MODEL.headline.pollsPerSecond, countRows) : { rows: 0, alarms: 0 };
+  const countRowsPerPoll = round(headline.rows, 4);
+  const alarmRequestsPerPoll = round(headline.alarms, 4);
   const rowsWritten = round(l.metering.authorizeFolded.rowsWritten + countRowsPerPoll, 4);
-  // A spent proof is deleted once its window closed: one more row per proof (dpop_spent has no other index).
-  const rowsWrittenDpop = l.metering.authorizeFoldedDpop === undefined ? undefined : round(l.metering.authorizeFoldedDpop.rowsWritten + (counts ? 1 : 0) + countRowsPerPoll, 4);
+  // A spent proof is deleted once its window closed: one more row per proof ("Deletes are counted as rows written").
+  const proofRows = l.metering.authorizeFoldedDpop === undefined ? undefined : l.metering.authorizeFoldedDpop.rowsWritten - l.metering.authorizeFolded.rowsWritten + 1;
+  const rowsWrittenDpop = proofRows === undefined ? undefined : round(rowsWritten + proofRows, 4);
   const cpuMs = f.throughput.taskward.workerdCpuMsPerRequest;
   const cpuExtraMs = round(f.throughput.taskward.workerdCpuMsPerRequest - f.throughput.bare.workerdCpuMsPerRequest, 3);
   const activeSeconds = l.loops["authorize/sequential"].meanMsPerOp / 1000; // an upper bound: the whole RPC round trip
@@ -623,6 +641,22 @@ function costModel(results) {
   };
   const total = round(lines.workerRequests + lines.workerCpuAllLocalWorkerdCpu + lines.doRequests + lines.doDurationIfActiveOnlyDuringCalls + lines.sqliteRowsRead + lines.sqliteRowsWritten, 4);
   const totalDpopBound = rowsWrittenDpop === undefined ? undefined : round(total - lines.sqliteRowsWritten + per1M(rowsWrittenDpop, PRICES.sqliteRowsWrittenPerMillion), 4);
+  // The same per-request lines under each count schedule and poll rate: what the schedule alone moves.
+  const perRequest = lines.workerRequests + lines.workerCpuAllLocalWorkerdCpu + per1M(doRequests, PRICES.doRequestsPerMillion) + lines.doDurationIfActiveOnlyDuringCalls + lines.sqliteRowsRead;
+  const bySchedule = Object.fromEntries(
+    COUNT_WRITE_MODEL.schedules.map((schedule) => [
+      schedule,
+      Object.fromEntries(
+        COUNT_WRITE_MODEL.pollsPerSecondPerObject.map((r) => {
+          const c = counts ? countWritesPerPoll(schedule, r, countRows) : { rows: 0, alarms: 0 };
+          const plain = perRequest + per1M(c.alarms, PRICES.doRequestsPerMillion) + per1M(l.metering.authorizeFolded.rowsWritten + c.rows, PRICES.sqliteRowsWrittenPerMillion);
+          return [r, { countRowsPerPoll: round(c.rows, 4), alarmRequestsPerPoll: round(c.alarms, 4), usd: round(plain, 4), usdDpopBound: proofRows === undefined ? undefined : round(plain + per1M(proofRows, PRICES.sqliteRowsWrittenPerMillion), 4) }];
+        }),
+      ),
+    ]),
+  );
+  // What no count schedule can remove: the Worker's request and CPU and the one ledger request per follow-up.
+  const floor = round(lines.workerRequests + lines.workerCpuAllLocalWorkerdCpu + per1M(doRequests, PRICES.doRequestsPerMillion), 4);
   const ceilingLocal = l.loops["authorize/concurrent16"].opsPerSec;
   const perObject = Math.min(ceilingLocal, PRICES.doSoftLimitRps);
   const utilisation = 0.7;
@@ -630,9 +664,9 @@ function costModel(results) {
   const shardsFor = (followUpsPerSec, requestsPerFollowUp) => Math.max(1, Math.ceil((followUpsPerSec * requestsPerFollowUp) / (perObject * utilisation)));
   return {
     prices: PRICES,
-    countWriteModel: { ...COUNT_WRITE_MODEL, rowsPerCountWrite: counts?.rowsWritten, countRowsPerPoll, alarmRequestsPerPoll },
+    countWriteModel: { ...COUNT_WRITE_MODEL, rowsPerCountWrite: counts?.rowsWritten, rowsPerProof: proofRows, countRowsPerPoll, alarmRequestsPerPoll },
     perFollowUp: { workerRequests: 1, workerdCpuMs: cpuMs, workerdCpuExtraOverBareMs: cpuExtraMs, doRequests: doRequests + alarmRequestsPerPoll, sqliteRowsRead: rowsRead, sqliteRowsWritten: rowsWritten, sqliteRowsWrittenDpopBound: rowsWrittenDpop, doActiveSecondsUpperBound: round(activeSeconds, 5) },
-    usdPerMillionFollowUps: { ...lines, total, totalDpopBound },
+    usdPerMillionFollowUps: { ...lines, total, totalDpopBound, floorWorkerAndLedgerRequests: floor, bySchedule },
     sharding: {
       authorizeCeilingLocalOpsPerSec: ceilingLocal,
       perObjectBudgetOpsPerSec: perObject,
@@ -738,7 +772,15 @@ function printReport(results) {
     out.push(table(results.stages.stages.map((x) => ({ stage: x.stage, "median µs": x.medianUs, "p99 µs": x.p99Us })), ["stage", "median µs", "p99 µs"]));
   }
   const cm = results.costModel;
-  out.push(`\ncost per 1M follow-ups (USD, beyond included usage): ${JSON.stringify(cm.usdPerMillionFollowUps)}`);
+  const { bySchedule, ...usdLines } = cm.usdPerMillionFollowUps;
+  out.push(`\ncost per 1M follow-ups (USD, beyond included usage): ${JSON.stringify(usdLines)}`);
+  if (bySchedule) {
+    out.push(`by count schedule and polls a second on one object (rows per count write ${cm.countWriteModel.rowsPerCountWrite}, per DPoP proof ${cm.countWriteModel.rowsPerProof}):`);
+    const scheduleRows = Object.entries(bySchedule).flatMap(([schedule, rates]) =>
+      Object.entries(rates).map(([r, c]) => ({ schedule, "polls/s": r, "count rows/poll": c.countRowsPerPoll, "alarms/poll": c.alarmRequestsPerPoll, "USD/1M": c.usd, "USD/1M DPoP-bound": c.usdDpopBound })),
+    );
+    out.push(table(scheduleRows, ["schedule", "polls/s", "count rows/poll", "alarms/poll", "USD/1M", "USD/1M DPoP-bound"]));
+  }
   out.push(`sharding: authorize ceiling ${cm.sharding.authorizeCeilingLocalOpsPerSec}/s locally, budget min(that, ${PRICES.doSoftLimitRps}) = ${cm.sharding.perObjectBudgetOpsPerSec} requests/s per object at ${cm.sharding.utilisation} utilisation, ${cm.sharding.objectRequestsPerFollowUp} object requests per follow-up → ${cm.sharding.followUpsPerSecPerShard} follow-ups/s per shard; shards at follow-ups/s ${JSON.stringify(cm.sharding.shardsAt)} (after P1: ${JSON.stringify(cm.sharding.shardsAtAfterP1)})`);
   out.push("\ntargets");
   out.push(table(results.targets.map((t) => ({ item: t.item, check: t.name, target: t.target, measured: t.measured, result: t.met ? "met" : "MISSED" })), ["item", "check", "target", "measured", "result"]));

@@ -39,7 +39,11 @@ export function bundleWorker(root, wranglerRoot, outdir) {
   }
   const largest = Object.fromEntries(Object.entries(byPackage).sort((a, b) => b[1] - a[1]).slice(0, 8));
   const startable = join(outdir, "startable.mjs");
-  writeFileSync(startable, code.toString("utf8").replace(/^import \{ DurableObject \} from "cloudflare:workers";$/m, "class DurableObject { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }"));
+  // The import is `import { DurableObject } from …`, or `import{DurableObject as x}from…` when minified.
+  const stubbed = code
+    .toString("utf8")
+    .replace(/import\s*\{\s*DurableObject(?:\s+as\s+([\w$]+))?\s*\}\s*from\s*"cloudflare:workers";?/, (_match, alias) => `class ${alias ?? "DurableObject"} { constructor(ctx, env) { this.ctx = ctx; this.env = env; } }`);
+  writeFileSync(startable, stubbed);
   return { bytes: code.length, gzipBytes: gzip9Bytes(code), largestBytesByPackage: largest, startable };
 }
 

@@ -177,7 +177,7 @@ export class BenchTaskLedger extends TaskLedger {
     if (ownedIds) {
       // tasks/list attribution: ownedHandles in the object, and the statements it runs per id.
       return {
-        [`ownedHandles(${ownedIds.length} ids) called in the object`]: timed(Math.max(5, Math.floor(n / ownedIds.length)), () => this.ownedHandles(tenant, principal, ownedIds)),
+        [`ownedHandles(${ownedIds.length} ids) called in the object`]: timed(Math.max(5, Math.floor(n / ownedIds.length)), () => this.ownedHandles(tenant, principal, ownedIds, { audience: "bench", isDefault: true })),
         "SELECT * FROM tasks WHERE task_id = ? (one per id)": batch(() => sql.exec(`SELECT * FROM tasks WHERE task_id = ? ORDER BY issued_at DESC`, ownedIds[0]).toArray()),
         "SELECT revocation watermark (one per id)": batch(() => sql.exec(`SELECT 1 FROM revocations WHERE issued_before > ? AND ((scope = 'tenant') OR (scope = 'client' AND value = ?) OR (scope = 'subject' AND value = ?)) LIMIT 1`, 0, principal.clientId, principal.subject).toArray()),
         [`one SELECT … WHERE task_id IN (${ownedIds.length} ids)`]: batch(() => sql.exec(`SELECT * FROM tasks WHERE task_id IN (${ownedIds.map(() => "?").join(",")}) ORDER BY issued_at DESC`, ...ownedIds).toArray()),
@@ -294,7 +294,8 @@ function callOf(env: BenchEnv, spec: LoopSpec): (i: number) => Promise<unknown> 
     case "noop-write":
       return () => noopObject(env, spec.tenant).noopWrite(spec.tenant, jtis[0] ?? "jti", op, who);
     case "owned":
-      return () => benchLedger(env, spec.tenant).ownedHandles(spec.tenant, who, ids);
+      // Seeded rows carry no audience: they belong to the default origin.
+      return () => benchLedger(env, spec.tenant).ownedHandles(spec.tenant, who, ids, { audience: "bench", isDefault: true });
     case "noop-owned":
       return () => noopObject(env, spec.tenant).noop(spec.tenant, who, ids);
   }

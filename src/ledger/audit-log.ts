@@ -35,8 +35,10 @@ export interface AuditAnchor {
 
 /** Length of a fold window: repeats of one decision within it are counts, not rows. */
 export const SPAN_WINDOW_MS = 60_000;
-/** The alarm writes repeats this long after the first unwritten one: before an idle object may hibernate (10 s). */
-export const REPEAT_FLUSH_MS = 5_000;
+/** Unwritten repeats are written at most this long after the last decision: before an idle object may hibernate (10 s). */
+export const IDLE_FLUSH_MS = 5_000;
+/** Unwritten repeats are written at most this long after the first of them, however busy the object stays. */
+export const BUSY_FLUSH_MS = 60_000;
 /** Repeats counted in memory (all spans) at which the decision reaching it writes them. */
 export const MAX_UNWRITTEN_REPEATS = 1_000;
 
@@ -60,6 +62,9 @@ interface OpenSpan {
 export class AuditLog {
   private readonly spans = new Map<string, OpenSpan>();
   private unwritten = 0;
+  /** When the oldest unwritten repeat and the newest decision of any span were counted. */
+  private firstUnwrittenAt = 0;
+  private lastDecisionAt = 0;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -84,12 +89,14 @@ export class AuditLog {
 
   /** The first decision of span `key` is an event, a repeat a count in memory; true: first unwritten repeat (arm the alarm). */
   fold(key: string, input: AuditInput, now = Date.now(), foldsIntoHead = false): boolean {
+    this.lastDecisionAt = now;
     const span = this.spans.get(key);
     if (span && (span.windowEnd > now || (span.foldsIntoHead && this.isOpenHead(span.firstSeq)))) {
       if (span.pending === 0) span.pendingAt = now;
       span.pending += 1;
       span.lastAt = now;
       span.latest = input;
+      if (this.unwritten === 0) this.firstUnwrittenAt = now;
       this.unwritten += 1;
       if (this.unwritten >= MAX_UNWRITTEN_REPEATS) this.atomically(() => this.flush(now));
       return this.unwritten === 1;
@@ -97,6 +104,23 @@ export class AuditLog {
     const seq = this.atomically(() => this.append(input));
     this.spans.set(key, { windowEnd: now + SPAN_WINDOW_MS, firstSeq: seq, foldsIntoHead, pending: 0, pendingAt: now, lastAt: now, latest: input });
     return false;
+  }
+
+  /**
+   * When the counted repeats are due (undefined: none are): IDLE_FLUSH_MS after the last decision, so an
+   * idle object writes them before it may hibernate, but no later than BUSY_FLUSH_MS after the first.
+   */
+  flushDueAt(): number | undefined {
+    if (this.unwritten === 0) return undefined;
+    return Math.min(this.lastDecisionAt + IDLE_FLUSH_MS, this.firstUnwrittenAt + BUSY_FLUSH_MS);
+  }
+
+  /** Writes the counted repeats if they are due at `now`; a busy object's alarm writes nothing and re-arms. */
+  flushIfDue(now = Date.now()): boolean {
+    const due = this.flushDueAt();
+    if (due === undefined || due > now) return false;
+    this.flush(now);
+    return true;
   }
 
   /** Writes the counted repeats: onto an allowed span's first event if it is the unsealed head, else as counted events. */

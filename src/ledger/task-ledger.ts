@@ -4,7 +4,7 @@ import type { BindableField } from "../policy/task-policy.js";
 import { configFor, type WorkerEnv } from "../config.js";
 import { equalInConstantTime } from "../constant-time.js";
 import type { AuditEvent } from "./audit-chain.js";
-import { AuditLog, REPEAT_FLUSH_MS, type AuditAnchor } from "./audit-log.js";
+import { AuditLog, type AuditAnchor } from "./audit-log.js";
 import { signCheckpoint, verifyAgainstCheckpoints, type ExportVerification } from "./audit-checkpoint.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
@@ -575,7 +575,8 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     const now = Date.now();
     const limits = this.limits();
     this.ctx.storage.transactionSync(() => {
-      this.audit.flush(now);
+      // Counts are written only when due: a busy object's alarm finds recent decisions and re-arms below instead.
+      this.audit.flushIfDue(now);
       this.audit.drainStoredSpans();
       const delivered = this.sql
         .exec<TaskRow>(`SELECT * FROM tasks WHERE delivered_at IS NOT NULL AND revoked_at IS NULL AND delivered_at + ? <= ?`, limits.deliveryGraceMs, now)
@@ -598,7 +599,11 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     const candidates = [nextExpiry === null ? null : nextExpiry + PURGE_GRACE_MS, nextDelivery === null ? null : nextDelivery + limits.deliveryGraceMs, nextCheckpoint].filter(
       (t): t is number => t !== null,
     );
-    if (candidates.length > 0) await this.ctx.storage.setAlarm(Math.max(Math.min(...candidates), now + 1000));
+    const housekeeping = candidates.length > 0 ? Math.max(Math.min(...candidates), now + 1000) : undefined;
+    // Counts not yet due keep their own time, not housekeeping's 1 s floor: never later than IDLE_FLUSH_MS after the last decision.
+    const counts = this.audit.flushDueAt();
+    const next = counts === undefined ? housekeeping : Math.min(counts, housekeeping ?? counts);
+    if (next !== undefined) await this.ctx.storage.setAlarm(next);
     await this.shipAudit();
   }
 
@@ -709,9 +714,10 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     if (this.audit.fold(refusalSpanKey(principal, reason), input)) this.armFlushAlarm();
   }
 
-  // The first repeat not yet written: the alarm writes it (and any since) REPEAT_FLUSH_MS later.
+  // The first repeat not yet written arms the alarm for when it is due (IDLE_FLUSH_MS ahead); the alarm re-arms while busy.
   private armFlushAlarm(): void {
-    void this.scheduleAlarm(Date.now() + REPEAT_FLUSH_MS);
+    const due = this.audit.flushDueAt();
+    if (due !== undefined) void this.scheduleAlarm(due);
   }
 
   // Counts complete up to now (before an export, a handle's history, a checkpoint).

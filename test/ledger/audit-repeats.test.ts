@@ -2,13 +2,14 @@
  * Issue 14: repeats of a decision are counted in the object's memory, not written per request.
  * The first allowed decision of a span (caller, handle, operation, policy version) is written in
  * the decision's own transaction; its repeats are written as one count on the next change, by the
- * alarm, or at MAX_UNWRITTEN_REPEATS, and an export writes them first.
+ * alarm once due (IDLE_FLUSH_MS after the last decision, BUSY_FLUSH_MS after the first unwritten
+ * repeat: test/ledger/audit-flush-schedule.test.ts), or at MAX_UNWRITTEN_REPEATS, and an export writes them first.
  */
 import { env } from "cloudflare:workers";
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { WorkerEnv } from "../../src/config.js";
-import { MAX_UNWRITTEN_REPEATS, REPEAT_FLUSH_MS } from "../../src/ledger/audit-log.js";
+import { IDLE_FLUSH_MS, MAX_UNWRITTEN_REPEATS } from "../../src/ledger/audit-log.js";
 import { TaskLedger } from "../../src/ledger/task-ledger.js";
 import type { LedgerPrincipal } from "../../src/ledger/types.js";
 import { parseTaskPolicy, rulesInForce } from "../../src/policy/task-policy.js";
@@ -96,21 +97,30 @@ describe("repeated allowed polls are counted in memory", () => {
     expect(await stub.verifyAudit(tenant)).toMatchObject({ valid: true, events: 4 });
   });
 
-  it(`the first unwritten repeat arms the alarm at most ${REPEAT_FLUSH_MS} ms ahead, and the alarm writes the counts`, async () => {
+  it(`the first unwritten repeat arms the alarm at most ${IDLE_FLUSH_MS} ms ahead; an alarm before then writes nothing, one after ${IDLE_FLUSH_MS} ms idle writes the counts`, async () => {
     const { tenant, stub, alice } = await pollingLedger();
+    expect(await runDurableObjectAlarm(stub)).toBe(true); // the tenant's first alarm signs its first checkpoint (writing counts); the next is an hour away
     await stub.authorize(tenant, "j1", "get", alice);
     const before = Date.now();
     for (let i = 0; i < 4; i++) await stub.authorize(tenant, "j1", "get", alice);
     const alarm = await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm());
     expect(alarm).not.toBeNull();
-    expect(alarm!).toBeLessThanOrEqual(Date.now() + REPEAT_FLUSH_MS);
+    expect(alarm!).toBeLessThanOrEqual(Date.now() + IDLE_FLUSH_MS);
     expect(alarm!).toBeGreaterThanOrEqual(before);
     expect((await storedRows(stub)).map((r) => r.count)).toEqual([1, 1]);
+    // Run now, before the counts are due: the last decision was under IDLE_FLUSH_MS ago.
     expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect((await storedRows(stub)).map((r) => r.count)).toEqual([1, 1]);
+    const rearmed = await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm());
+    expect(rearmed).not.toBeNull();
+    expect(rearmed!).toBeLessThanOrEqual(Date.now() + IDLE_FLUSH_MS);
+    // Idle past the due time: the alarm (the scheduled one, or this run of it) writes the counts.
+    await new Promise((resolve) => setTimeout(resolve, IDLE_FLUSH_MS + 200));
+    await runDurableObjectAlarm(stub);
     expect((await storedRows(stub)).map((r) => `${r.type}:${r.count}`)).toEqual(["issued:1", "allowed:5"]);
     const pending = await runInDurableObject(stub, (instance) => (instance as unknown as { audit: { unwritten: number } }).audit.unwritten);
     expect(pending).toBe(0);
-  });
+  }, 30_000);
 
   it("writing a lone poller's counts rewrites its first event (one row); another span's counts are one counted event", async () => {
     const { tenant, stub, alice } = await pollingLedger();
