@@ -70,3 +70,19 @@ describe("the alarm and periodic checkpoints", () => {
     expect(next).toBe(record.expiresAt + 3_600_000);
   });
 });
+
+describe("repeated refusals arm the alarm that writes their count", () => {
+  it("a first refusal is written at once (no alarm needed); its repeat is counted in memory and arms the alarm", async () => {
+    const tenant = freshTenant("refusal-alarm");
+    const ledger = ledgerOf(tenant);
+    const stub = ledger as unknown as DurableObjectStub<TaskLedger>;
+    const caller = { tenant, clientId: "c1", subject: "mallory" };
+    await ledger.recordRefusal(tenant, caller, "handle_invalid", { n: 1 });
+    expect(await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm())).toBeNull();
+    await ledger.recordRefusal(tenant, caller, "handle_invalid", { n: 2 });
+    expect(await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm())).toEqual(expect.any(Number));
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const denied = (await ledger.auditEvents(tenant)).events.filter((e) => e.reason === "handle_invalid");
+    expect(denied.reduce((sum, e) => sum + e.count, 0)).toBe(2);
+  });
+});
