@@ -25,13 +25,13 @@ const RESTORE_FILE = join(ROOT, "reports", ".mutate-restore.json");
 
 /** Module → the workerd test files that exercise it (paths relative to the repo root). */
 const TESTS_BY_MODULE = {
-  "src/ledger": ["test/ledger", "test/governance/revocation-and-lifecycle.test.ts", "test/governance/delegation-and-tokens.test.ts", "test/pinned"],
-  "src/handle": ["test/handle", "test/origin", "test/adversarial/hostile-handles.test.ts", "test/gateway/binding.test.ts", "test/pinned"],
-  "src/policy": ["test/governance/policy.test.ts", "test/gateway/revision-2026-tasks.test.ts", "test/gateway/revision-2026-refusals.test.ts", "test/pinned"],
-  "src/auth": ["test/auth", "test/adversarial/hostile-callers.test.ts", "test/governance/delegation-and-tokens.test.ts", "test/pinned"],
-  "src/gateway": ["test/gateway", "test/auth/surfaces.test.ts", "test/adversarial/hostile-handles.test.ts", "test/adversarial/hostile-envelopes.test.ts", "test/pinned"],
+  "src/ledger": ["test/ledger", "test/hardening", "test/dpop", "test/operators", "test/governance/revocation-and-lifecycle.test.ts", "test/governance/delegation-and-tokens.test.ts", "test/pinned"],
+  "src/handle": ["test/handle", "test/origin", "test/adversarial/hostile-handles.test.ts", "test/gateway/binding.test.ts", "test/gateway/issue-10-bound-state.test.ts", "test/dpop/proof-of-possession.test.ts", "test/pinned"],
+  "src/policy": ["test/governance/policy.test.ts", "test/gateway/revision-2026-tasks.test.ts", "test/gateway/revision-2026-refusals.test.ts", "test/gateway/issue-10-bound-state.test.ts", "test/pinned"],
+  "src/auth": ["test/auth", "test/dpop", "test/adversarial/hostile-dpop.test.ts", "test/hardening/unauthenticated-state.test.ts", "test/operators", "test/adversarial/hostile-callers.test.ts", "test/governance/delegation-and-tokens.test.ts", "test/pinned"],
+  "src/gateway": ["test/gateway", "test/hardening", "test/origins", "test/governance/policy.test.ts", "test/auth/surfaces.test.ts", "test/adversarial/hostile-handles.test.ts", "test/adversarial/hostile-envelopes.test.ts", "test/pinned"],
   "src/mcp": ["test/mcp", "test/gateway", "test/adversarial/hostile-envelopes.test.ts", "test/pinned"],
-  "src/admin": ["test/governance", "test/auth", "test/pinned"],
+  "src/admin": ["test/governance", "test/auth", "test/operators", "test/hardening/audit-checkpoints.test.ts", "test/pinned"],
   "src/proxy": ["test/gateway", "test/adversarial/hostile-envelopes.test.ts", "test/adversarial/faults.test.ts", "test/pinned"],
 };
 const DEFAULT_MODULES = ["src/ledger", "src/handle", "src/policy", "src/auth", "src/gateway", "src/mcp"];

@@ -1,4 +1,4 @@
-import { eventHash, genesisHash, verifyChain, type AuditEvent, type AuditEventType, type ChainVerification } from "./audit-chain.js";
+import { eventHash, genesisHash, type AuditEvent, type AuditEventType } from "./audit-chain.js";
 
 export interface AuditInput {
   type: AuditEventType;
@@ -206,13 +206,6 @@ export class AuditLog {
   /** Every event in seq order, with the anchor it starts from (for verification). */
   chain(): { events: AuditEvent[]; anchor: AuditAnchor | null } {
     return { events: this.sql.exec<AuditRow>(`SELECT * FROM audit ORDER BY seq`).toArray(), anchor: this.anchor() };
-  }
-
-  verify(): ChainVerification & { anchor: AuditAnchor | null } {
-    const anchor = this.anchor();
-    const rows = this.sql.exec<AuditRow>(`SELECT * FROM audit ORDER BY seq`);
-    const result = verifyChain(this.tenant(), rows, anchor?.prevHash, anchor ? anchor.seq : 0);
-    return { ...result, anchor };
   }
 
   /** The chain head a checkpoint signs, sealed so it is never folded into again; genesis for an empty chain. */

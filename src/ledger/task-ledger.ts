@@ -206,7 +206,8 @@ export class TaskLedger extends DurableObject<WorkerEnv> {
     const row = this.taskRow(jti);
     if (!row) return false;
     const now = Date.now();
-    const asOwner = { tenant, clientId: row.client_id, subject: row.subject, authTime: Math.floor(now / 1000), session: row.session_key ?? undefined };
+    // Standing only (revocation, expiry, binding): no operation, so no step-up age, is asked about.
+    const asOwner = { tenant, clientId: row.client_id, subject: row.subject, session: row.session_key ?? undefined };
     return this.standingDenial(row, asOwner, tenant, now, this.rulesFor(row, undefined)) === undefined;
   }
 

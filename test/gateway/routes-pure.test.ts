@@ -50,3 +50,51 @@ describe("routes as pure stages", () => {
     expect(forwarded.params._meta).toEqual({ keep: 1 });
   });
 });
+
+describe("readRequest: what an initialize's params.protocolVersion means", () => {
+  it("is the client's proposal, not a second signal: an initialize proposing another version under a 2025-11-25 header is read as 2025-11-25; any other request's params.protocolVersion must agree", () => {
+    const read = (body: Record<string, unknown>) => readRequest(new Headers({ "mcp-protocol-version": "2025-11-25" }), parseClientMessage(JSON.stringify(body)) as ClientMessage, undefined);
+    const initialize = read({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "1" } } });
+    expect(initialize.revision.version).toBe("2025-11-25");
+    let refusal: unknown;
+    try {
+      read({ jsonrpc: "2.0", id: 2, method: "tools/list", params: { protocolVersion: "2025-06-18" } });
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toMatchObject({ code: "header_mismatch", message: expect.stringContaining("params.protocolVersion") });
+  });
+});
+
+describe("the task id mapper of a creating call", () => {
+  it("knows the capped TTL of the task it just minted, for every later mention of that task in the same answer", async () => {
+    const { taskIdMapperFor } = await import("../../src/gateway/task-id-mapper.js");
+    const { moduleFor } = await import("../../src/mcp/revisions/index.js");
+    const keyRing = (await signingKeyRing(config))!;
+    const creator: Principal = { ...principal, tenant: `mapper-ttl-${crypto.randomUUID().slice(0, 8)}` };
+    const mapper = taskIdMapperFor({ env: workerEnv, config, principal: creator, creation: { tool: "long_job", version: "2025-11-25", module: moduleFor("2025-11-25"), keyRing }, waitUntil: () => undefined });
+    // long_job's policy caps handles at 30 s (vitest.config.ts); the origin asked for an hour.
+    expect((await mapper.mint({ taskId: "origin-ttl-task", status: "working", ttlMs: 3_600_000 })).ttlMs).toBe(30_000);
+    expect(mapper.effectiveTtlMs("origin-ttl-task")).toBe(30_000);
+    expect(mapper.effectiveTtlMs("another-task")).toBeUndefined();
+  });
+});
+
+describe("the task id mapper of a tasks/list answer", () => {
+  it("remembers the status the ledger holds for each listed task, so seeing it again writes nothing", async () => {
+    const { taskIdMapperFor } = await import("../../src/gateway/task-id-mapper.js");
+    const { moduleFor } = await import("../../src/mcp/revisions/index.js");
+    const keyRing = (await signingKeyRing(config))!;
+    const owner: Principal = { ...principal, tenant: `mapper-status-${crypto.randomUUID().slice(0, 8)}` };
+    const creating = taskIdMapperFor({ env: workerEnv, config, principal: owner, creation: { tool: "slow_echo", version: "2025-11-25", module: moduleFor("2025-11-25"), keyRing }, waitUntil: () => undefined });
+    await creating.mint({ taskId: "listed-task", status: "working", ttlMs: 60_000 });
+    const writes: Array<Promise<unknown>> = [];
+    const listing = taskIdMapperFor({ env: workerEnv, config, principal: owner, listing: { keyRing }, waitUntil: (p) => void writes.push(p) });
+    expect([...(await listing.resolve(["listed-task"])).keys()]).toEqual(["listed-task"]);
+    listing.observeStatus("listed-task", "working");
+    expect(writes).toHaveLength(0);
+    listing.observeStatus("listed-task", "completed");
+    expect(writes).toHaveLength(1);
+    await Promise.all(writes);
+  });
+});

@@ -66,7 +66,8 @@ describe("signed audit checkpoints", () => {
       sql.exec(`DELETE FROM audit WHERE seq <= 2`);
       sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_anchor', ?)`, JSON.stringify({ seq: 2, prevHash: next.prev_hash }));
     });
-    expect(await verifyInLedger(tenant)).toMatchObject({ valid: false, problem: "the anchor is not signed by any checkpoint (a prefix may have been removed)" });
+    // The first event after the forged anchor is where the chain stops being provable.
+    expect(await verifyInLedger(tenant)).toMatchObject({ valid: false, brokenAt: 3, problem: "the anchor is not signed by any checkpoint (a prefix may have been removed)" });
   });
 
   it("retention prunes behind a signed anchor: the rest verifies, in the ledger and offline", async () => {

@@ -93,3 +93,23 @@ describe("rewriteOutboundMessage", () => {
     expect(out?.error).toEqual({ code: -32603, message: "Task H-mine has no result stored", data: { taskId: "H-mine" } });
   });
 });
+
+describe("rewriteOutboundMessage: shapes the sampled mutants showed unpinned", () => {
+  it("drops a notification whose nested task is not the caller's, and rewrites the caller's own", async () => {
+    const m = mapper({ mine: "H(mine)" });
+    const context = { requestId: undefined, requestMethod: undefined, mapper: m, module: R25 };
+    const theirs = await rewriteOutboundMessage({ jsonrpc: "2.0", method: "notifications/tasks/status", params: { task: { taskId: "theirs", status: "working" } } }, context);
+    expect(theirs).toBeNull();
+    const mine = await rewriteOutboundMessage({ jsonrpc: "2.0", method: "notifications/tasks/status", params: { task: { taskId: "mine", status: "working" } } }, context);
+    expect(mine?.params).toEqual({ task: { taskId: "H(mine)", status: "working" } });
+  });
+
+  it("a 2026-07-28 tasks/get answer carrying a completed task's result inline is a delivery; a working one is not", async () => {
+    const done = mapper({ o1: "H(o1)" });
+    await rewriteOutboundMessage({ jsonrpc: "2.0", id: 7, result: { taskId: "o1", status: "completed", result: { content: [] } } }, { requestId: 7, requestMethod: "tasks/get", mapper: done, module: R26 });
+    expect(done.delivered).toEqual([true]);
+    const working = mapper({ o1: "H(o1)" });
+    await rewriteOutboundMessage({ jsonrpc: "2.0", id: 8, result: { taskId: "o1", status: "working" } }, { requestId: 8, requestMethod: "tasks/get", mapper: working, module: R26 });
+    expect(working.delivered).toEqual([]);
+  });
+});
