@@ -81,3 +81,33 @@ describe("handles bound to their MCP session", () => {
     expect((await poll(token, otherSession, handle)).message?.error).toEqual({ code: -32602, message: expect.stringMatching(/not found/i) });
   });
 });
+
+describe("a session's revision is the one the origin negotiated", () => {
+  it("an origin answering 2025-06-18 to a 2025-11-25 initialize: later requests must say 2025-06-18", async () => {
+    const { faultEnv } = await import("../adversarial/fault-support.js");
+    const negotiating = faultEnv("/negotiate/session-revision");
+    const token = await devToken({ tenant: `negotiate-${crypto.randomUUID().slice(0, 8)}`, client_id: "c1", sub: "alice" });
+    const post = async (version: string, body: unknown, session?: string) => {
+      const ctx = createExecutionContext();
+      const response = await createApp().fetch(
+        new Request("https://taskward.test/mcp", {
+          method: "POST",
+          headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${token}`, "mcp-protocol-version": version, ...(session ? { "mcp-session-id": session } : {}) },
+          body: JSON.stringify(body),
+        }),
+        negotiating,
+        ctx,
+      );
+      const text = await response.text();
+      await waitOnExecutionContext(ctx);
+      return { status: response.status, session: response.headers.get("mcp-session-id"), message: text ? (JSON.parse(text) as Record<string, any>) : undefined };
+    };
+    const init = await post("2025-11-25", { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "n", version: "1" } } });
+    expect(init.message?.result?.protocolVersion).toBe("2025-06-18");
+    expect(init.session).toEqual(expect.any(String));
+    expect((await post("2025-06-18", { jsonrpc: "2.0", id: 2, method: "tools/list" }, init.session!)).status).toBe(200);
+    const disagreeing = await post("2025-11-25", { jsonrpc: "2.0", id: 3, method: "tools/list" }, init.session!);
+    expect(disagreeing.status).toBe(400);
+    expect(disagreeing.message?.error?.code).toBe(-32020);
+  });
+});

@@ -47,6 +47,8 @@ declare module "vitest" {
  *                         "srv-direct"), then the answer
  *   /other-task/…         follow-ups (tasks/get, tasks/cancel) are answered, in JSON, about another
  *                         origin task than the one asked for
+ *   /negotiate/…          like /ok, but initialize opens a session (Mcp-Session-Id) and answers
+ *                         protocolVersion 2025-06-18 whatever the client asked for
  *   /switch/<key>         behaves as the mode last set with POST /__fault/switch/<key> {"mode"}
  *                         (default "ok"), so one task can meet several faults under one audience
  *
@@ -175,6 +177,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     switch (mode) {
       case "ok":
         return ok();
+      case "negotiate": {
+        if (message.method !== "initialize") return ok();
+        const reply = answer(message, tasks) as { result: Record<string, unknown> };
+        res.writeHead(200, { "content-type": "application/json", "mcp-session-id": `fault-session-${randomUUID()}` });
+        res.end(JSON.stringify({ ...reply, result: { ...reply.result, protocolVersion: "2025-06-18" } }));
+        return;
+      }
       case "ok-sse": {
         const reply = answer(message, tasks);
         if (reply === undefined) return void res.writeHead(202).end();
