@@ -12,6 +12,7 @@ import { testKeyRing } from "../adversarial/support.js";
 import {
   ALICE,
   McpSession,
+  call2026,
   adminFetch,
   decodeClaims,
   devToken,
@@ -19,13 +20,11 @@ import {
   forwardedFor,
   originReceived,
   originTaskIdOf,
-  parseSseMessages,
   worker,
   type Identity,
 } from "../support/mcp-client.js";
 
 const RELATED = "io.modelcontextprotocol/related-task";
-const TASKS_EXT = "io.modelcontextprotocol/tasks";
 
 function who(tenant: string): Identity {
   return { tenant, client_id: "c", sub: `s-${crypto.randomUUID().slice(0, 8)}` };
@@ -48,24 +47,8 @@ async function auditOf(tenant: string): Promise<Array<Record<string, any>>> {
 }
 
 /** One 2026-07-28 call to `path` (no session; the revision is the header's). */
-async function call2026(identity: Identity, path: string, method: string, params: Record<string, unknown>, name?: string, id: unknown = crypto.randomUUID()) {
-  const headers: Record<string, string> = {
-    "content-type": "application/json",
-    accept: "application/json, text/event-stream",
-    authorization: `Bearer ${await devToken(identity)}`,
-    "mcp-protocol-version": "2026-07-28",
-    "mcp-method": method,
-  };
-  if (name !== undefined) headers["mcp-name"] = name;
-  const _meta = {
-    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-    "io.modelcontextprotocol/clientInfo": { name: "t", version: "0" },
-    "io.modelcontextprotocol/clientCapabilities": { extensions: { [TASKS_EXT]: {} } },
-  };
-  const response = await worker().fetch(`https://taskward.test${path}`, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", id, method, params: { ...params, _meta } }) });
-  const text = await response.text();
-  const messages = (response.headers.get("content-type") ?? "").startsWith("text/event-stream") ? parseSseMessages(text) : text ? [JSON.parse(text)] : [];
-  return { status: response.status, text, reply: messages.find((m) => m.id === id) as Record<string, any> | undefined };
+function call2026At(identity: Identity, path: string, method: string, params: Record<string, unknown>, name?: string, id: unknown = crypto.randomUUID()) {
+  return call2026(identity, method, params, { path, name, id });
 }
 
 describe("cross-origin handle use (2025-11-25)", () => {
@@ -129,7 +112,7 @@ describe("cross-origin handle use (2025-11-25)", () => {
 describe("cross-origin handle use (2026-07-28)", () => {
   it("tasks/get with Mcp-Name, tasks/update and tasks/cancel behind another origin answer like an unknown task and are never forwarded", async () => {
     const identity = who("xo-2026");
-    const created = await call2026(identity, "/mcp/beta", "tools/call", { name: "slow_compute", arguments: { seconds: 5, label: "b" } }, "slow_compute");
+    const created = await call2026At(identity, "/mcp/beta", "tools/call", { name: "slow_compute", arguments: { seconds: 5, label: "b" } }, "slow_compute");
     expect(created.reply?.result?.resultType, created.text).toBe("task");
     const handle = created.reply!.result.taskId as string;
     const ids: string[] = [];
@@ -140,11 +123,11 @@ describe("cross-origin handle use (2026-07-28)", () => {
     ] as const) {
       const id = `xo-${crypto.randomUUID()}`;
       ids.push(id);
-      const refused = await call2026(identity, "/mcp", method, params, handle, id);
+      const refused = await call2026At(identity, "/mcp", method, params, handle, id);
       expect({ status: refused.status, error: refused.reply?.error }, refused.text).toEqual({ status: 200, error: { code: -32602, message: "Task not found" } });
     }
     expect(await reachedAnOrigin(ids, handle)).toBe(false);
-    const own = await call2026(identity, "/mcp/beta", "tasks/get", { taskId: handle }, handle);
+    const own = await call2026At(identity, "/mcp/beta", "tasks/get", { taskId: handle }, handle);
     expect(own.reply?.result?.taskId, own.text).toBe(handle);
   });
 });

@@ -1,32 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { ALICE, decodeClaims, decodedForm, devToken, originReceived, parseSseMessages, worker, type Identity, forwardedFor, originTaskIdOf } from "../support/mcp-client.js";
+import { ALICE, call2026, decodeClaims, decodedForm, originReceived, type Identity, forwardedFor, originTaskIdOf } from "../support/mcp-client.js";
 
 /** The 2026-07-28 tasks extension end to end in workerd: the real Worker, ledger and demo origin's 2026 mode. */
-const TASKS_EXT = "io.modelcontextprotocol/tasks";
-
-function meta(extra: Record<string, unknown> = {}) {
-  return {
-    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-    "io.modelcontextprotocol/clientInfo": { name: "t", version: "0" },
-    "io.modelcontextprotocol/clientCapabilities": { extensions: { [TASKS_EXT]: {} }, elicitation: { form: {} }, ...extra },
-  };
-}
 
 let nextId = 1;
-async function call(identity: Identity, method: string, params: Record<string, unknown>, name?: string) {
-  const id = nextId++;
-  const headers: Record<string, string> = {
-    "content-type": "application/json",
-    accept: "application/json, text/event-stream",
-    authorization: `Bearer ${await devToken(identity)}`,
-    "mcp-protocol-version": "2026-07-28",
-    "mcp-method": method,
-  };
-  if (name !== undefined) headers["mcp-name"] = name;
-  const response = await worker().fetch("https://taskward.test/mcp", { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", id, method, params: { ...params, _meta: meta() } }) });
-  const text = await response.text();
-  const messages = (response.headers.get("content-type") ?? "").startsWith("text/event-stream") ? parseSseMessages(text) : text ? [JSON.parse(text)] : [];
-  return { status: response.status, text, reply: messages.find((m) => m.id === id) as Record<string, any> | undefined, messages };
+/** One 2026-07-28 call to /mcp, declaring the tasks extension and form elicitation. */
+function call(identity: Identity, method: string, params: Record<string, unknown>, name?: string) {
+  return call2026(identity, method, params, { name, id: nextId++, capabilities: { elicitation: { form: {} } } });
 }
 
 async function createTask(identity: Identity, tool: string, args: Record<string, unknown>) {

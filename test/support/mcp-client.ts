@@ -225,3 +225,33 @@ export function decodeClaims(handle: string): Record<string, any> {
   const payload = handle.split(".")[1]!;
   return JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/")));
 }
+
+/**
+ * One MCP 2026-07-28 request to `path` (no session: the revision is the header's), with the tasks
+ * extension declared in `_meta` (plus `capabilities`); `name` is sent as Mcp-Name.
+ */
+export async function call2026(
+  identity: Identity,
+  method: string,
+  params: Record<string, unknown>,
+  options: { path?: string; name?: string; id?: unknown; capabilities?: Record<string, unknown> } = {},
+): Promise<{ status: number; text: string; reply: Record<string, any> | undefined; messages: Array<Record<string, any>> }> {
+  const id = options.id ?? crypto.randomUUID();
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+    authorization: `Bearer ${await devToken(identity)}`,
+    "mcp-protocol-version": "2026-07-28",
+    "mcp-method": method,
+  };
+  if (options.name !== undefined) headers["mcp-name"] = options.name;
+  const _meta = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientInfo": { name: "t", version: "0" },
+    "io.modelcontextprotocol/clientCapabilities": { extensions: { "io.modelcontextprotocol/tasks": {} }, ...options.capabilities },
+  };
+  const response = await worker().fetch(`https://taskward.test${options.path ?? "/mcp"}`, { method: "POST", headers, body: JSON.stringify({ jsonrpc: "2.0", id, method, params: { ...params, _meta } }) });
+  const text = await response.text();
+  const messages: Array<Record<string, any>> = (response.headers.get("content-type") ?? "").startsWith("text/event-stream") ? parseSseMessages(text) : text ? [JSON.parse(text)] : [];
+  return { status: response.status, text, reply: messages.find((m) => m.id === id), messages };
+}
