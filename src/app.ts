@@ -6,10 +6,9 @@ import { consoleRoutes } from "./console/index.js";
 import { Refusal } from "./errors.js";
 import { handleMcpPost, handleMcpStream, refusalResponse, type AppEnv } from "./gateway/mcp-endpoint.js";
 import { wellKnownRoutes } from "./well-known.js";
-import { foreignOriginRefusal, rejectForeignOrigins } from "./gateway/request-origin.js";
-import { configForMcpPath, mcpCallOf, requireKnownOrigin, unknownOriginResponse } from "./gateway/mcp-path.js";
-import { declaredTooLarge, limitRequestBodies } from "./body-limit.js";
-import type { WorkerEnv } from "./config.js";
+import { rejectForeignOrigins } from "./gateway/request-origin.js";
+import { configForMcpPath, mcpCallOf, requireKnownOrigin } from "./gateway/mcp-path.js";
+import { limitRequestBodies } from "./body-limit.js";
 
 /** Route composition: the MCP endpoint, public metadata, dev issuer and admin API. */
 export function createApp(): Hono<AppEnv> {
@@ -36,10 +35,9 @@ export function createApp(): Hono<AppEnv> {
 }
 
 type JsonResponder = (body: Record<string, unknown>, status: number, headers?: Record<string, string>) => Response;
-const plainJson: JsonResponder = (body, status, headers) => Response.json(body, { status, ...(headers ? { headers } : {}) });
 
 /** An exception no handler answered: configuration (500, details only in the logs), a refusal, or an internal error. */
-function errorResponse(error: Error, request: Request, json: JsonResponder = plainJson): Response {
+function errorResponse(error: Error, request: Request, json: JsonResponder): Response {
   if (error instanceof ConfigError) {
     console.error(`taskward configuration error: ${error.message}`);
     return json({ error: "configuration_error", message: "taskward is misconfigured; see the Worker logs" }, 500);
@@ -56,26 +54,3 @@ function errorResponse(error: Error, request: Request, json: JsonResponder = pla
 }
 
 const MCP_PATH = /^\/mcp(\/[^/]+)?$/;
-/** POST /mcp or /mcp/<name> with a plain name, no query; anything else (encoded names included) goes through Hono. */
-const DIRECT_MCP_POST = /^https?:\/\/[^/?#]+\/mcp(?:\/([A-Za-z0-9._~-]+))?$/;
-
-/**
- * The Worker's fetch: a POST to /mcp or /mcp/<name> whose body length is declared skips Hono's
- * router and runs the same checks in the same order (body limit, Origin, known origin name,
- * errors answered as onError does); every other request goes to the Hono app.
- */
-export function workerFetch(app: Hono<AppEnv>): Hono<AppEnv>["fetch"] {
-  return (request, env, ctx) => {
-    const match = request.method === "POST" && request.headers.has("content-length") && !request.headers.has("transfer-encoding") ? DIRECT_MCP_POST.exec(request.url) : null;
-    if (!match || !ctx) return app.fetch(request, env, ctx);
-    return directMcpPost(request, env as WorkerEnv, ctx, match[1]).catch((error: Error) => errorResponse(error, request));
-  };
-}
-
-async function directMcpPost(request: Request, env: WorkerEnv, ctx: { waitUntil(promise: Promise<unknown>): void }, originName: string | undefined): Promise<Response> {
-  const tooLarge = declaredTooLarge(request, env);
-  if (tooLarge) return tooLarge;
-  const refused = foreignOriginRefusal(request, env) ?? (originName === undefined ? undefined : unknownOriginResponse(env, originName));
-  if (refused) return refused;
-  return handleMcpPost({ request, env, originName, waitUntil: (p) => ctx.waitUntil(p) });
-}

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { configFor, type Config, type WorkerEnv } from "./config.js";
+import { configFor, type Config } from "./config.js";
 import { Refusal } from "./errors.js";
 import { refusalResponse, type AppEnv } from "./gateway/mcp-endpoint.js";
 
@@ -13,13 +13,6 @@ export const limitRequestBodies: MiddlewareHandler<AppEnv> = async (c, next) => 
   const config = configFor(c.env);
   return bodyLimit({ maxSize: config.maxBodyBytes, onError: (c) => tooLargeResponse(c.req.raw, config) })(c, next);
 };
-
-/** The same refusal for a request whose declared Content-Length is over the limit (the direct /mcp dispatch in app.ts); none otherwise. */
-export function declaredTooLarge(request: Request, env: WorkerEnv): Response | undefined {
-  const config = configFor(env);
-  if (!request.body) return undefined;
-  return parseInt(request.headers.get("content-length") || "0", 10) > config.maxBodyBytes ? tooLargeResponse(request, config) : undefined;
-}
 
 function tooLargeResponse(request: Request, config: Config): Response {
   const refusal = new Refusal("body_too_large", `over ${config.maxBodyBytes} bytes`);

@@ -24,8 +24,8 @@ import { bodyDigest, newTransactionId, signOriginAssertion } from "../../src/pro
 import { interleave } from "../shared/crypto-cases.js";
 import { SignJWT } from "jose";
 import { ORIGIN_ASSERTION_TYP } from "../../src/origin/origin-assertion-claims.js";
-import { createApp, workerFetch } from "../../src/app.js";
-import { readBoundedBytes, readBoundedMessage } from "../../src/proxy/read-bounded.js";
+import { createApp } from "../../src/app.js";
+import { readBoundedBytes } from "../../src/proxy/read-bounded.js";
 
 const rounds = Number(process.argv[2] ?? 6);
 const roundMs = Number(process.argv[3] ?? 100);
@@ -63,7 +63,6 @@ const sealedSession = await seal("session", { sid: "origin-session-3b1f9c2e", v:
 
 // Routing alone: a POST to /mcp/<unknown name> is answered (404) right after the path checks, before authentication.
 const app = createApp();
-const direct = workerFetch(app);
 const routingEnv = { TASKWARD_ISSUER: ISSUER, ORIGIN_URL: AUDIENCE } as unknown as WorkerEnv;
 const routingCtx = { waitUntil: () => undefined, passThroughOnException: () => undefined, props: {} } as unknown as ExecutionContext;
 const unknownOriginPost = () => new Request(`${ISSUER}/mcp/no-such-origin`, { method: "POST", headers: { "content-type": "application/json", "content-length": String(clientBody.length) }, body: clientBody });
@@ -78,9 +77,7 @@ const pollRequest = () => new Request(`${ISSUER}/mcp`, { method: "POST", headers
 const variants = await interleave(
   [
     { name: "route POST /mcp/<name> through Hono (router + body-limit, Origin, origin-name middlewares) to a 404", run: () => expect404(app.fetch(unknownOriginPost(), routingEnv, routingCtx)) },
-    { name: "route POST /mcp/<name> directly (workerFetch, same checks) to a 404", run: () => expect404(direct(unknownOriginPost(), routingEnv, routingCtx)) },
     { name: "read the client body: chunk loop (readBoundedBytes), incl. new Request", run: () => readBoundedBytes(pollRequest().body!, MAX_BODY) },
-    { name: "read the client body: one native call (readBoundedMessage), incl. new Request", run: () => readBoundedMessage(pollRequest(), MAX_BODY) },
     { name: "parse the client body (JSON.parse + envelope checks)", run: async () => parseClientMessage(clientBody) },
     {
       name: "open the sealed session uncached: unseal (AES-GCM JWE) + SHA-256 of its id",

@@ -4,7 +4,7 @@ import { configFor, type Config, type WorkerEnv } from "../config.js";
 import { configAt, originNamed, unknownOrigin } from "../origins/index.js";
 import type { AppEnv } from "./mcp-endpoint.js";
 
-/** One request to /mcp or /mcp/<name>, as the MCP handlers need it (from Hono's context or the direct dispatch). */
+/** One request to /mcp or /mcp/<name>, as the MCP handlers need it (taken from Hono's context). */
 export interface McpCall {
   request: Request;
   env: WorkerEnv;

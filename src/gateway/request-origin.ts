@@ -18,7 +18,7 @@ function originAllowed(origin: string, config: Config): boolean {
  * own origin) is refused with 403, and an authority serving on loopback also refuses a
  * non-loopback `Host`. Requests without `Origin` (non-browser clients) pass to authentication.
  */
-export function foreignOriginRefusal(request: Request, env: WorkerEnv): Response | undefined {
+function foreignOriginRefusal(request: Request, env: WorkerEnv): Response | undefined {
   const config = configFor(env);
   const origin = request.headers.get("origin") ?? undefined;
   const foreignOrigin = origin !== undefined && !originAllowed(origin, config);
