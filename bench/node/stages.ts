@@ -20,10 +20,8 @@ import { routingHeadersFor } from "../../src/mcp/routing-headers.js";
 import { revision20251125 } from "../../src/mcp/revisions/2025-11-25.js";
 import { eventIdSealer } from "../../src/proxy/event-ids.js";
 import { originRequestHeaders } from "../../src/proxy/headers.js";
-import { bodyDigest, newTransactionId, signOriginAssertion } from "../../src/proxy/origin-assertion.js";
+import { newTransactionId, signOriginAssertion } from "../../src/proxy/origin-assertion.js";
 import { interleave } from "../shared/crypto-cases.js";
-import { SignJWT } from "jose";
-import { ORIGIN_ASSERTION_TYP } from "../../src/origin/origin-assertion-claims.js";
 import { createApp } from "../../src/app.js";
 import { readBoundedBytes } from "../../src/proxy/read-bounded.js";
 
@@ -91,15 +89,6 @@ const variants = await interleave(
     { name: "verify the handle, uncached (the cache skips it on repeats)", run: () => verifyHandle(handle, { issuer: ISSUER, audience: AUDIENCE, resolveKey }) },
     { name: "re-encode the forwarded body (JSON.stringify + UTF-8)", run: async () => new TextEncoder().encode(JSON.stringify(forwardedMessage)) },
     { name: "origin request headers (copy + routing headers)", run: async () => originRequestHeaders(clientHeaders, { version: "2025-11-25", routing: routingHeadersFor(clientHeaders, message, revision20251125, true), handle: undefined }) },
-    {
-      // What signOriginAssertion did before issue 14c: the same claims through jose's SignJWT.
-      name: "sign the origin assertion through jose's SignJWT (before 14c)",
-      run: async () => {
-        const iat = Math.floor(Date.now() / 1000);
-        const claims = { iss: ISSUER, aud: AUDIENCE, iat, exp: iat + 60, jti: newTransactionId(), txn: newTransactionId(), tenant: principal.tenant, client_id: principal.clientId, sub: principal.subject, op: "get", req_digest: await bodyDigest(new TextEncoder().encode(JSON.stringify(forwardedMessage))), task, handle_jti: "h" };
-        return new SignJWT(claims).setProtectedHeader({ alg: ring.signing.alg, kid: ring.signing.kid, typ: ORIGIN_ASSERTION_TYP }).sign(ring.signing.key);
-      },
-    },
     {
       name: "sign the origin assertion (SHA-256 of the body + one signature)",
       run: () => signOriginAssertion({ keyRing: ring, issuer: ISSUER, audience: AUDIENCE, ttlSeconds: 60, principal, op: "get", task, handleJti: "h", txn: newTransactionId(), body: new TextEncoder().encode(JSON.stringify(forwardedMessage)) }),

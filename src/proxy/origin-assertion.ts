@@ -4,9 +4,8 @@
  * can verify each call statelessly and sees a revocation within the assertion's lifetime.
  * `taskward/origin` verifies it (src/origin/verify-origin-assertion.ts).
  */
-import { base64url } from "jose";
+import { SignJWT, base64url } from "jose";
 import type { Principal } from "../auth/principal.js";
-import type { HandleAlgorithm } from "../handle/claims.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { newJti } from "../handle/mint.js";
 import { ORIGIN_ASSERTION_TYP, type OriginAssertionClaims, type OriginAssertionOp } from "../origin/origin-assertion-claims.js";
@@ -67,28 +66,5 @@ export async function signOriginAssertion(input: OriginAssertionInput): Promise<
     ...(input.principal.jkt !== undefined ? { cnf: { jkt: input.principal.jkt } } : {}),
   };
   const { signing } = input.keyRing;
-  // The compact JWS jose's SignJWT builds from the same header and claims, signed with WebCrypto directly (one per forwarded call).
-  const signingInput = `${protectedHeaderOf(signing)}.${base64url.encode(JSON.stringify(claims))}`;
-  const signature = await crypto.subtle.sign(SIGN_PARAMS[signing.alg], signing.key, ASCII.encode(signingInput));
-  return `${signingInput}.${base64url.encode(new Uint8Array(signature))}`;
-}
-
-/** WebCrypto parameters per JWS alg: both give the signature in the JWS format (Ed25519 raw, ECDSA r || s). */
-const SIGN_PARAMS: Record<HandleAlgorithm, { name: string; hash?: string }> = {
-  EdDSA: { name: "Ed25519" },
-  ES256: { name: "ECDSA", hash: "SHA-256" },
-};
-
-const ASCII = new TextEncoder();
-
-/** The encoded protected header, once per key ring's signing key (it names only that key's alg and kid). */
-const protectedHeaders = new WeakMap<KeyRing["signing"], string>();
-
-function protectedHeaderOf(signing: KeyRing["signing"]): string {
-  let header = protectedHeaders.get(signing);
-  if (header === undefined) {
-    header = base64url.encode(JSON.stringify({ alg: signing.alg, kid: signing.kid, typ: ORIGIN_ASSERTION_TYP }));
-    protectedHeaders.set(signing, header);
-  }
-  return header;
+  return new SignJWT({ ...claims }).setProtectedHeader({ alg: signing.alg, kid: signing.kid, typ: ORIGIN_ASSERTION_TYP }).sign(signing.key);
 }
