@@ -11,7 +11,8 @@ export interface AuditInput {
 
 type AuditRow = AuditEvent & Record<string, SqlStorageValue>;
 
-interface SpanRow extends Record<string, SqlStorageValue> {
+/** A row of `audit_spans` (stored fold windows of earlier releases): what its count event will say, and its count. */
+type SpanRow = Pick<AuditEvent, "jti" | "op" | "client_id" | "subject" | "reason" | "detail"> & {
   key: string;
   window_end: number;
   first_seq: number;
@@ -19,13 +20,7 @@ interface SpanRow extends Record<string, SqlStorageValue> {
   pending_at: number | null;
   last_at: number | null;
   type: string;
-  jti: string | null;
-  op: string | null;
-  client_id: string | null;
-  subject: string | null;
-  reason: string | null;
-  detail: string | null;
-}
+} & Record<string, SqlStorageValue>;
 
 /** Where the retained chain starts after pruning: the hash the first kept event links to. */
 export interface AuditAnchor {
