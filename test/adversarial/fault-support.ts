@@ -33,6 +33,8 @@ export interface Outcome {
   thrown?: unknown;
   status: number;
   contentType: string;
+  /** The answer's headers (empty when the fetch itself rejected). */
+  headers: Headers;
   text: string;
   /** Reading the body failed part-way (a stream that errored rather than ended). */
   streamError?: unknown;
@@ -51,7 +53,7 @@ export async function callApp(targetEnv: WorkerEnv, request: Request): Promise<O
   try {
     response = await createApp().fetch(request, targetEnv, ctx);
   } catch (thrown) {
-    return { thrown, status: -1, contentType: "", text: "", headersAfterMs: Date.now() - started, endedAfterMs: Date.now() - started };
+    return { thrown, status: -1, contentType: "", headers: new Headers(), text: "", headersAfterMs: Date.now() - started, endedAfterMs: Date.now() - started };
   }
   const outcome = await readOutcome(response, started);
   await waitOnExecutionContext(ctx);
@@ -65,14 +67,14 @@ export async function callWorker(request: Request): Promise<Outcome> {
   try {
     response = await worker().fetch(request);
   } catch (thrown) {
-    return { thrown, status: -1, contentType: "", text: "", headersAfterMs: Date.now() - started, endedAfterMs: Date.now() - started };
+    return { thrown, status: -1, contentType: "", headers: new Headers(), text: "", headersAfterMs: Date.now() - started, endedAfterMs: Date.now() - started };
   }
   return readOutcome(response, started);
 }
 
 async function readOutcome(response: Response, started: number): Promise<Outcome> {
   const headersAfterMs = Date.now() - started;
-  const outcome: Outcome = { status: response.status, contentType: response.headers.get("content-type") ?? "", text: "", headersAfterMs, endedAfterMs: 0 };
+  const outcome: Outcome = { status: response.status, contentType: response.headers.get("content-type") ?? "", headers: response.headers, text: "", headersAfterMs, endedAfterMs: 0 };
   if (response.body) {
     const reader = response.body.getReader();
     const decoder = new TextDecoder();

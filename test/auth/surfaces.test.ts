@@ -1,9 +1,8 @@
+import { callApp } from "../adversarial/fault-support.js";
 import { describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { ConfigError, parseConfig, type WorkerEnv } from "../../src/config.js";
 import { env } from "cloudflare:workers";
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { createApp } from "../../src/app.js";
 import { ALICE, McpSession, devToken, readReply, worker } from "../support/mcp-client.js";
 
 describe("/.well-known", () => {
@@ -46,13 +45,7 @@ describe("/dev/token", () => {
 describe("DEV_MODE off", () => {
   it("/dev/token answers 404 and dev tokens are refused", async () => {
     const production = { ...(env as unknown as WorkerEnv), DEV_MODE: "false" };
-    const app = createApp();
-    const call = async (request: Request) => {
-      const ctx = createExecutionContext();
-      const response = await app.fetch(request, production, ctx);
-      await waitOnExecutionContext(ctx);
-      return response;
-    };
+    const call = (request: Request) => callApp(production, request);
     const minted = await call(new Request("https://taskward.test/dev/token", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(ALICE) }));
     expect(minted.status).toBe(404);
     const token = await devToken(ALICE);
@@ -64,7 +57,7 @@ describe("DEV_MODE off", () => {
       }),
     );
     expect(refused.status).toBe(401);
-    const metadata = (await (await call(new Request("https://taskward.test/.well-known/oauth-protected-resource"))).json()) as { authorization_servers: string[] };
+    const metadata = JSON.parse((await call(new Request("https://taskward.test/.well-known/oauth-protected-resource"))).text) as { authorization_servers: string[] };
     expect(metadata.authorization_servers).toEqual([]);
   });
 });
@@ -120,13 +113,8 @@ describe("DNS-rebinding defence on /mcp", () => {
 
   it("on a loopback issuer, refuses a non-loopback Host and accepts loopback Origins", async () => {
     const loopback = { ...(env as unknown as WorkerEnv), TASKWARD_ISSUER: "http://127.0.0.1:8787" };
-    const app = createApp();
-    const call = async (url: string, headers: Record<string, string>) => {
-      const ctx = createExecutionContext();
-      const response = await app.fetch(new Request(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: "{}" }), loopback, ctx);
-      await waitOnExecutionContext(ctx);
-      return response.status;
-    };
+    const call = async (url: string, headers: Record<string, string>) =>
+      (await callApp(loopback, new Request(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: "{}" }))).status;
     expect(await call("http://evil.example.com/mcp", {})).toBe(403);
     expect(await call("http://localhost:8787/mcp", { origin: "http://evil.example.com" })).toBe(403);
     // Past the origin check, the missing credential is what refuses these.

@@ -1,6 +1,5 @@
+import { callApp } from "../adversarial/fault-support.js";
 import { env } from "cloudflare:workers";
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { createApp } from "../../src/app.js";
 import { describe, expect, it } from "vitest";
 import type { WorkerEnv } from "../../src/config.js";
 import { ledgerFor } from "../../src/ledger/ledger-client.js";
@@ -130,19 +129,13 @@ describe("operator roles", () => {
 describe("operator tokens with DEV_MODE off", () => {
   it("/dev/operator-token answers 404 and a dev operator token is refused (401); ADMIN_TOKEN still works", async () => {
     const production = { ...(env as unknown as WorkerEnv), DEV_MODE: "false" };
-    const app = createApp();
-    const call = async (request: Request) => {
-      const ctx = createExecutionContext();
-      const response = await app.fetch(request, production, ctx);
-      await waitOnExecutionContext(ctx);
-      return response;
-    };
+    const call = (request: Request) => callApp(production, request);
     const body = JSON.stringify({ sub: "x", roles: ["taskward:read"], tenants: "*" });
     expect((await call(new Request("https://taskward.test/dev/operator-token", { method: "POST", headers: { "content-type": "application/json" }, body }))).status).toBe(404);
     const devMinted = await operatorToken("dev-only", ["taskward:read"], "*");
     expect((await call(new Request("https://taskward.test/admin/whoami", { headers: { authorization: `Bearer ${devMinted}` } }))).status).toBe(401);
     const glass = await call(new Request("https://taskward.test/admin/whoami", { headers: { authorization: "Bearer test-admin-token" } }));
-    expect(await glass.json()).toMatchObject({ id: "break-glass" });
+    expect(JSON.parse(glass.text)).toMatchObject({ id: "break-glass" });
   });
 });
 

@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.js";
 import type { WorkerEnv } from "../../src/config.js";
 import { decodeClaims, devToken } from "../support/mcp-client.js";
-import { ledgerRecord } from "../adversarial/fault-support.js";
+import { callApp, faultEnv, ledgerRecord, messagesOf } from "../adversarial/fault-support.js";
 
 const sessionBound: WorkerEnv = {
   ...(env as unknown as WorkerEnv),
@@ -19,8 +19,8 @@ const sessionBound: WorkerEnv = {
 
 let nextId = 1;
 async function call(token: string, method: "POST" | "DELETE", body: unknown, session?: string): Promise<{ status: number; session: string | null; message: Record<string, any> | undefined }> {
-  const ctx = createExecutionContext();
-  const response = await createApp().fetch(
+  const outcome = await callApp(
+    sessionBound,
     new Request("https://taskward.test/mcp", {
       method,
       headers: {
@@ -32,13 +32,9 @@ async function call(token: string, method: "POST" | "DELETE", body: unknown, ses
       },
       ...(method === "POST" ? { body: JSON.stringify(body) } : {}),
     }),
-    sessionBound,
-    ctx,
   );
-  const text = await response.text();
-  await waitOnExecutionContext(ctx);
-  const data = text.startsWith("{") ? text : text.split("\n").find((line) => line.startsWith("data: "))?.slice(6);
-  return { status: response.status, session: response.headers.get("mcp-session-id"), message: data ? JSON.parse(data) : undefined };
+  const [message] = messagesOf(outcome);
+  return { status: outcome.status, session: outcome.headers.get("mcp-session-id"), message };
 }
 
 async function openSession(token: string): Promise<string> {
@@ -84,23 +80,18 @@ describe("handles bound to their MCP session", () => {
 
 describe("a session's revision is the one the origin negotiated", () => {
   it("an origin answering 2025-06-18 to a 2025-11-25 initialize: later requests must say 2025-06-18", async () => {
-    const { faultEnv } = await import("../adversarial/fault-support.js");
     const negotiating = faultEnv("/negotiate/session-revision");
     const token = await devToken({ tenant: `negotiate-${crypto.randomUUID().slice(0, 8)}`, client_id: "c1", sub: "alice" });
     const post = async (version: string, body: unknown, session?: string) => {
-      const ctx = createExecutionContext();
-      const response = await createApp().fetch(
+      const outcome = await callApp(
+        negotiating,
         new Request("https://taskward.test/mcp", {
           method: "POST",
           headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${token}`, "mcp-protocol-version": version, ...(session ? { "mcp-session-id": session } : {}) },
           body: JSON.stringify(body),
         }),
-        negotiating,
-        ctx,
       );
-      const text = await response.text();
-      await waitOnExecutionContext(ctx);
-      return { status: response.status, session: response.headers.get("mcp-session-id"), message: text ? (JSON.parse(text) as Record<string, any>) : undefined };
+      return { status: outcome.status, session: outcome.headers.get("mcp-session-id"), message: messagesOf(outcome)[0] };
     };
     const init = await post("2025-11-25", { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "n", version: "1" } } });
     expect(init.message?.result?.protocolVersion).toBe("2025-06-18");
