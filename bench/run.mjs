@@ -16,7 +16,10 @@
  *   node bench/run.mjs --bundle-only   item 7 alone (bundle size and isolate start), printed as JSON
  *   node bench/run.mjs --follow-up-only [--compare-ref <ref>] [--profile] [--out <file>]   item 1 alone; with a ref,
  *                                 that commit's Worker runs in a second wrangler dev and its /mcp is interleaved request by
- *                                 request (and round by round under load) with the working tree's (default out: bench/results/follow-up.json)
+ *                                 request (and round by round under load) with the working tree's (default out: bench/results/follow-up.json);
+ *                                 workerd CPU per request is kept per round and compared round by round (cpuMsPerRequestDelta);
+ *                                 with --profile the isolate is profiled under /mcp load and under /noop/mcp load
+ *   BENCH_TPUT_ROUNDS=<n>         throughput rounds per target (default 4): more rounds, tighter paired CPU differences
  *
  * Phase A (Node, nothing else of ours running): handle crypto vs raw WebCrypto; DPoP proof
  * verification and origin assertions per call beside today's per-call crypto (item 6); SSE rewriting.
@@ -53,7 +56,7 @@ const COMPARE_REF = process.argv.includes("--compare-ref") ? process.argv[proces
 /** Sizes of the run. The full run is what docs/benchmarks.md reports. */
 const SIZES = QUICK
   ? { cryptoRounds: 3, cryptoRoundMs: 60, sseEvents: 20_000, sseRounds: 2, sseMemory: [10_000, 100_000], firstByte: 300, latencyN: 60, latencyWarmup: 20, tputRounds: 2, tputSeconds: 1, ledgerRounds: 2, ledgerSeqN: 60, ledgerConcN: 200, onceN: 40, seed100k: 20_000, seedList: 10_000, listN: 20, workerdCryptoRounds: 2 }
-  : { cryptoRounds: 12, cryptoRoundMs: 150, sseEvents: 100_000, sseRounds: 4, sseMemory: [10_000, 100_000, 1_000_000], firstByte: 2_000, latencyN: 600, latencyWarmup: 100, tputRounds: 4, tputSeconds: 2.5, ledgerRounds: 6, ledgerSeqN: 100, ledgerConcN: 400, onceN: 300, seed100k: 100_000, seedList: 10_000, listN: 100, workerdCryptoRounds: 6 };
+  : { cryptoRounds: 12, cryptoRoundMs: 150, sseEvents: 100_000, sseRounds: 4, sseMemory: [10_000, 100_000, 1_000_000], firstByte: 2_000, latencyN: 600, latencyWarmup: 100, tputRounds: Number(process.env.BENCH_TPUT_ROUNDS ?? 4), tputSeconds: 2.5, ledgerRounds: 6, ledgerSeqN: 100, ledgerConcN: 400, onceN: 300, seed100k: 100_000, seedList: 10_000, listN: 100, workerdCryptoRounds: 6 };
 
 const IDENTITY = { tenant: "bench", client_id: "bench-client", sub: "bench-user" };
 const LIST_IDENTITY = { tenant: "bench-list", client_id: "list-client", sub: "list-user" };
@@ -90,6 +93,12 @@ function nodeScript(file, args, flags = []) {
 function pairedRatio(a, b) {
   const ratios = a.map((x, i) => x / b[i]);
   return { median: round(median(ratios), 3), min: round(Math.min(...ratios), 3), max: round(Math.max(...ratios), 3) };
+}
+
+/** Round-by-round differences a[i] − b[i] (measured back to back), summarized. */
+function pairedDifference(a, b) {
+  const differences = a.map((x, i) => x - b[i]);
+  return { median: round(median(differences), 3), min: round(Math.min(...differences), 3), max: round(Math.max(...differences), 3) };
 }
 
 function rpcResult(response) {
@@ -274,7 +283,7 @@ async function followUpPath(stack, refStack) {
   const tool = throughputTool(ROOT);
   const tputTargets = refStack ? targets : targets.slice(0, 3);
   log(`item 1: throughput, 8 connections, ${SIZES.tputRounds} rounds × ${SIZES.tputSeconds}s per target (${tool.name})`);
-  const tput = Object.fromEntries(tputTargets.map((t) => [t.name, { requests: 0, seconds: 0, non2xx: 0, errors: 0, timeouts: 0, p50: [], p99: [], cpuMs: 0, proxyCpuMs: 0, rounds: [] }]));
+  const tput = Object.fromEntries(tputTargets.map((t) => [t.name, { requests: 0, seconds: 0, non2xx: 0, errors: 0, timeouts: 0, p50: [], p99: [], cpuMs: 0, proxyCpuMs: 0, rounds: [], roundCpuMsPerRequest: [] }]));
   for (const target of tputTargets) {
     const warm = await tool.run(`${target.base}${target.path}`, { connections: 8, seconds: 1, headers: { ...target.headers, "content-type": "application/json" }, body: target.body });
     if (target.name === "taskward") {
@@ -302,6 +311,7 @@ async function followUpPath(stack, refStack) {
       entry.cpuMs += cpu.user;
       entry.proxyCpuMs += cpu.proxy;
       entry.rounds.push(Math.round(result.requests / result.seconds));
+      entry.roundCpuMsPerRequest.push(cpu.user / result.requests);
       const check = await post(target.base, target.path, target.body, target.headers);
       target.check(check);
     }
@@ -319,6 +329,7 @@ async function followUpPath(stack, refStack) {
         latencyMedianMs: round(median(e.p50), 2),
         latencyP99Ms: round(median(e.p99), 2),
         workerdCpuMsPerRequest: round(e.cpuMs / e.requests, 3),
+        roundWorkerdCpuMsPerRequest: e.roundCpuMsPerRequest.map((ms) => round(ms, 3)),
         wranglerProxyCpuMsPerRequest: round(e.proxyCpuMs / e.requests, 3),
       },
     ]),
@@ -353,6 +364,11 @@ async function followUpPath(stack, refStack) {
       taskwardOverNoop: pairedRatio(throughput.taskward.roundRequestsPerSec, throughput.noop.roundRequestsPerSec),
       taskwardOverBare: pairedRatio(throughput.taskward.roundRequestsPerSec, throughput.bare.roundRequestsPerSec),
       noopOverBare: pairedRatio(throughput.noop.roundRequestsPerSec, throughput.bare.roundRequestsPerSec),
+    },
+    // Worker+DO CPU per request, round by round: taskward − the no-op proxy, and (with --compare-ref) taskward − the ref.
+    cpuMsPerRequestDelta: {
+      taskwardMinusNoop: pairedDifference(throughput.taskward.roundWorkerdCpuMsPerRequest, throughput.noop.roundWorkerdCpuMsPerRequest),
+      ...(refStack ? { taskwardMinusRef: pairedDifference(throughput.taskward.roundWorkerdCpuMsPerRequest, throughput.taskwardRef.roundWorkerdCpuMsPerRequest) } : {}),
     },
     auditCheck: {
       followUpsAnswered: sentToTaskward,
@@ -839,7 +855,8 @@ async function followUpOnly() {
     noteLoad("after follow-up path");
     if (PROFILE) {
       log("profiling the Worker isolate under taskward tasks/get load");
-      results.profile = { workerFollowUp: await profileWorker(stack, ROOT, { devToken, createTask, identity: IDENTITY, headers: MCP_HEADERS }).catch((error) => ({ error: String(error?.message ?? error) })) };
+      const profileAt = (path, name) => profileWorker(stack, ROOT, { devToken, createTask, identity: IDENTITY, headers: MCP_HEADERS, path, name }).catch((error) => ({ error: String(error?.message ?? error) }));
+      results.profile = { workerFollowUp: await profileAt("/mcp", "worker-followup"), noopFollowUp: await profileAt("/noop/mcp", "worker-followup-noop") };
     }
   } finally {
     log("stopping wrangler dev and the fake origin");

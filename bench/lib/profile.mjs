@@ -106,12 +106,13 @@ export async function profileDuring(stack, root, name, workload) {
   }
 }
 
-export async function profileWorker(stack, root, { devToken, createTask, identity, headers, seconds = 6 }) {
+/** Profiles the isolate under tasks/get load on `path`: taskward's /mcp, or a baseline (/noop/mcp, /bare/mcp) with the same request. */
+export async function profileWorker(stack, root, { devToken, createTask, identity, headers, seconds = 6, path = "/mcp", name = "worker-followup" }) {
   const token = await devToken(stack.base, identity);
   const handle = await createTask(stack.base, "/mcp", token);
   const body = JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tasks/get", params: { taskId: handle } });
   const tool = throughputTool(root);
-  return profileDuring(stack, root, "worker-followup", () =>
-    tool.run(`${stack.base}/mcp`, { connections: 8, seconds, headers: { ...headers, authorization: `Bearer ${token}`, "content-type": "application/json" }, body }),
+  return profileDuring(stack, root, name, () =>
+    tool.run(`${stack.base}${path}`, { connections: 8, seconds, headers: { ...headers, authorization: `Bearer ${token}`, "content-type": "application/json" }, body }),
   );
 }
