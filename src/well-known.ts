@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { configFor, type Config } from "./config.js";
-import { configAt, originNamed, unknownOrigin } from "./origins/index.js";
 import type { AppEnv } from "./gateway/mcp-endpoint.js";
+import { configForMcpCall, unknownOriginResponse } from "./gateway/mcp-path.js";
 import { signingKeyRing } from "./handle/signing-keys.js";
 import { devIssuerUrl } from "./auth/dev-issuer.js";
 import { DPOP_ALGORITHMS } from "./auth/dpop.js";
@@ -16,13 +16,8 @@ export const wellKnownRoutes = new Hono<AppEnv>()
   })
   // RFC 9728 §3.1: each origin path's document at its path-suffixed address; /mcp and the bare one are the default origin's.
   .get("/oauth-protected-resource/mcp/:origin", (c) => {
-    const base = configFor(c.env);
-    const origin = originNamed(base, c.req.param("origin"));
-    if (!origin) {
-      const refusal = unknownOrigin(c.req.param("origin"));
-      return c.json({ error: refusal.code, message: refusal.wireMessage }, 404);
-    }
-    return c.json(protectedResourceMetadata(configAt(base, { origin, named: true })));
+    const name = c.req.param("origin");
+    return unknownOriginResponse(c.env, name) ?? c.json(protectedResourceMetadata(configForMcpCall(c.env, name)));
   })
   .get("/oauth-protected-resource/*", (c) => c.json(protectedResourceMetadata(configFor(c.env))))
   .get("/oauth-protected-resource", (c) => c.json(protectedResourceMetadata(configFor(c.env))));
