@@ -6,7 +6,6 @@ import type { KeyRing } from "../handle/keyring.js";
 import { mintHandle } from "../handle/mint.js";
 import { sealCursor } from "../handle/cursor.js";
 import { shardLedger } from "../ledger/ledger-client.js";
-import type { DurableObjectLocationHintName } from "../ledger/placement.js";
 import { onEveryShard } from "../ledger/shard-fan-out.js";
 import { shardForKey, shardForNewHandle, shardOfHandle } from "../ledger/shards.js";
 import type { CreatedTask, TaskIdMapper } from "../mcp/rewrite.js";
@@ -21,7 +20,7 @@ export interface MapperScope {
   /** Set for task-creating calls. */
   /** `originSession`: the origin's Mcp-Session-Id the task is created on, kept for a supervisory cancel. */
   /** `callerRegion`: the location hint of the creating request, for placing the handle's shard. */
-  creation?: { tool: string; version: string; module: RevisionModule; keyRing: KeyRing; txn?: string; originSession?: string | undefined; callerRegion?: DurableObjectLocationHintName | undefined };
+  creation?: { tool: string; version: string; module: RevisionModule; keyRing: KeyRing; txn?: string; originSession?: string | undefined; callerRegion?: DurableObjectLocationHint | undefined };
   /** Set for follow-ups: the verified handle the request named, the status the ledger last saw, and whether its payload may be shown. */
   followUp?: { handle: string; claims: TaskHandleClaims; taskId: string; status?: string; resultAllowed: boolean };
   /** Set for subscriptions/listen: the authorized handles of the subscribed tasks. */

@@ -1,6 +1,5 @@
 import { configFor, type WorkerEnv } from "../config.js";
 import { Refusal } from "../errors.js";
-import type { DurableObjectLocationHintName } from "./placement.js";
 import { shardObjectName, shardOfHandle } from "./shards.js";
 import type { TaskLedger } from "./task-ledger.js";
 
@@ -10,7 +9,7 @@ import type { TaskLedger } from "./task-ledger.js";
  * Refusal, so each surface answers 503 and nothing proceeds as if the ledger had agreed: fail closed.
  * `locationHint` only matters if this call creates the object.
  */
-export function ledgerFor(namespace: DurableObjectNamespace<TaskLedger>, tenant: string, shard = 0, locationHint?: DurableObjectLocationHintName): DurableObjectStub<TaskLedger> {
+export function ledgerFor(namespace: DurableObjectNamespace<TaskLedger>, tenant: string, shard = 0, locationHint?: DurableObjectLocationHint): DurableObjectStub<TaskLedger> {
   const stub = namespace.get(ledgerIdFor(namespace, tenant, shard), locationHint === undefined ? undefined : { locationHint });
   return new Proxy(stub, {
     get(target, property) {
@@ -35,7 +34,7 @@ export function ledgerIdFor(namespace: DurableObjectNamespace<TaskLedger>, tenan
  * The stub of `tenant`'s shard `shard`, with the location its configuration places it in, else
  * `callerHint` (the creating request's region): the hint a new shard object is created with.
  */
-export function shardLedger(env: WorkerEnv, tenant: string, shard: number, callerHint?: DurableObjectLocationHintName): DurableObjectStub<TaskLedger> {
+export function shardLedger(env: WorkerEnv, tenant: string, shard: number, callerHint?: DurableObjectLocationHint): DurableObjectStub<TaskLedger> {
   return ledgerFor(env.TASK_LEDGER, tenant, shard, configFor(env).ledgerShards.locations[shard] ?? callerHint);
 }
 

@@ -3,8 +3,6 @@
  * `request.cf` Cloudflare attaches (continent, country, longitude). A hint only steers where an
  * object is created the first time; an existing object never moves (docs/architecture.md, "Shards").
  */
-export type DurableObjectLocationHintName = DurableObjectLocationHint;
-
 /** The hints Cloudflare documents for Durable Objects. */
 export const LOCATION_HINTS = ["wnam", "enam", "sam", "weur", "eeur", "apac", "oc", "afr", "me"] as const satisfies readonly DurableObjectLocationHint[];
 
@@ -24,7 +22,7 @@ const NORTH_AMERICA_SPLIT = -100;
 const EUROPE_SPLIT = 20;
 
 /** The location hint for a request from `region`; undefined when `request.cf` says nothing usable. */
-export function locationHintFor(region: RequestRegion | undefined): DurableObjectLocationHintName | undefined {
+export function locationHintFor(region: RequestRegion | undefined): DurableObjectLocationHint | undefined {
   const longitude = region?.longitude === undefined ? Number.NaN : Number(region.longitude);
   switch (region?.continent) {
     case "NA":

@@ -1,4 +1,4 @@
-import { LOCATION_HINTS, type DurableObjectLocationHintName } from "./placement.js";
+import { LOCATION_HINTS } from "./placement.js";
 
 /** Most ledger objects one tenant may be split over (LEDGER_SHARDS, LEDGER_SHARDS_BY_TENANT). */
 export const MAX_LEDGER_SHARDS = 64;
@@ -10,7 +10,7 @@ export interface ShardConfig {
   /** LEDGER_SHARDS_BY_TENANT: per-tenant counts. */
   byTenant: Record<string, number>;
   /** LEDGER_SHARD_LOCATIONS: shard index → the location hint its objects are created with, for every tenant. */
-  locations: Record<number, DurableObjectLocationHintName>;
+  locations: Record<number, DurableObjectLocationHint>;
 }
 
 export class ShardConfigError extends Error {
@@ -45,14 +45,14 @@ export function parseShardConfig(shards: string | undefined, byTenant: string | 
   for (const [tenant, count] of Object.entries(jsonObject("LEDGER_SHARDS_BY_TENANT", byTenant, `{"acme": 4}`))) {
     counts[tenant] = shardCount(`LEDGER_SHARDS_BY_TENANT[${JSON.stringify(tenant)}]`, count);
   }
-  const placed: Record<number, DurableObjectLocationHintName> = {};
+  const placed: Record<number, DurableObjectLocationHint> = {};
   for (const [index, hint] of Object.entries(jsonObject("LEDGER_SHARD_LOCATIONS", locations, `{"1": "weur", "2": "apac"}`))) {
     const shard = Number(index);
     if (!/^\d+$/.test(index) || shard >= MAX_LEDGER_SHARDS) throw new ShardConfigError(`LEDGER_SHARD_LOCATIONS keys must be shard indexes 0-${MAX_LEDGER_SHARDS - 1}, got ${JSON.stringify(index)}`);
     if (typeof hint !== "string" || !(LOCATION_HINTS as readonly string[]).includes(hint)) {
       throw new ShardConfigError(`LEDGER_SHARD_LOCATIONS[${index}] must be one of ${LOCATION_HINTS.join(", ")}, got ${JSON.stringify(hint)}`);
     }
-    placed[shard] = hint as DurableObjectLocationHintName;
+    placed[shard] = hint as DurableObjectLocationHint;
   }
   return { defaultCount, byTenant: counts, locations: placed };
 }
@@ -83,7 +83,7 @@ let nextPick = Math.floor(Math.random() * MAX_LEDGER_SHARDS);
  * The shard a new handle of `tenant` is recorded in: among the shards placed in the caller's
  * region (`callerRegion`) when any are, else among all, in turn.
  */
-export function shardForNewHandle(config: ShardConfig, tenant: string, callerRegion: DurableObjectLocationHintName | undefined): number {
+export function shardForNewHandle(config: ShardConfig, tenant: string, callerRegion: DurableObjectLocationHint | undefined): number {
   const all = shardsOf(config, tenant);
   const regional = callerRegion === undefined ? [] : all.filter((shard) => config.locations[shard] === callerRegion);
   const candidates = regional.length > 0 ? regional : all;

@@ -7,7 +7,6 @@ import type { DecidedRevision } from "../../mcp/revisions/index.js";
 import type { MessageRewriter } from "../../proxy/respond.js";
 import type { OriginAssertionOp } from "../../origin/origin-assertion-claims.js";
 import type { CreationSlot } from "../../ledger/creation-slot.js";
-import type { DurableObjectLocationHintName } from "../../ledger/placement.js";
 import { taskIdMapperFor, type MapperScope } from "../task-id-mapper.js";
 
 /** What every route receives: who is calling, under which revision, and the request's resources. */
@@ -21,7 +20,7 @@ export interface RouteContext {
   /** The origin's id of the 2025-11-25 session the call belongs to (kept with created tasks for a supervisory cancel). */
   originSession?: string;
   /** The location hint of the caller's region (from request.cf): where a new ledger shard is placed. */
-  callerRegion?: DurableObjectLocationHintName | undefined;
+  callerRegion?: DurableObjectLocationHint | undefined;
   /** The signing key ring (refused with `signing_unavailable` when it cannot be loaded). */
   keyRing(): Promise<KeyRing>;
   waitUntil(promise: Promise<unknown>): void;
