@@ -75,7 +75,7 @@ export async function handleMcpPost(call: McpCall): Promise<Response> {
     const { revision, classified } = readRequest(request.headers, message, session?.revision);
     // Shared by the decision's audit event and the origin assertion.
     const txn = newTransactionId();
-    const context: RouteContext = { env, config, principal, revision, txn, ...(session ? { originSession: session.originSessionId } : {}), callerRegion: locationHintFor(request.cf as RequestRegion | undefined), keyRing: () => requireKeyRing(config), waitUntil: call.waitUntil };
+    const context: RouteContext = { env, config, principal, revision, txn, ...(session ? { originSession: session.originSessionId } : {}), callerRegion: () => locationHintFor(request.cf as RequestRegion | undefined), keyRing: () => requireKeyRing(config), waitUntil: call.waitUntil };
     const plan = await planRoute(context, classified);
     const forwardAndRelay = async (): Promise<Response> => {
       // A follow-up spent its DPoP proof while it was authorized (authorizeFollowUp); every other call spends it here, before forwarding.

@@ -28,7 +28,7 @@ export async function planCreate(context: RouteContext, classified: Extract<Clas
   const keyRing = await context.keyRing();
   // Reserved atomically before forwarding (check and count in one ledger transaction), or 429.
   const slot = asksForTask ? await CreationSlot.reserve(context.env, context.principal) : undefined;
-  const creation = { tool, version: context.revision.version, module, keyRing, txn: context.txn, originSession: context.originSession, callerRegion: context.callerRegion };
+  const creation = { tool, version: context.revision.version, module, keyRing, txn: context.txn, originSession: context.originSession, callerRegion: context.callerRegion?.() };
   return {
     message: reencoded(request, context, params),
     asserted: { op: "create" },

@@ -19,8 +19,8 @@ export interface RouteContext {
   txn: string;
   /** The origin's id of the 2025-11-25 session the call belongs to (kept with created tasks for a supervisory cancel). */
   originSession?: string;
-  /** The location hint of the caller's region (from request.cf): where a new ledger shard is placed. */
-  callerRegion?: DurableObjectLocationHint | undefined;
+  /** The location hint of the caller's region (from request.cf): where a new ledger shard is placed. Read only by creations. */
+  callerRegion?(): DurableObjectLocationHint | undefined;
   /** The signing key ring (refused with `signing_unavailable` when it cannot be loaded). */
   keyRing(): Promise<KeyRing>;
   waitUntil(promise: Promise<unknown>): void;
