@@ -19,9 +19,9 @@ export async function revokeOnEveryShard(env: WorkerEnv, tenant: string, target:
 }
 
 /** Moves the scope's watermark in every shard; the latest watermark any shard set. */
-export async function revokeScopeOnEveryShard(env: WorkerEnv, tenant: string, scope: RevocationScope, reason: string, actor: string): Promise<{ issuedBefore: number; shards: number }> {
+export async function revokeScopeOnEveryShard(env: WorkerEnv, tenant: string, scope: RevocationScope, reason: string, actor: string): Promise<{ issuedBefore: number }> {
   const answers = await onEveryShard(env, tenant, (ledger) => ledger.revokeScope(tenant, scope, reason, actor));
-  return { issuedBefore: Math.max(...answers.map(({ value }) => value.issuedBefore)), shards: answers.length };
+  return { issuedBefore: Math.max(...answers.map(({ value }) => value.issuedBefore)) };
 }
 
 /** The tenant's tasks over all shards, newest first, at most `filter.limit`. */
@@ -64,7 +64,7 @@ export async function inFlightOnEveryShard(
   let within: string | undefined = parsed?.[2];
   const tasks: Array<InFlightTask & { shard: number }> = [];
   for (; shard < count && tasks.length < limit; shard++, within = undefined) {
-    const page = await shardLedger(env, tenant, shard).inFlightTasks(tenant, selector, within || undefined, limit - tasks.length);
+    const page = await shardLedger(env, tenant, shard).inFlightTasks(tenant, selector, within, limit - tasks.length);
     tasks.push(...page.tasks.map((task) => ({ ...task, shard })));
     if (page.next !== null) return { tasks, next: shard === 0 ? page.next : `${shard}/${page.next}` };
   }

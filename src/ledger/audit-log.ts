@@ -29,7 +29,7 @@ export interface AuditAnchor {
 }
 
 /** Length of a fold window: repeats of one decision within it are counts, not rows. */
-export const SPAN_WINDOW_MS = 60_000;
+const SPAN_WINDOW_MS = 60_000;
 /** Unwritten repeats are written at most this long after the last decision: before an idle object may hibernate (10 s). */
 export const IDLE_FLUSH_MS = 5_000;
 /** Unwritten repeats are written at most this long after the first of them, however busy the object stays. */
@@ -51,8 +51,9 @@ interface OpenSpan {
 }
 
 /**
- * The append-only, hash-chained audit table of one tenant. Every method is synchronous: the
- * caller's transaction covers read-previous-hash → write-event with no await in between.
+ * The append-only, hash-chained audit table of one tenant. Every method is synchronous:
+ * read-previous-hash → write-event with no await in between, in the caller's transaction (the
+ * writes of `fold`, which callers make outside one, in `atomically`).
  */
 export class AuditLog {
   private readonly spans = new Map<string, OpenSpan>();
@@ -64,10 +65,10 @@ export class AuditLog {
   constructor(
     private readonly sql: SqlStorage,
     private readonly tenant: () => string,
-    /** Called after every write to the chain (inside the caller's transaction), e.g. to ship it. */
-    private readonly onWrite: () => void = () => undefined,
+    /** Called after every write to the chain (inside the write's transaction), e.g. to ship it. */
+    private readonly onWrite: () => void,
     // Runs the writes of `fold` in a transaction (a repeat writes nothing and opens none).
-    private readonly atomically: <T>(write: () => T) => T = (write) => write(),
+    private readonly atomically: <T>(write: () => T) => T,
   ) {}
 
   /** Appends one event, after the counted repeats (a new event is a change). */

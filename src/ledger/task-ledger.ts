@@ -115,9 +115,10 @@ function refusalSpanKey(principal: LedgerPrincipal, reason: string): string {
 }
 
 /**
- * One tenant's task handles, revocations, API keys and audit chain (one object per tenant,
- * named by the tenant id). Every public method runs synchronously against SQLite inside one
- * transaction, so a decision and its audit event commit together and the chain stays in order.
+ * One tenant's task handles, revocations, API keys and audit chain (one object per tenant
+ * shard, named by the tenant id and the shard: src/ledger/shards.ts). Every public method runs synchronously against SQLite (nothing
+ * interleaves), and writes that belong together commit in one transaction, so a decision and its
+ * audit event commit together and the chain stays in order.
  */
 export class TaskLedger extends DurableObject<WorkerEnv> {
   private readonly sql: SqlStorage;
