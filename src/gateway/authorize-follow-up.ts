@@ -8,7 +8,7 @@ import { verifyOwnHandle } from "../handle/verify-cached.js";
 import { shardLedger } from "../ledger/ledger-client.js";
 import { shardForKey, shardOfHandle } from "../ledger/shards.js";
 import { spendProof } from "../auth/dpop-replay.js";
-import type { AuthorizeExtras, DenialReason } from "../ledger/types.js";
+import { ledgerPrincipalOf, type AuthorizeExtras, type DenialReason } from "../ledger/types.js";
 import { moduleFor, type RevisionModule } from "../mcp/revisions/index.js";
 import { rulesInForce } from "../policy/task-policy.js";
 import { invalidProof } from "../auth/proof-of-possession.js";
@@ -49,7 +49,7 @@ export async function authorizeFollowUp(
   env: WorkerEnv,
   extras: AuthorizeExtras = {},
 ): Promise<AuthorizedFollowUp> {
-  const who = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, authTime: principal.authTime, session: principal.session, ...(principal.origin === undefined ? {} : { origin: principal.origin }) };
+  const who = ledgerPrincipalOf(principal);
   let claims: TaskHandleClaims;
   try {
     claims = await verifyOwnHandle(handle, keyRing, config.issuer, config.handleAudience);

@@ -8,6 +8,7 @@ import { sealCursor } from "../handle/cursor.js";
 import { shardLedger } from "../ledger/ledger-client.js";
 import { onEveryShard } from "../ledger/shard-fan-out.js";
 import { shardForKey, shardForNewHandle, shardOfHandle } from "../ledger/shards.js";
+import { ledgerPrincipalOf } from "../ledger/types.js";
 import type { CreatedTask, TaskIdMapper } from "../mcp/rewrite.js";
 import type { RevisionModule } from "../mcp/revisions/index.js";
 import type { AuthorizedSubscription } from "./authorize-follow-up.js";
@@ -43,7 +44,7 @@ export function taskIdMapperFor(scope: MapperScope): TaskIdMapper {
   /** The shard holding each task's handles, where this request learnt it (its handle, a mint, a lookup). */
   const shardByTask = new Map<string, number>();
   const observed = new Map<string, string>();
-  const ledgerPrincipal = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, session: principal.session, ...(principal.origin === undefined ? {} : { origin: principal.origin }) };
+  const ledgerPrincipal = ledgerPrincipalOf(principal);
   /**
    * The handles this request authorized, by origin id (the follow-up's own task, or the subscribed
    * ones): their client names are known without the ledger, and only they may carry a result payload.

@@ -2,7 +2,7 @@ import type { WorkerEnv } from "../config.js";
 import { Refusal } from "../errors.js";
 import type { TaskIdMapper } from "../mcp/rewrite.js";
 import { ledgerFor } from "./ledger-client.js";
-import type { LedgerPrincipal } from "./types.js";
+import { ledgerPrincipalOf, type LedgerPrincipal } from "./types.js";
 
 /**
  * One creation slot, reserved in the caller's ledger before its `tools/call` is forwarded (or a
@@ -20,7 +20,7 @@ export class CreationSlot {
   ) {}
 
   static async reserve(env: WorkerEnv, principal: LedgerPrincipal): Promise<CreationSlot> {
-    const who = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject, ...(principal.origin === undefined ? {} : { origin: principal.origin }) };
+    const who = ledgerPrincipalOf(principal);
     const reservation = await ledgerFor(env.TASK_LEDGER, principal.tenant).reserveCreation(principal.tenant, who);
     if (!reservation.reserved) {
       const seconds = reservation.retryAfterSeconds;

@@ -68,7 +68,7 @@ export function shardCountFor(config: ShardConfig, tenant: string): number {
  * occur in a tenant identifier, so no tenant's shard 0 is another tenant's shard k.
  */
 export function shardObjectName(tenant: string, shard: number): string {
-  return shard === 0 ? `tenant:${tenant}` : `tenant:${tenant}#shard:${shard}`;
+  return `tenant:${tenant}${shardSuffix(shard)}`;
 }
 
 /** The shards of `tenant`: 0 … count − 1. */

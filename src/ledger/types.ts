@@ -15,6 +15,12 @@ export interface LedgerPrincipal {
   origin?: string;
 }
 
+/** The caller as the ledger sees it: only the fields it reads (a non-default origin named, so its limits count apart). */
+export function ledgerPrincipalOf(principal: LedgerPrincipal): LedgerPrincipal {
+  const { tenant, clientId, subject, authTime, session, origin } = principal;
+  return { tenant, clientId, subject, authTime, session, ...(origin === undefined ? {} : { origin }) };
+}
+
 export interface IssueRecord {
   jti: string;
   taskId: string;
