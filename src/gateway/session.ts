@@ -4,6 +4,7 @@ import { Refusal } from "../errors.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { seal, unseal } from "../handle/seal.js";
 import { ledgerFor } from "../ledger/ledger-client.js";
+import { ledgerPrincipalOf } from "../ledger/types.js";
 import { isObject } from "../mcp/envelope.js";
 import { SESSION_ID_HEADER } from "../mcp/headers.js";
 import { messagesInAnswer } from "../mcp/sse.js";
@@ -71,27 +72,27 @@ function unknownSession(detail: string): Refusal {
 export async function openClientSession(sealed: string | null, principal: Principal, keyRing: KeyRing, env: WorkerEnv): Promise<BoundSession | undefined> {
   if (sealed === null) return undefined;
   const opened = await openSealed(sealed, keyRing);
-  const who = { tenant: principal.tenant, clientId: principal.clientId, subject: principal.subject };
   if (!opened) {
-    await recordSessionRefusal(env, principal, who, "session_invalid", {});
+    await recordSessionRefusal(env, principal, "session_invalid", {});
     throw unknownSession("session id not sealed by this authority");
   }
   const { claims, key } = opened;
   // Checked on every request, cached or not: the cache remembers what the seal proves, not who may use it.
   if (claims.t !== principal.tenant || claims.c !== principal.clientId || claims.s !== principal.subject) {
-    await recordSessionRefusal(env, principal, who, "session_mismatch", { sessionTenant: claims.t });
+    await recordSessionRefusal(env, principal, "session_mismatch", { sessionTenant: claims.t });
     throw unknownSession("session opened by another principal");
   }
   // A session lives at one origin: behind another it is unknown (sessions of the default origin carry no `o`).
   if (claims.o !== principal.origin) {
-    await recordSessionRefusal(env, principal, who, "session_mismatch", { sessionOrigin: claims.o ?? null, origin: principal.origin ?? null });
+    await recordSessionRefusal(env, principal, "session_mismatch", { sessionOrigin: claims.o ?? null, origin: principal.origin ?? null });
     throw unknownSession("session opened behind another origin");
   }
   return { originSessionId: claims.sid as string, revision: claims.v as string, sealed, key };
 }
 
-async function recordSessionRefusal(env: WorkerEnv, principal: Principal, who: { tenant: string; clientId: string; subject: string }, reason: "session_invalid" | "session_mismatch", detail: unknown): Promise<void> {
-  const { retryAfterSeconds } = await ledgerFor(env.TASK_LEDGER, principal.tenant).recordRefusal(principal.tenant, who, reason, detail);
+/** Audited in the caller's ledger, counted in its refusal window (behind a non-default origin, that origin's). */
+async function recordSessionRefusal(env: WorkerEnv, principal: Principal, reason: "session_invalid" | "session_mismatch", detail: unknown): Promise<void> {
+  const { retryAfterSeconds } = await ledgerFor(env.TASK_LEDGER, principal.tenant).recordRefusal(principal.tenant, ledgerPrincipalOf(principal), reason, detail);
   if (retryAfterSeconds > 0) throw rateLimitRefusal(retryAfterSeconds);
 }
 

@@ -172,6 +172,19 @@ describe("per-origin state", () => {
     expect((await session.at("/mcp/main").request("ping")).reply?.result).toEqual({});
   });
 
+  it("session refusals count per origin: a caller refused past the limit behind /mcp/beta still polls its own task behind /mcp", async () => {
+    const identity = who("xo-session-limit");
+    const main = await McpSession.open(identity, "/mcp");
+    const { handle } = await main.createTask("slow_echo", { text: "x", delayMs: 0 });
+    const statuses: number[] = [];
+    // The default origin's session used behind beta: refused (session_mismatch), then rate limited, never forwarded.
+    for (let i = 0; i < 30; i++) statuses.push((await main.at("/mcp/beta").post({ jsonrpc: "2.0", id: `xo-limit-${i}`, method: "ping" })).status);
+    expect(statuses).toEqual([...Array(29).fill(404), 429]);
+    const polled = await main.request("tasks/get", { taskId: handle });
+    expect(polled.reply?.error).toBeUndefined();
+    expect(polled.reply?.result?.taskId).toBe(handle);
+  });
+
   it("tasks/list behind each origin lists only the handles minted for that origin", async () => {
     const identity = who("xo-list");
     const main = await McpSession.open(identity, "/mcp");
