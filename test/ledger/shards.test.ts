@@ -9,14 +9,12 @@ import type { WorkerEnv } from "../../src/config.js";
 import { loadKeyRing, mintHandle } from "../../src/handle/index.js";
 import { ledgerFor, ledgerIdFor } from "../../src/ledger/ledger-client.js";
 import { shardObjectName } from "../../src/ledger/shards.js";
-import { McpSession, adminFetch, decodeClaims, forwardedFor, originReceived, readReply, type Identity } from "../support/mcp-client.js";
+import { McpSession, adminFetch, decodeClaims, forwardedFor, originReceived, readReply, shardOf, type Identity } from "../support/mcp-client.js";
 import { callApp, messagesOf, type Outcome } from "../adversarial/fault-support.js";
 
 const SHARDS = 4;
 const NOT_FOUND = { code: -32602, message: "Task not found" };
 const workerEnv = env as unknown as WorkerEnv;
-
-const shardOf = (handle: string): number => decodeClaims(handle).shd ?? 0;
 
 /** The JSON-RPC answer to request `id` in an app call's body (as readReply picks it). */
 const replyTo = (outcome: Outcome, id: string): Record<string, any> | undefined => messagesOf(outcome).find((m) => m.id === id && ("result" in m || "error" in m));
