@@ -3,8 +3,7 @@
  * has 4 shards (vitest.config.ts); the caller's handles are spread over them.
  */
 import { describe, expect, it } from "vitest";
-import { devToken } from "../support/mcp-client.js";
-import { decodeClaims } from "../support/mcp-client.js";
+import { decodeClaims, devToken, shardOf } from "../support/mcp-client.js";
 import { DpopSession, makeProof, newDpopKey } from "./support.js";
 
 describe("DPoP replay across ledger shards", () => {
@@ -16,7 +15,6 @@ describe("DPoP replay across ledger shards", () => {
     // Created without a proof (a bearer call on the same session): not key-bound, so spread over the shards.
     const handles: string[] = [];
     for (let i = 0; i < 8; i++) handles.push((await dpop.session.createTask("slow_echo", { text: `p${i}`, delayMs: 30_000 })).handle);
-    const shardOf = (handle: string): number => decodeClaims(handle).shd ?? 0;
     expect(new Set(handles.map(shardOf)).size).toBe(4);
 
     for (const [first, second] of [[0, 1], [2, 3], [1, 0]] as const) {
@@ -37,7 +35,7 @@ describe("DPoP replay across ledger shards", () => {
     const dpop = await DpopSession.open(identity, key);
     const handles: string[] = [];
     for (let i = 0; i < 6; i++) handles.push(await dpop.createTask("slow_echo", { text: `b${i}`, delayMs: 30_000 }));
-    expect(new Set(handles.map((h) => decodeClaims(h).shd ?? 0)).size).toBe(1);
+    expect(new Set(handles.map(shardOf)).size).toBe(1);
     for (const handle of handles) expect(decodeClaims(handle).cnf).toEqual({ jkt: key.jkt });
     for (const handle of handles) expect((await dpop.request("tasks/get", { taskId: handle })).reply?.result?.taskId).toBe(handle);
   });

@@ -9,6 +9,7 @@ import type { WorkerEnv } from "../../src/config.js";
 import { mintDevToken } from "../../src/auth/dev-issuer.js";
 import { ledgerFor } from "../../src/ledger/ledger-client.js";
 import { testKeyRing } from "../adversarial/support.js";
+import { auditOf } from "../adversarial/fault-support.js";
 import {
   ALICE,
   McpSession,
@@ -39,11 +40,6 @@ function expectTaskNotFound(reply: { status: number; reply: Record<string, any> 
 async function reachedAnOrigin(ids: unknown[], handle: string): Promise<boolean> {
   const received = await everyOriginReceived();
   return received.some((m) => ids.includes(m.id) || forwardedFor(m, handle));
-}
-
-async function auditOf(tenant: string): Promise<Array<Record<string, any>>> {
-  const text = await (await adminFetch(`/tenants/${tenant}/audit`)).text();
-  return text.trim().split("\n").filter(Boolean).map((line) => JSON.parse(line));
 }
 
 /** One 2026-07-28 call to `path` (no session; the revision is the header's). */

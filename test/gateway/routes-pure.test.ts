@@ -6,6 +6,8 @@ import { signingKeyRing } from "../../src/handle/signing-keys.js";
 import { parseClientMessage, type ClientMessage } from "../../src/mcp/envelope.js";
 import { readRequest } from "../../src/gateway/read-request.js";
 import { planRoute, type RouteContext } from "../../src/gateway/routes/index.js";
+import { taskIdMapperFor } from "../../src/gateway/task-id-mapper.js";
+import { moduleFor } from "../../src/mcp/revisions/index.js";
 
 /** Routes are stages that return a forward plan: the parsed request they are given is never edited. */
 const workerEnv = env as unknown as WorkerEnv;
@@ -66,13 +68,17 @@ describe("readRequest: what an initialize's params.protocolVersion means", () =>
   });
 });
 
+/** The mapper of a 2025-11-25 call creating a `tool` task, for a fresh tenant named after `prefix`. */
+async function creatingMapper(prefix: string, tool: string) {
+  const keyRing = (await signingKeyRing(config))!;
+  const owner: Principal = { ...principal, tenant: `${prefix}-${crypto.randomUUID().slice(0, 8)}` };
+  const mapper = taskIdMapperFor({ env: workerEnv, config, principal: owner, creation: { tool, version: "2025-11-25", module: moduleFor("2025-11-25"), keyRing }, waitUntil: () => undefined });
+  return { keyRing, owner, mapper };
+}
+
 describe("the task id mapper of a creating call", () => {
   it("knows the capped TTL of the task it just minted, for every later mention of that task in the same answer", async () => {
-    const { taskIdMapperFor } = await import("../../src/gateway/task-id-mapper.js");
-    const { moduleFor } = await import("../../src/mcp/revisions/index.js");
-    const keyRing = (await signingKeyRing(config))!;
-    const creator: Principal = { ...principal, tenant: `mapper-ttl-${crypto.randomUUID().slice(0, 8)}` };
-    const mapper = taskIdMapperFor({ env: workerEnv, config, principal: creator, creation: { tool: "long_job", version: "2025-11-25", module: moduleFor("2025-11-25"), keyRing }, waitUntil: () => undefined });
+    const { mapper } = await creatingMapper("mapper-ttl", "long_job");
     // long_job's policy caps handles at 30 s (vitest.config.ts); the origin asked for an hour.
     expect((await mapper.mint({ taskId: "origin-ttl-task", status: "working", ttlMs: 3_600_000 })).ttlMs).toBe(30_000);
     expect(mapper.effectiveTtlMs("origin-ttl-task")).toBe(30_000);
@@ -82,11 +88,7 @@ describe("the task id mapper of a creating call", () => {
 
 describe("the task id mapper of a tasks/list answer", () => {
   it("remembers the status the ledger holds for each listed task, so seeing it again writes nothing", async () => {
-    const { taskIdMapperFor } = await import("../../src/gateway/task-id-mapper.js");
-    const { moduleFor } = await import("../../src/mcp/revisions/index.js");
-    const keyRing = (await signingKeyRing(config))!;
-    const owner: Principal = { ...principal, tenant: `mapper-status-${crypto.randomUUID().slice(0, 8)}` };
-    const creating = taskIdMapperFor({ env: workerEnv, config, principal: owner, creation: { tool: "slow_echo", version: "2025-11-25", module: moduleFor("2025-11-25"), keyRing }, waitUntil: () => undefined });
+    const { keyRing, owner, mapper: creating } = await creatingMapper("mapper-status", "slow_echo");
     await creating.mint({ taskId: "listed-task", status: "working", ttlMs: 60_000 });
     const writes: Array<Promise<unknown>> = [];
     const listing = taskIdMapperFor({ env: workerEnv, config, principal: owner, listing: { keyRing }, waitUntil: (p) => void writes.push(p) });

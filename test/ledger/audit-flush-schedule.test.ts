@@ -10,26 +10,22 @@ import { describe, expect, it } from "vitest";
 import type { WorkerEnv } from "../../src/config.js";
 import { BUSY_FLUSH_MS, IDLE_FLUSH_MS, MAX_UNWRITTEN_REPEATS, type AuditInput, type AuditLog } from "../../src/ledger/audit-log.js";
 import { TaskLedger } from "../../src/ledger/task-ledger.js";
-import { freshTenant, issueRecord, ledgerOf } from "../pinned/ledger-support.js";
-
-type Stub = ReturnType<typeof ledgerOf>;
+import { ledgerWithOneTask, type LedgerStub } from "../pinned/ledger-support.js";
 
 const auditOf = (instance: TaskLedger) => (instance as unknown as { audit: AuditLog }).audit;
 
-function counts(stub: Stub) {
+function counts(stub: LedgerStub) {
   return runInDurableObject(stub, (_instance, state) =>
     state.storage.sql.exec<{ type: string; count: number }>(`SELECT type, count FROM audit ORDER BY seq`).toArray().map((r) => `${r.type}:${r.count}`),
   );
 }
 
 async function pollingLedger() {
-  const tenant = freshTenant("flush");
-  const stub = ledgerOf(tenant);
-  await stub.issue(tenant, issueRecord(tenant, "j1")); // also arms the expiry alarm, so runDurableObjectAlarm has one to run
+  const { tenant, stub, alice } = await ledgerWithOneTask("flush"); // its issue also arms the expiry alarm, so runDurableObjectAlarm has one to run
   // A tenant's first alarm signs its first periodic checkpoint (which writes counts first); the next is an hour away.
   expect(await runDurableObjectAlarm(stub)).toBe(true);
   expect(await runInDurableObject(stub, (_instance, state) => state.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM audit_checkpoints`).one().n)).toBe(1);
-  return { tenant, stub, alice: { tenant, clientId: "c1", subject: "alice" } };
+  return { tenant, stub, alice };
 }
 
 // An allowed span's decision as appendAllowed folds it (its count is added to its first event while that is the head).

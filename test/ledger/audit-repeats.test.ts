@@ -13,19 +13,17 @@ import { IDLE_FLUSH_MS, MAX_UNWRITTEN_REPEATS } from "../../src/ledger/audit-log
 import { TaskLedger } from "../../src/ledger/task-ledger.js";
 import type { LedgerPrincipal } from "../../src/ledger/types.js";
 import { parseTaskPolicy, rulesInForce } from "../../src/policy/task-policy.js";
-import { freshTenant, issueRecord, ledgerOf } from "../pinned/ledger-support.js";
-
-type Stub = ReturnType<typeof ledgerOf>;
+import { freshTenant, issueRecord, ledgerOf, ledgerWithOneTask, type LedgerStub } from "../pinned/ledger-support.js";
 
 /** The audit rows as stored now: no export, so nothing is flushed by reading them. */
-function storedRows(stub: Stub) {
+function storedRows(stub: LedgerStub) {
   return runInDurableObject(stub, (_instance, state) =>
     state.storage.sql.exec<{ seq: number; type: string; jti: string | null; op: string | null; subject: string | null; count: number; detail: string | null }>(`SELECT seq, type, jti, op, subject, count, detail FROM audit ORDER BY seq`).toArray(),
   );
 }
 
 /** Runs `call` on the live instance with every SQL cursor it opens counted (the ledger's, the audit log's, the refusal limiter's): the rows it wrote. */
-function metered<T>(stub: Stub, call: (instance: TaskLedger) => T): Promise<{ result: T; rowsWritten: number }> {
+function metered<T>(stub: LedgerStub, call: (instance: TaskLedger) => T): Promise<{ result: T; rowsWritten: number }> {
   return runInDurableObject(stub, (instance) => {
     const holders = [instance, (instance as unknown as { audit: object }).audit, (instance as unknown as { refusals: object }).refusals] as unknown as Array<{ sql: SqlStorage }>;
     const raw = holders[0]!.sql;
@@ -46,17 +44,9 @@ function metered<T>(stub: Stub, call: (instance: TaskLedger) => T): Promise<{ re
   });
 }
 
-async function meteredAuthorize(stub: Stub, tenant: string, jti: string, who: LedgerPrincipal): Promise<{ allowed: boolean; rowsWritten: number }> {
+async function meteredAuthorize(stub: LedgerStub, tenant: string, jti: string, who: LedgerPrincipal): Promise<{ allowed: boolean; rowsWritten: number }> {
   const { result, rowsWritten } = await metered(stub, (instance) => instance.authorize(tenant, jti, "get", who));
   return { allowed: result.allowed, rowsWritten };
-}
-
-async function pollingLedger() {
-  const tenant = freshTenant("repeats");
-  const stub = ledgerOf(tenant);
-  await stub.issue(tenant, issueRecord(tenant, "j1"));
-  const alice = { tenant, clientId: "c1", subject: "alice" };
-  return { tenant, stub, alice };
 }
 
 function policyVersion(version: string, bind?: Array<"tenant" | "client" | "subject">) {
@@ -67,7 +57,7 @@ function policyVersion(version: string, bind?: Array<"tenant" | "client" | "subj
 
 describe("repeated allowed polls are counted in memory", () => {
   it("the first poll writes its event; a repeat writes no row at all until flushed", async () => {
-    const { tenant, stub, alice } = await pollingLedger();
+    const { tenant, stub, alice } = await ledgerWithOneTask("repeats");
     const first = await meteredAuthorize(stub, tenant, "j1", alice);
     expect(first.allowed).toBe(true);
     expect(first.rowsWritten).toBeGreaterThanOrEqual(1);
@@ -76,7 +66,7 @@ describe("repeated allowed polls are counted in memory", () => {
   });
 
   it("after the export's flush the counts equal the decisions made (one event, head folded)", async () => {
-    const { tenant, stub, alice } = await pollingLedger();
+    const { tenant, stub, alice } = await ledgerWithOneTask("repeats");
     for (let i = 0; i < 25; i++) expect(await stub.authorize(tenant, "j1", "get", alice)).toMatchObject({ allowed: true });
     const allowed = (await stub.auditEvents(tenant)).events.filter((e) => e.type === "allowed");
     expect(allowed.map((e) => e.count)).toEqual([25]);
@@ -85,7 +75,7 @@ describe("repeated allowed polls are counted in memory", () => {
   });
 
   it("the next change writes the counted repeats before itself: a new event, a status change", async () => {
-    const { tenant, stub, alice } = await pollingLedger();
+    const { tenant, stub, alice } = await ledgerWithOneTask("repeats");
     for (let i = 0; i < 5; i++) await stub.authorize(tenant, "j1", "get", alice);
     await stub.issue(tenant, issueRecord(tenant, "j2"));
     expect((await storedRows(stub)).map((r) => `${r.type}:${r.jti}:${r.count}`)).toEqual(["issued:j1:1", "allowed:j1:5", "issued:j2:1"]);
@@ -98,7 +88,7 @@ describe("repeated allowed polls are counted in memory", () => {
   });
 
   it(`the first unwritten repeat arms the alarm at most ${IDLE_FLUSH_MS} ms ahead; an alarm before then writes nothing, one after ${IDLE_FLUSH_MS} ms idle writes the counts`, async () => {
-    const { tenant, stub, alice } = await pollingLedger();
+    const { tenant, stub, alice } = await ledgerWithOneTask("repeats");
     expect(await runDurableObjectAlarm(stub)).toBe(true); // the tenant's first alarm signs its first checkpoint (writing counts); the next is an hour away
     await stub.authorize(tenant, "j1", "get", alice);
     const before = Date.now();
@@ -123,7 +113,7 @@ describe("repeated allowed polls are counted in memory", () => {
   }, 30_000);
 
   it("writing a lone poller's counts rewrites its first event (one row); another span's counts are one counted event", async () => {
-    const { tenant, stub, alice } = await pollingLedger();
+    const { tenant, stub, alice } = await ledgerWithOneTask("repeats");
     const writeCounts = () => metered(stub, (instance) => (instance as unknown as { writeCounts(): void }).writeCounts());
     for (let i = 0; i < 4; i++) await stub.authorize(tenant, "j1", "get", alice);
     expect((await writeCounts()).rowsWritten).toBe(1);
@@ -135,7 +125,7 @@ describe("repeated allowed polls are counted in memory", () => {
   });
 
   it(`${MAX_UNWRITTEN_REPEATS} repeats in memory are written by the decision that reaches the bound`, async () => {
-    const { tenant, stub, alice } = await pollingLedger();
+    const { tenant, stub, alice } = await ledgerWithOneTask("repeats");
     const counts = await runInDurableObject(stub, (instance, state) => {
       const headCount = () => state.storage.sql.exec<{ count: number }>(`SELECT count FROM audit ORDER BY seq DESC LIMIT 1`).one().count;
       instance.authorize(tenant, "j1", "get", alice);
@@ -148,7 +138,7 @@ describe("repeated allowed polls are counted in memory", () => {
   });
 
   it("a fresh instance over the same storage (eviction, restart) has lost only the unwritten counts, never a first event", async () => {
-    const { tenant, stub, alice } = await pollingLedger();
+    const { tenant, stub, alice } = await ledgerWithOneTask("repeats");
     for (let i = 0; i < 5; i++) await stub.authorize(tenant, "j1", "get", alice);
     await stub.recordRefusal(tenant, { ...alice, subject: "mallory" }, "handle_invalid", { code: "ERR_X" });
     for (let i = 0; i < 3; i++) await stub.authorize(tenant, "j1", "result", alice);
@@ -169,7 +159,7 @@ describe("repeated allowed polls are counted in memory", () => {
   });
 
   it("another caller, handle, operation or policy version is a new first event, written at once", async () => {
-    const { tenant, stub, alice } = await pollingLedger();
+    const { tenant, stub, alice } = await ledgerWithOneTask("repeats");
     await stub.issue(tenant, issueRecord(tenant, "j2"));
     const bob = { ...alice, subject: "bob" };
     await stub.issue(tenant, issueRecord(tenant, "j3", { principal: bob, bind: ["tenant"] }));

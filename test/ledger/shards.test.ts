@@ -3,21 +3,21 @@
  * vitest.config.ts), against the real Worker, real Durable Objects and the real demo origin.
  */
 import { env } from "cloudflare:workers";
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { inject } from "vitest";
-import { createApp } from "../../src/app.js";
 import type { WorkerEnv } from "../../src/config.js";
 import { loadKeyRing, mintHandle } from "../../src/handle/index.js";
 import { ledgerFor, ledgerIdFor } from "../../src/ledger/ledger-client.js";
 import { shardObjectName } from "../../src/ledger/shards.js";
-import { McpSession, adminFetch, decodeClaims, forwardedFor, originReceived, readReply, type Identity } from "../support/mcp-client.js";
+import { McpSession, adminFetch, decodeClaims, forwardedFor, originReceived, readReply, shardOf, type Identity } from "../support/mcp-client.js";
+import { callApp, messagesOf, type Outcome } from "../adversarial/fault-support.js";
 
 const SHARDS = 4;
 const NOT_FOUND = { code: -32602, message: "Task not found" };
 const workerEnv = env as unknown as WorkerEnv;
 
-const shardOf = (handle: string): number => decodeClaims(handle).shd ?? 0;
+/** The JSON-RPC answer to request `id` in an app call's body (as readReply picks it). */
+const replyTo = (outcome: Outcome, id: string): Record<string, any> | undefined => messagesOf(outcome).find((m) => m.id === id && ("result" in m || "error" in m));
 
 /** One poll: a tasks/get with an id no other request in the suite uses, so the origin's log names it. */
 interface Poll {
@@ -98,11 +98,7 @@ describe("sharded ledgers: issuance", () => {
       const id = `shard-beyond-${crypto.randomUUID()}`;
       const request = { method: "POST", headers: session.headers(), body: JSON.stringify({ jsonrpc: "2.0", id, method: "tasks/get", params: { taskId: high } }) };
       if (!through) return { id, reply: (await readReply(await session.post(JSON.parse(request.body)), id)).reply };
-      const ctx = createExecutionContext();
-      const response = await createApp().fetch(new Request("https://taskward.test/mcp", request), through, ctx);
-      const reply = (await readReply(response, id)).reply;
-      await waitOnExecutionContext(ctx);
-      return { id, reply };
+      return { id, reply: replyTo(await callApp(through, new Request("https://taskward.test/mcp", request)), id) };
     };
     const refused = await poll(lowered);
     expect(refused.reply?.error).toEqual(NOT_FOUND);
@@ -227,12 +223,8 @@ describe("sharded ledgers: a shard that cannot be reached", () => {
     return { ...workerEnv, TASK_LEDGER: wrapped as DurableObjectNamespace<never> } as WorkerEnv;
   }
 
-  async function adminThrough(faulty: WorkerEnv, path: string, init: RequestInit = {}): Promise<Response> {
-    const ctx = createExecutionContext();
-    const request = new Request(`https://taskward.test/admin${path}`, { ...init, headers: { "content-type": "application/json", authorization: "Bearer test-admin-token" } });
-    const response = await createApp().fetch(request, faulty, ctx);
-    await waitOnExecutionContext(ctx);
-    return response;
+  async function adminThrough(faulty: WorkerEnv, path: string, init: RequestInit = {}): Promise<Outcome> {
+    return callApp(faulty, new Request(`https://taskward.test/admin${path}`, { ...init, headers: { "content-type": "application/json", authorization: "Bearer test-admin-token" } }));
   }
 
   it("a tenant revocation answers 503 naming the failed shard, reports nothing revoked, and a retry completes it", async () => {
@@ -246,7 +238,7 @@ describe("sharded ledgers: a shard that cannot be reached", () => {
     const failed = await adminThrough(faulty, "/revocations", { method: "POST", body: JSON.stringify({ tenant, scope: "tenant" }) });
     expect(failed.status).toBe(503);
     expect(failed.headers.get("retry-after")).toBe("1");
-    const body = (await failed.json()) as Record<string, unknown>;
+    const body = JSON.parse(failed.text) as Record<string, unknown>;
     expect(body).toEqual({
       error: "ledger_unavailable",
       message: `1 of 4 ledger shards of tenant ${tenant} could not be reached (shards 2); the operation is not reported done: retry`,
@@ -263,21 +255,14 @@ describe("sharded ledgers: a shard that cannot be reached", () => {
     for (const path of [`/tenants/${tenant}/tasks`, `/tenants/${tenant}/audit/verify`, `/tenants/${tenant}/tasks/${decodeClaims(inDown[0]!).jti}`]) {
       const response = await adminThrough(faulty, path);
       expect(response.status, path).toBe(503);
-      expect(await response.json(), path).toMatchObject({ error: "ledger_unavailable", shardsFailed: 1 });
+      expect(JSON.parse(response.text), path).toMatchObject({ error: "ledger_unavailable", shardsFailed: 1 });
     }
     // A client/subject revocation too, and a tasks/list of the tenant's caller.
     expect((await adminThrough(faulty, "/revocations", { method: "POST", body: JSON.stringify({ tenant, sub: "f" }) })).status).toBe(503);
 
     // tasks/list of the tenant's caller fails closed: no partial list from the shards that answered.
     const listId = `shard-list-down-${crypto.randomUUID()}`;
-    const ctx = createExecutionContext();
-    const listed = await createApp().fetch(
-      new Request("https://taskward.test/mcp", { method: "POST", headers: session.headers(), body: JSON.stringify({ jsonrpc: "2.0", id: listId, method: "tasks/list", params: {} }) }),
-      faulty,
-      ctx,
-    );
-    const text = await listed.text();
-    await waitOnExecutionContext(ctx);
+    const { text } = await callApp(faulty, new Request("https://taskward.test/mcp", { method: "POST", headers: session.headers(), body: JSON.stringify({ jsonrpc: "2.0", id: listId, method: "tasks/list", params: {} }) }));
     expect(text).toContain(`"error":{"code":-32603,"message":"1 of 4 ledger shards of tenant ${tenant} could not be reached (shards 2); the operation is not reported done: retry"}`);
     for (const handle of handles) expect(text).not.toContain(handle);
 
@@ -351,10 +336,7 @@ describe("sharded ledgers: placement by the creating request's region", () => {
       requested.length = 0;
       const id = `shard-placed-${crypto.randomUUID()}`;
       const body = JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "slow_echo", arguments: { text: "here", delayMs: 30_000 }, task: { ttl: 60_000 } } });
-      const ctx = createExecutionContext();
-      const response = await createApp().fetch(new Request("https://taskward.test/mcp", { method: "POST", headers: session.headers(), body, cf } as RequestInit), placed, ctx);
-      const reply = (await readReply(response, id)).reply;
-      await waitOnExecutionContext(ctx);
+      const reply = replyTo(await callApp(placed, new Request("https://taskward.test/mcp", { method: "POST", headers: session.headers(), body, cf } as RequestInit)), id);
       const handle = reply?.result?.task?.taskId as string;
       expect(typeof handle).toBe("string");
       return { shard: shardOf(handle), requested: [...requested] };

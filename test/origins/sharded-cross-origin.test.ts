@@ -8,15 +8,13 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { WorkerEnv } from "../../src/config.js";
 import { ledgerFor } from "../../src/ledger/ledger-client.js";
-import { McpSession, decodeClaims, everyOriginReceived, forwardedFor, readReply } from "../support/mcp-client.js";
+import { McpSession, decodeClaims, everyOriginReceived, forwardedFor, readReply, shardOf } from "../support/mcp-client.js";
 
 const TENANT = "shard-origins";
 const SHARDS = 4;
 const NOT_FOUND = { code: -32602, message: "Task not found" };
 const OPS = ["tasks/get", "tasks/result", "tasks/cancel"] as const;
 const workerEnv = env as unknown as WorkerEnv;
-
-const shardOf = (handle: string): number => decodeClaims(handle).shd ?? 0;
 
 /** The `origin_mismatch` denials of one caller, per shard (refusals fold into counted spans across handles). */
 async function originMismatchByShard(subject: string): Promise<Array<Array<{ count: number; jti: string | null; detail: Record<string, unknown> }>>> {

@@ -17,6 +17,17 @@ export function ledgerOf(tenant: string) {
   return namespace.get(ledgerIdFor(namespace, tenant));
 }
 
+export type LedgerStub = ReturnType<typeof ledgerOf>;
+
+/** A fresh tenant's ledger holding one live task `j1`, and alice (client c1), the caller it was issued to. */
+export async function ledgerWithOneTask(prefix: string) {
+  const tenant = freshTenant(prefix);
+  const stub = ledgerOf(tenant);
+  await stub.issue(tenant, issueRecord(tenant, "j1"));
+  const alice = { tenant, clientId: "c1", subject: "alice" };
+  return { tenant, stub, alice };
+}
+
 export function issueRecord(tenant: string, jti: string, overrides: Partial<IssueRecord> = {}): IssueRecord {
   const now = Date.now();
   return {

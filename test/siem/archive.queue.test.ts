@@ -6,7 +6,7 @@ import type { AuditEvent } from "../../src/ledger/audit-chain.js";
 import { ledgerFor, ledgerIdFor } from "../../src/ledger/ledger-client.js";
 import type { TaskLedger } from "../../src/ledger/task-ledger.js";
 import { AuditShipper, type AuditShipment } from "../../src/siem/audit-shipper.js";
-import { McpSession, adminFetch, decodeClaims } from "../support/mcp-client.js";
+import { McpSession, adminFetch, decodeClaims, shardOf } from "../support/mcp-client.js";
 
 const workerEnv = env as unknown as WorkerEnv;
 type Archived = { uid: string; hash: string; count: number };
@@ -82,7 +82,7 @@ describe("SIEM push: audit chain → Queue → R2 (miniflare's real Queue and R2
     for (let i = 0; i < 8; i++) handles.push((await session.createTask("slow_echo", { text: `s${i}`, delayMs: 10 })).handle);
     for (const handle of handles) await session.request("tasks/get", { taskId: handle });
     const shards = [0, 1, 2, 3];
-    expect(new Set(handles.map((h) => decodeClaims(h).shd ?? 0))).toEqual(new Set(shards));
+    expect(new Set(handles.map(shardOf))).toEqual(new Set(shards));
     const uidOf = (shard: number, seq: number) => (shard === 0 ? `${tenant}:${seq}` : `${tenant}#shard:${shard}:${seq}`);
     const chains = async () => Promise.all(shards.map(async (shard) => (await ledgerFor(workerEnv.TASK_LEDGER, tenant, shard).auditEvents(tenant, 0, 10_000)).events));
     const deadline = Date.now() + 20_000;

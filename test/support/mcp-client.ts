@@ -226,6 +226,11 @@ export function decodeClaims(handle: string): Record<string, any> {
   return JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/")));
 }
 
+/** The ledger shard a handle names: shard 0's handles carry no `shd` claim. */
+export function shardOf(handle: string): number {
+  return decodeClaims(handle).shd ?? 0;
+}
+
 /**
  * One MCP 2026-07-28 request to `path` (no session: the revision is the header's), with the tasks
  * extension declared in `_meta` (plus `capabilities`); `name` is sent as Mcp-Name.
