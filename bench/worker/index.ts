@@ -22,6 +22,7 @@ import { eventHash } from "../../src/ledger/audit-chain.js";
 import { TaskLedger } from "../../src/ledger/task-ledger.js";
 import type { LedgerPrincipal } from "../../src/ledger/types.js";
 import { runCryptoBench } from "../shared/crypto-cases.js";
+import { meterLedgerSql, type Metered as MeteredCall } from "../shared/metered-sql.js";
 
 export { TaskLedger };
 
@@ -56,7 +57,7 @@ export class NoopObject extends DurableObject<BenchEnv> {
 
 type Counted = "authorize" | "observeStatus" | "ownedHandles" | "observeDelivery" | "issue";
 /** writeCounts (private in TaskLedger): one write of the repeats counted in memory, as the alarm or the next change does it. */
-type Metered = "authorize" | "observeStatus" | "ownedHandles" | "spendProof" | "writeCounts";
+type Metered = "authorize" | "observeStatus" | "ownedHandles" | "writeCounts";
 
 export interface SeedSpec {
   start: number;
@@ -197,32 +198,8 @@ export class BenchTaskLedger extends TaskLedger {
   }
 
   /** Runs one ledger method with every SQL cursor it opens counted: statements, rows read, rows written. */
-  benchMetered(method: Metered, args: unknown[]): { result: unknown; statements: number; rowsRead: number; rowsWritten: number } {
-    const self = this as unknown as { sql: SqlStorage; audit: { sql: SqlStorage } };
-    const raw = self.sql;
-    const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
-    const metered = Object.create(raw) as SqlStorage;
-    metered.exec = ((query: string, ...bindings: unknown[]) => {
-      const cursor = raw.exec(query, ...bindings);
-      cursors.push(cursor);
-      return cursor;
-    }) as SqlStorage["exec"];
-    self.sql = metered;
-    self.audit.sql = metered;
-    let result: unknown;
-    try {
-      result = ((this as unknown as Record<Metered, (...a: unknown[]) => unknown>)[method]).apply(this, args);
-    } finally {
-      self.sql = raw;
-      self.audit.sql = raw;
-    }
-    let rowsRead = 0;
-    let rowsWritten = 0;
-    for (const cursor of cursors) {
-      rowsRead += cursor.rowsRead;
-      rowsWritten += cursor.rowsWritten;
-    }
-    return { result, statements: cursors.length, rowsRead, rowsWritten };
+  benchMetered(method: Metered, args: unknown[]): MeteredCall<unknown> {
+    return meterLedgerSql(this, () => ((this as unknown as Record<Metered, (...a: unknown[]) => unknown>)[method]).apply(this, args));
   }
 }
 

@@ -14,6 +14,7 @@ import { TaskLedger } from "../../src/ledger/task-ledger.js";
 import type { LedgerPrincipal } from "../../src/ledger/types.js";
 import { parseTaskPolicy, rulesInForce } from "../../src/policy/task-policy.js";
 import { freshTenant, issueRecord, ledgerOf, ledgerWithOneTask, type LedgerStub } from "../pinned/ledger-support.js";
+import { meterLedgerSql } from "../../bench/shared/metered-sql.js";
 
 /** The audit rows as stored now: no export, so nothing is flushed by reading them. */
 function storedRows(stub: LedgerStub) {
@@ -22,25 +23,11 @@ function storedRows(stub: LedgerStub) {
   );
 }
 
-/** Runs `call` on the live instance with every SQL cursor it opens counted (the ledger's, the audit log's, the refusal limiter's): the rows it wrote. */
+/** Runs `call` on the live instance with every SQL cursor it opens counted (the ledger's, the audit log's, the rate limiters'): the rows it wrote. */
 function metered<T>(stub: LedgerStub, call: (instance: TaskLedger) => T): Promise<{ result: T; rowsWritten: number }> {
   return runInDurableObject(stub, (instance) => {
-    const holders = [instance, (instance as unknown as { audit: object }).audit, (instance as unknown as { refusals: object }).refusals] as unknown as Array<{ sql: SqlStorage }>;
-    const raw = holders[0]!.sql;
-    const cursors: SqlStorageCursor<Record<string, SqlStorageValue>>[] = [];
-    const counting = Object.create(raw) as SqlStorage;
-    counting.exec = ((query: string, ...bindings: SqlStorageValue[]) => {
-      const cursor = raw.exec(query, ...bindings);
-      cursors.push(cursor);
-      return cursor;
-    }) as SqlStorage["exec"];
-    for (const holder of holders) holder.sql = counting;
-    try {
-      const result = call(instance);
-      return { result, rowsWritten: cursors.reduce((sum, c) => sum + c.rowsWritten, 0) };
-    } finally {
-      for (const holder of holders) holder.sql = raw;
-    }
+    const { result, rowsWritten } = meterLedgerSql(instance, () => call(instance));
+    return { result, rowsWritten };
   });
 }
 
