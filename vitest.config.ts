@@ -21,7 +21,7 @@ const BETA_TASK_POLICY = {
   },
 };
 /** Tenants whose ledgers the shard tests split over 4 objects (test/ledger/shards.test.ts, test/origins/sharded-cross-origin.test.ts, …); every other tenant keeps one. */
-const TEST_SHARDED_TENANTS = ["shard-revoke-tenant", "shard-revoke-client", "shard-revoke-subject", "shard-list", "shard-fault", "shard-legacy", "shard-admin", "shard-cli", "shard-dpop", "siem-shards", "shard-origins"];
+const TEST_SHARDED_TENANTS = ["shard-revoke-tenant", "shard-revoke-client", "shard-revoke-subject", "shard-list", "shard-fault", "shard-legacy", "shard-admin", "shard-dpop", "siem-shards", "shard-origins"];
 
 /** The Worker in workerd with the test bindings; `extra` turns features on for one project. */
 function workerdPlugin(extra: Record<string, string> = {}) {

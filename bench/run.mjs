@@ -89,16 +89,19 @@ function nodeScript(file, args, flags = []) {
   });
 }
 
+/** Median, min and max of per-round figures. */
+function pairedSummary(list, digits = 3) {
+  return { median: round(median(list), digits), min: round(Math.min(...list), digits), max: round(Math.max(...list), digits) };
+}
+
 /** Median of per-round ratios a/b: rounds are adjacent in time, so drift cancels pairwise. */
 function pairedRatio(a, b) {
-  const ratios = a.map((x, i) => x / b[i]);
-  return { median: round(median(ratios), 3), min: round(Math.min(...ratios), 3), max: round(Math.max(...ratios), 3) };
+  return pairedSummary(a.map((x, i) => x / b[i]));
 }
 
 /** Round-by-round differences a[i] − b[i] (measured back to back), summarized. */
 function pairedDifference(a, b) {
-  const differences = a.map((x, i) => x - b[i]);
-  return { median: round(median(differences), 3), min: round(Math.min(...differences), 3), max: round(Math.max(...differences), 3) };
+  return pairedSummary(a.map((x, i) => x - b[i]));
 }
 
 function rpcResult(response) {
@@ -187,7 +190,7 @@ async function sseInNode() {
   memory.push(await nodeScript("bench/node/sse.ts", ["memory", "identity", longest], ["--expose-gc"]));
   const rewriteRuns = memory.filter((m) => m.kind === "rewrite");
   return {
-    throughput: { ...throughput, rewriteVsIdentity: pairedRatioFromList(throughput.pairedRatios), rewriteVsReserialize: pairedRatioFromList(throughput.pairedVsReserialize) },
+    throughput: { ...throughput, rewriteVsIdentity: pairedSummary(throughput.pairedRatios, 4), rewriteVsReserialize: pairedSummary(throughput.pairedVsReserialize, 4) },
     firstByte,
     memory,
     memoryGrowth: {
@@ -197,10 +200,6 @@ async function sseInNode() {
       rssLongestOverShortest: ratio(rewriteRuns.at(-1).peakRssMiB, rewriteRuns[0].peakRssMiB),
     },
   };
-}
-
-function pairedRatioFromList(list) {
-  return { median: round(median(list), 4), min: round(Math.min(...list), 4), max: round(Math.max(...list), 4) };
 }
 
 /** node --cpu-prof of verifyHandle (item 2) and of SSE rewriting (item 4), summarized. */

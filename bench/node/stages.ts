@@ -63,19 +63,19 @@ const sealedSession = await seal("session", { sid: "origin-session-3b1f9c2e", v:
 const app = createApp();
 const routingEnv = { TASKWARD_ISSUER: ISSUER, ORIGIN_URL: AUDIENCE } as unknown as WorkerEnv;
 const routingCtx = { waitUntil: () => undefined, passThroughOnException: () => undefined, props: {} } as unknown as ExecutionContext;
-const unknownOriginPost = () => new Request(`${ISSUER}/mcp/no-such-origin`, { method: "POST", headers: { "content-type": "application/json", "content-length": String(clientBody.length) }, body: clientBody });
+/** The client's poll as a fresh Request to `path`. */
+const pollTo = (path: string) => new Request(`${ISSUER}${path}`, { method: "POST", headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(clientBody)) }, body: clientBody });
 const expect404 = async (response: Response | Promise<Response>) => {
   const answered = await response;
   if (answered.status !== 404) throw new Error(`routing stage: expected 404, got ${answered.status}`);
   return answered.arrayBuffer();
 };
 const MAX_BODY = 1024 * 1024;
-const pollRequest = () => new Request(`${ISSUER}/mcp`, { method: "POST", headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(clientBody)) }, body: clientBody });
 
 const variants = await interleave(
   [
-    { name: "route POST /mcp/<name> through Hono (router + body-limit, Origin, origin-name middlewares) to a 404", run: () => expect404(app.fetch(unknownOriginPost(), routingEnv, routingCtx)) },
-    { name: "read the client body: chunk loop (readBoundedBytes), incl. new Request", run: () => readBoundedBytes(pollRequest().body!, MAX_BODY) },
+    { name: "route POST /mcp/<name> through Hono (router + body-limit, Origin, origin-name middlewares) to a 404", run: () => expect404(app.fetch(pollTo("/mcp/no-such-origin"), routingEnv, routingCtx)) },
+    { name: "read the client body: chunk loop (readBoundedBytes), incl. new Request", run: () => readBoundedBytes(pollTo("/mcp").body!, MAX_BODY) },
     { name: "parse the client body (JSON.parse + envelope checks)", run: async () => parseClientMessage(clientBody) },
     {
       name: "open the sealed session uncached: unseal (AES-GCM JWE) + SHA-256 of its id",
