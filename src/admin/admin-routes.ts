@@ -16,7 +16,7 @@ import { requireOperator, type OperatorEnv } from "./admin-auth.js";
 import { CANCEL_BATCH_LIMIT, cancelAtOrigin } from "./supervisory-cancel.js";
 import { toOcsf } from "../siem/ocsf.js";
 import { delegateHandle } from "./delegation.js";
-import { claimsOfOwnHandle } from "./handle-lookup.js";
+import { claimsOfOwnHandle, ownHandle } from "./handle-lookup.js";
 import { invalidRequest, parseJsonBody } from "./request-body.js";
 
 const identifier = z.string().check(z.refine(isIdentifier, "must be 1-200 characters of A-Z a-z 0-9 . _ : @ | + -"));
@@ -143,14 +143,15 @@ export const adminRoutes = new Hono<OperatorEnv>()
     const body = await parseJsonBody(c, DelegationRequest, "{handle, to: {client_id, sub}, ops?, ttl_seconds?}");
     if (!body.ok) return body.response;
     const config = configFor(c.env);
-    const parent = await claimsOfOwnHandle(body.value.handle, config);
+    const own = await ownHandle(body.value.handle, config);
     const keyRing = await signingKeyRing(config);
-    if (!parent || !keyRing) return invalidRequest(c, "handle does not verify with this authority's keys for any configured origin, or has expired");
+    if (!own || !keyRing) return invalidRequest(c, "handle does not verify with this authority's keys for any configured origin, or has expired");
+    const parent = own.claims;
     const operator = await operatorFor(c, parent.tenant, "taskward:delegate");
     const result = await delegateHandle(
       { parent, to: { clientId: body.value.to.client_id, subject: body.value.to.sub }, ops: body.value.ops, ttlSeconds: body.value.ttl_seconds, actor: { sub: operator.id } },
       keyRing,
-      config,
+      own.config,
       c.env,
     );
     if (!result.ok) return c.json({ error: "delegation_refused", message: result.reason }, 409);

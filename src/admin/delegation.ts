@@ -1,4 +1,3 @@
-import { configForAudience, originWithAudience } from "../origins/index.js";
 import type { Config, WorkerEnv } from "../config.js";
 import type { Actor, TaskHandleClaims, TaskOp } from "../handle/claims.js";
 import type { KeyRing } from "../handle/keyring.js";
@@ -28,13 +27,12 @@ export function nestedActor(actor: DelegationRequest["actor"], parent: TaskHandl
 }
 
 /**
- * Whether a holder (not an operator) may delegate `parent`: an owner where the tool's policy sets
- * `ownerMayDelegate`; a delegate only where it also sets `delegatesMayDelegate`.
+ * Whether a holder (not an operator) may delegate `parent`, under the policy of the origin it was
+ * minted for (`config`, from `ownHandle`): an owner where the tool's policy sets `ownerMayDelegate`;
+ * a delegate only where it also sets `delegatesMayDelegate`.
  */
 export function holderMayDelegate(parent: TaskHandleClaims, config: Config): { ok: true } | { ok: false; message: string } {
-  const origin = originWithAudience(config, parent.aud);
-  if (!origin) return { ok: false, message: "The handle's audience is no configured origin" };
-  const rules = policyFor(origin.policy, parent.tool);
+  const rules = policyFor(config.policy, parent.tool);
   if (!rules.ownerMayDelegate) return { ok: false, message: `Policy does not let owners delegate tasks of tool ${parent.tool}` };
   if (parent.parent !== undefined && !rules.delegatesMayDelegate) {
     return { ok: false, message: `Policy does not let delegates re-delegate tasks of tool ${parent.tool}` };
@@ -44,14 +42,12 @@ export function holderMayDelegate(parent: TaskHandleClaims, config: Config): { o
 
 /**
  * Mints an attenuated handle for another principal of the same tenant (`act`, and `parent` =
- * the parent's jti). The ledger re-checks that the parent is live and the child narrower, in one
- * transaction; revoking the parent later voids the child.
+ * the parent's jti), for the parent's origin and under its policy (`config`, from `ownHandle`).
+ * The ledger re-checks that the parent is live and the child narrower, in one transaction;
+ * revoking the parent later voids the child.
  */
-export async function delegateHandle(request: DelegationRequest, keyRing: KeyRing, base: Config, env: WorkerEnv): Promise<DelegationResult> {
+export async function delegateHandle(request: DelegationRequest, keyRing: KeyRing, config: Config, env: WorkerEnv): Promise<DelegationResult> {
   const { parent } = request;
-  // The child is minted for the parent's origin, under that origin's policy.
-  const config = configForAudience(base, parent.aud);
-  if (!config) return { ok: false, reason: "the parent handle's audience is no configured origin" };
   const ops = request.ops ?? parent.ops;
   if (ops.length === 0 || !ops.every((op) => parent.ops.includes(op))) return { ok: false, reason: "ops must be a non-empty subset of the parent's" };
   const now = Math.floor(Date.now() / 1000);

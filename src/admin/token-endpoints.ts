@@ -14,7 +14,7 @@ import { handleLedger } from "../ledger/ledger-client.js";
 import { proofBindingDenial } from "../handle/proof-binding.js";
 import { equalInConstantTime } from "../constant-time.js";
 import { delegateHandle, holderMayDelegate } from "./delegation.js";
-import { claimsOfOwnHandle } from "./handle-lookup.js";
+import { claimsOfOwnHandle, ownHandle } from "./handle-lookup.js";
 import { invalidRequest, parseJsonBody } from "./request-body.js";
 
 /** The `token` parameter of an RFC 7009 / RFC 7662 request (form-encoded, JSON tolerated). */
@@ -87,19 +87,20 @@ export const tokenEndpoints = new Hono<CallerEnv>()
     const principal = c.get("principal");
     const body = await parseJsonBody(c, OwnerDelegation, "{taskId, to: {client_id, sub}, ops?, ttl_seconds?}");
     if (!body.ok) return body.response;
-    const parent = await claimsOfOwnHandle(body.value.taskId, config);
+    const own = await ownHandle(body.value.taskId, config);
+    const parent = own?.claims;
     // A key-bound handle is the caller's only while it proves the key: else an unbound copy could be made.
     const owns = parent && parent.tenant === principal.tenant && parent.client_id === principal.clientId && parent.sub === principal.subject && !proofBindingDenial(parent, principal);
     // Not owning a handle answers like not knowing it.
-    if (!parent || !owns) return c.json({ error: "not_found", message: "Task not found" }, 404);
-    const permitted = holderMayDelegate(parent, config);
+    if (!own || !parent || !owns) return c.json({ error: "not_found", message: "Task not found" }, 404);
+    const permitted = holderMayDelegate(parent, own.config);
     if (!permitted.ok) return c.json({ error: "forbidden", message: permitted.message }, 403);
     const keyRing = await signingKeyRing(config);
     if (!keyRing) return c.json({ error: "signing_unavailable", message: "no signing key" }, 503);
     const result = await delegateHandle(
       { parent, to: { clientId: body.value.to.client_id, subject: body.value.to.sub }, ops: body.value.ops, ttlSeconds: body.value.ttl_seconds, actor: { sub: principal.subject, client_id: principal.clientId } },
       keyRing,
-      config,
+      own.config,
       c.env,
     );
     if (!result.ok) return invalidRequest(c, result.reason);
