@@ -87,11 +87,13 @@ async function cancelInFlight(env: OperatorEnv["Bindings"], tenant: string, sele
   return { cancellations, cancel_cursor: next };
 }
 
-/** ?shard= of an audit route (default 0), or undefined when it is not one of the tenant's shards. */
-function shardParameter(c: Context<OperatorEnv>, tenant: string): number | undefined {
+/** ?shard= of an audit route (default 0) with the tenant's shard count, or the 400 when it is not one of the tenant's shards. */
+function shardParameter(c: Context<OperatorEnv>, tenant: string): { ok: true; shard: number; shards: number } | { ok: false; response: Response } {
   const raw = c.req.query("shard") ?? "0";
   const shard = /^\d{1,2}$/.test(raw) ? Number(raw) : Number.NaN;
-  return shard < shardCountFor(configFor(c.env).ledgerShards, tenant) ? shard : undefined;
+  const shards = shardCountFor(configFor(c.env).ledgerShards, tenant);
+  if (shard < shards) return { ok: true, shard, shards };
+  return { ok: false, response: invalidRequest(c, `shard must be an integer 0-${shards - 1} (this tenant's shards)`) };
 }
 
 /** 404 only when nothing matched: no live handle to revoke and (with cancel) no task still running behind one. */
@@ -201,11 +203,12 @@ export const adminRoutes = new Hono<OperatorEnv>()
     }
     const format = c.req.query("format") ?? "chain";
     if (format !== "chain" && format !== "ocsf") return invalidRequest(c, `format must be "chain" (default) or "ocsf", got ${JSON.stringify(format)}`);
-    const shard = shardParameter(c, tenant);
-    if (shard === undefined) return invalidRequest(c, `shard must be an integer 0-${shardCountFor(configFor(c.env).ledgerShards, tenant) - 1} (this tenant's shards)`);
+    const sharded = shardParameter(c, tenant);
+    if (!sharded.ok) return sharded.response;
+    const { shard, shards } = sharded;
     const { events, anchor, anchorCheckpoint } = await shardLedger(c.env, tenant, shard).auditEvents(tenant, after, limit);
     // Each shard keeps its own chain: the export of one shard says how many there are.
-    const headers: Record<string, string> = { "content-type": "application/x-ndjson; charset=utf-8", "audit-shard": String(shard), "audit-shards": String(shardCountFor(configFor(c.env).ledgerShards, tenant)) };
+    const headers: Record<string, string> = { "content-type": "application/x-ndjson; charset=utf-8", "audit-shard": String(shard), "audit-shards": String(shards) };
     const last = events.at(-1);
     if (last && events.length === limit) headers["audit-next-cursor"] = String(last.seq);
     if (anchor) headers["audit-anchor"] = `${anchor.seq}:${anchor.prevHash}`;
@@ -232,11 +235,12 @@ export const adminRoutes = new Hono<OperatorEnv>()
   .get("/tenants/:tenant/audit/checkpoint", async (c) => {
     const tenant = c.req.param("tenant");
     await operatorFor(c, tenant, "taskward:audit");
-    const shard = shardParameter(c, tenant);
-    if (shard === undefined) return invalidRequest(c, `shard must be an integer 0-${shardCountFor(configFor(c.env).ledgerShards, tenant) - 1} (this tenant's shards)`);
+    const sharded = shardParameter(c, tenant);
+    if (!sharded.ok) return sharded.response;
+    const { shard, shards } = sharded;
     const checkpoint = await shardLedger(c.env, tenant, shard).checkpoint(tenant);
     if (!checkpoint) return c.json({ error: "not_found", message: "this tenant has no audit trail in this shard" }, 404);
-    return c.json({ tenant, shard, shards: shardCountFor(configFor(c.env).ledgerShards, tenant), seq: checkpoint.seq, hash: checkpoint.hash, checkpoint: checkpoint.jws });
+    return c.json({ tenant, shard, shards, seq: checkpoint.seq, hash: checkpoint.hash, checkpoint: checkpoint.jws });
   })
   .post("/tenants/:tenant/api-keys", async (c) => {
     const tenant = c.req.param("tenant");
