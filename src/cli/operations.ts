@@ -3,7 +3,7 @@ import type { JSONWebKeySet } from "jose";
 import type { AuditEvent } from "../ledger/audit-chain.js";
 import { verifyAgainstCheckpoints } from "../ledger/audit-checkpoint.js";
 import { RemoteError, UsageError, type CommandOutput } from "./output.js";
-import { adminRequest, baseUrl, expectJson, request, type RemoteOptions } from "./remote.js";
+import { adminRequest, baseUrl, expectJson, request, serverMessage, type RemoteOptions } from "./remote.js";
 import { writePrivateFile } from "./secret-files.js";
 
 type Options = RemoteOptions & Record<string, string | string[] | boolean | undefined>;
@@ -40,14 +40,7 @@ export async function revoke(options: Options): Promise<CommandOutput> {
   // A ledger shard that could not be reached: the authority reports nothing revoked; say so plainly.
   if (response.status === 503) {
     const refused = await response.text();
-    const message = (() => {
-      try {
-        return String((JSON.parse(refused) as { message?: unknown }).message ?? refused);
-      } catch {
-        return refused;
-      }
-    })();
-    return { stdout: refused, stderr: `NOT REVOKED (HTTP 503, retryable): ${message}. Run the same command again.`, exitCode: 1 };
+    return { stdout: refused, stderr: `NOT REVOKED (HTTP 503, retryable): ${serverMessage(refused)}. Run the same command again.`, exitCode: 1 };
   }
   const result = await expectJson(response);
   if (!options.cancel) return { stdout: JSON.stringify(result), stderr: "revoked; effective for the very next request" };

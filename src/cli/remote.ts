@@ -47,6 +47,16 @@ export async function request(url: string, init: { method: string; body?: unknow
   return response;
 }
 
+/** What a server's JSON error body says (`message`, else `error`), else the text itself. */
+export function serverMessage(text: string): string {
+  try {
+    const body = JSON.parse(text) as { message?: unknown; error?: unknown };
+    return String(body.message ?? body.error ?? text);
+  } catch {
+    return text;
+  }
+}
+
 /** The response body as JSON, or a RemoteError carrying the server's message. */
 export async function expectJson(response: Response, okStatuses: number[] = [200, 201]): Promise<Record<string, any>> {
   const text = await response.text();
