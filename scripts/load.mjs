@@ -178,13 +178,9 @@ async function openPrincipal(base, identity, origin, token) {
   return principal;
 }
 
-/** The ledger shard a handle names (its `shd` claim; absent, or not a handle at all: shard 0). */
+/** The ledger shard a handle names (its `shd` claim; absent: shard 0). */
 function shardOf(handle) {
-  try {
-    return JSON.parse(Buffer.from(handle.split(".")[1], "base64url").toString("utf8")).shd ?? 0;
-  } catch {
-    return 0;
-  }
+  return claimsOf(handle).shd ?? 0;
 }
 
 async function auditOf(base, adminToken, tenant, shard = 0) {
@@ -296,6 +292,14 @@ async function main() {
     const perTenant = Object.fromEntries(auditedTenants.map((t) => [t, { followUps: 0, ownerFollowUps: 0, foreignFollowUps: 0, answered: 0, created: 0 }]));
     // The same counts per ledger shard: a follow-up is decided (and audited) in the shard its handle names.
     const perShard = Object.fromEntries(auditedTenants.map((t) => [t, Array.from({ length: SHARDS }, () => ({ followUps: 0, ownerFollowUps: 0, foreignFollowUps: 0, created: 0 }))]));
+    /** One follow-up sent about a handle of `tenant`'s shard `shard`, by its owner or by someone else. */
+    const countFollowUp = (tenant, shard, owner) => {
+      for (const counts of [perTenant[tenant], perShard[tenant][shard]]) {
+        counts.followUps++;
+        if (owner) counts.ownerFollowUps++;
+        else counts.foreignFollowUps++;
+      }
+    };
     let setupId = 0;
     for (const principal of principals) {
       for (let i = 0; i < POOL_PER_PRINCIPAL; i++) {
@@ -354,17 +358,12 @@ async function main() {
         meta = { op, principal, handleTenant: owner.tenant, handleShard: shardOf(handle), owner: false };
       } else {
         const handle = pick(principal.handles);
-        message = { jsonrpc: "2.0", id, method: `tasks/${op === "foreign" ? "get" : op}`, params: { taskId: handle } };
-        meta = { op, principal, handleTenant: principal.tenant, handleShard: shardOf(handle), owner: true };
+        // A "foreign" pick with no other principal behind the origin polls the caller's own task instead.
+        const ownOp = op === "foreign" ? "get" : op;
+        message = { jsonrpc: "2.0", id, method: `tasks/${ownOp}`, params: { taskId: handle } };
+        meta = { op: ownOp, principal, handleTenant: principal.tenant, handleShard: shardOf(handle), owner: true };
       }
-      if (meta.handleTenant) {
-        for (const counts of [perTenant[meta.handleTenant], perShard[meta.handleTenant][meta.handleShard]]) {
-          counts.followUps++;
-          if (meta.owner) counts.ownerFollowUps++;
-          else counts.foreignFollowUps++;
-        }
-      }
-      if (meta.op === "foreign" && meta.owner) meta.op = "get";
+      if (meta.handleTenant) countFollowUp(meta.handleTenant, meta.handleShard, meta.owner);
       meta.origin = principal.origin;
       meta.sentAt = performance.now();
       pending.set(id, meta);
@@ -443,10 +442,7 @@ async function main() {
       const taskId = garbage ? `garbage-${randomBytes(12).toString("base64url")}` : pick(owner.handles);
       const victim = garbage ? hostile.tenant : owner.tenant;
       // A garbage id verifies as no handle: refused and audited in shard 0 of the caller's own ledger.
-      for (const counts of [perTenant[victim], perShard[victim][garbage ? 0 : shardOf(taskId)]]) {
-        counts.followUps++;
-        counts.foreignFollowUps++;
-      }
+      countFollowUp(victim, garbage ? 0 : shardOf(taskId), false);
       hostilePending.set(id, garbage ? "garbage" : "foreign");
       hostileOutcomes.sent++;
       return { ...request, method: "POST", path: hostile.path, headers: mcpHeaders(hostile), body: JSON.stringify({ jsonrpc: "2.0", id, method: "tasks/get", params: { taskId } }) };
@@ -481,10 +477,7 @@ async function main() {
         for (const principal of principals) {
           await sleep(gapMs);
           const handle = principal.handles[Math.floor(crossRandom() * principal.handles.length)];
-          for (const counts of [perTenant[principal.tenant], perShard[principal.tenant][shardOf(handle)]]) {
-            counts.followUps++;
-            counts.foreignFollowUps++;
-          }
+          countFollowUp(principal.tenant, shardOf(handle), false);
           cross.perTenant[principal.tenant]++;
           const pair = `${principal.origin} -> ${principal.cross.origin}`;
           cross.byPair[pair] = (cross.byPair[pair] ?? 0) + 1;
