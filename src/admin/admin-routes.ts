@@ -5,7 +5,7 @@ import { Refusal } from "../errors.js";
 import { isIdentifier } from "../auth/principal.js";
 import { TASK_OPS } from "../handle/claims.js";
 import { signingKeyRing } from "../handle/signing-keys.js";
-import { handleLedger, ledgerFor, shardLedger } from "../ledger/ledger-client.js";
+import { handleLedger, shardLedger } from "../ledger/ledger-client.js";
 import { onEveryShard } from "../ledger/shard-fan-out.js";
 import { shardCountFor } from "../ledger/shards.js";
 import { handleHistoryOnEveryShard, inFlightOnEveryShard, revokeOnEveryShard, revokeScopeOnEveryShard, SHARDED_CANCEL_CURSOR, taskOnEveryShard, tasksOnEveryShard } from "./fan-out.js";
@@ -62,7 +62,7 @@ async function operatorFor(c: Context<OperatorEnv>, tenant: string, ...roles: Op
     try {
       requireGrant(operator, role, tenant);
     } catch (error) {
-      if (error instanceof Refusal) await ledgerFor(c.env.TASK_LEDGER, tenant).recordOperatorRefusal(tenant, { actor: operator.id, role, reason: error.code });
+      if (error instanceof Refusal) await shardLedger(c.env, tenant, 0).recordOperatorRefusal(tenant, { actor: operator.id, role, reason: error.code });
       throw error;
     }
   }
@@ -253,6 +253,6 @@ export const adminRoutes = new Hono<OperatorEnv>()
   .delete("/tenants/:tenant/api-keys/:id", async (c) => {
     const tenant = c.req.param("tenant");
     const operator = await operatorFor(c, tenant, "taskward:api-keys");
-    const revoked = await ledgerFor(c.env.TASK_LEDGER, tenant).revokeApiKey(tenant, c.req.param("id"), operator.id);
+    const revoked = await shardLedger(c.env, tenant, 0).revokeApiKey(tenant, c.req.param("id"), operator.id);
     return revoked ? c.json({ revoked: true }) : c.json({ error: "not_found", message: "no live API key with that id" }, 404);
   });

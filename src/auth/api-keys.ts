@@ -1,7 +1,7 @@
 import { base64url } from "jose";
 import { configFor, type Config, type WorkerEnv } from "../config.js";
 import { equalInConstantTime } from "../constant-time.js";
-import { ledgerFor } from "../ledger/ledger-client.js";
+import { shardLedger } from "../ledger/ledger-client.js";
 import type { ApiKeyRecord } from "../ledger/types.js";
 import type { Principal } from "./principal.js";
 
@@ -68,7 +68,7 @@ export async function createApiKey(env: WorkerEnv, tenant: string, principal: { 
   const secret = base64url.encode(crypto.getRandomValues(new Uint8Array(32)));
   const body = `twk_${base64url.encode(tenant)}.${id}.${secret}`;
   const mac = await macOf(body, config);
-  const record = await ledgerFor(env.TASK_LEDGER, tenant).createApiKey(tenant, { id, secretSha256: await sha256Hex(secret), ...principal }, actor);
+  const record = await shardLedger(env, tenant, 0).createApiKey(tenant, { id, secretSha256: await sha256Hex(secret), ...principal }, actor);
   return { key: `${body}.${mac}`, record };
 }
 
@@ -83,7 +83,7 @@ export async function verifyApiKey(token: string, config: Config, env: WorkerEnv
   } catch {
     return undefined;
   }
-  const found = await ledgerFor(env.TASK_LEDGER, tenant).apiKeyPrincipal(tenant, match[3]!, await sha256Hex(match[4]!));
+  const found = await shardLedger(env, tenant, 0).apiKeyPrincipal(tenant, match[3]!, await sha256Hex(match[4]!));
   if (!found) return undefined;
   return {
     tenant, clientId: found.clientId, subject: found.subject, authTime: Math.floor(found.createdAt / 1000), scopes: [], via: "api_key",

@@ -3,7 +3,7 @@ import type { WorkerEnv } from "../config.js";
 import { Refusal } from "../errors.js";
 import type { KeyRing } from "../handle/keyring.js";
 import { seal, unseal } from "../handle/seal.js";
-import { ledgerFor } from "../ledger/ledger-client.js";
+import { shardLedger } from "../ledger/ledger-client.js";
 import { ledgerPrincipalOf } from "../ledger/types.js";
 import { isObject } from "../mcp/envelope.js";
 import { SESSION_ID_HEADER } from "../mcp/headers.js";
@@ -92,7 +92,7 @@ export async function openClientSession(sealed: string | null, principal: Princi
 
 /** Audited in the caller's ledger, counted in its refusal window (behind a non-default origin, that origin's). */
 async function recordSessionRefusal(env: WorkerEnv, principal: Principal, reason: "session_invalid" | "session_mismatch", detail: unknown): Promise<void> {
-  const { retryAfterSeconds } = await ledgerFor(env.TASK_LEDGER, principal.tenant).recordRefusal(principal.tenant, ledgerPrincipalOf(principal), reason, detail);
+  const { retryAfterSeconds } = await shardLedger(env, principal.tenant, 0).recordRefusal(principal.tenant, ledgerPrincipalOf(principal), reason, detail);
   if (retryAfterSeconds > 0) throw rateLimitRefusal(retryAfterSeconds);
 }
 

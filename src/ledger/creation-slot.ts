@@ -1,7 +1,7 @@
 import type { WorkerEnv } from "../config.js";
 import { Refusal } from "../errors.js";
 import type { TaskIdMapper } from "../mcp/rewrite.js";
-import { ledgerFor } from "./ledger-client.js";
+import { shardLedger } from "./ledger-client.js";
 import { ledgerPrincipalOf, type LedgerPrincipal } from "./types.js";
 
 /**
@@ -21,7 +21,7 @@ export class CreationSlot {
 
   static async reserve(env: WorkerEnv, principal: LedgerPrincipal): Promise<CreationSlot> {
     const who = ledgerPrincipalOf(principal);
-    const reservation = await ledgerFor(env.TASK_LEDGER, principal.tenant).reserveCreation(principal.tenant, who);
+    const reservation = await shardLedger(env, principal.tenant, 0).reserveCreation(principal.tenant, who);
     if (!reservation.reserved) {
       const seconds = reservation.retryAfterSeconds;
       throw new Refusal("rate_limited", `retry after ${seconds}s`, `Too many requests; retry after ${seconds} seconds`, { retryAfterSeconds: seconds }, { "retry-after": String(seconds) });
@@ -66,6 +66,6 @@ export class CreationSlot {
     if (this.settled) return;
     this.settled = true;
     if (this.minted) return;
-    await ledgerFor(this.env.TASK_LEDGER, this.principal.tenant).releaseCreation(this.principal.tenant, this.principal, this.window).catch(() => undefined);
+    await shardLedger(this.env, this.principal.tenant, 0).releaseCreation(this.principal.tenant, this.principal, this.window).catch(() => undefined);
   }
 }

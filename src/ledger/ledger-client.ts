@@ -7,7 +7,8 @@ import type { TaskLedger } from "./task-ledger.js";
  * The stub of one shard of `tenant`'s ledger (shard 0: the tenant's original object). Every call
  * that fails (object unreachable, overloaded, throwing) rejects with a `ledger_unavailable`
  * Refusal, so each surface answers 503 and nothing proceeds as if the ledger had agreed: fail closed.
- * `locationHint` only matters if this call creates the object.
+ * `locationHint` only matters if this call creates the object. The Worker obtains stubs with
+ * `shardLedger`, which applies LEDGER_SHARD_LOCATIONS; this is the raw stub under it.
  */
 export function ledgerFor(namespace: DurableObjectNamespace<TaskLedger>, tenant: string, shard = 0, locationHint?: DurableObjectLocationHint): DurableObjectStub<TaskLedger> {
   const stub = namespace.get(ledgerIdFor(namespace, tenant, shard), locationHint === undefined ? undefined : { locationHint });

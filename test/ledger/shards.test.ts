@@ -313,9 +313,8 @@ describe("sharded ledgers: forwarded copies", () => {
 });
 
 describe("sharded ledgers: placement by the creating request's region", () => {
-  it("records a European caller's task in a shard pinned to weur and obtains its stub with that hint; an unpinned shard gets the caller's own", async () => {
-    const tenant = "shard-admin";
-    const session = await McpSession.open({ tenant, client_id: "c", sub: "traveller" });
+  /** TASK_LEDGER that records, for each stub of `tenant`'s shards 0-3 obtained, its shard and location hint. */
+  function recordingStubRequests(tenant: string) {
     const requested: Array<{ name: string; locationHint: unknown }> = [];
     const namespace = workerEnv.TASK_LEDGER;
     const names = new Map([0, 1, 2, 3].map((shard) => [namespace.idFromName(shardObjectName(tenant, shard)).toString(), shard]));
@@ -331,6 +330,27 @@ describe("sharded ledgers: placement by the creating request's region", () => {
         return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
+    return { requested, recording };
+  }
+
+  it("a pinned shard 0 is obtained with its pin by every call that reaches it, the creation slot's included", async () => {
+    const tenant = "shard-admin";
+    const session = await McpSession.open({ tenant, client_id: "c", sub: "pinned-zero" });
+    const { requested, recording } = recordingStubRequests(tenant);
+    const placed = { ...workerEnv, TASK_LEDGER: recording, LEDGER_SHARD_LOCATIONS: JSON.stringify({ 0: "weur" }) } as unknown as WorkerEnv;
+    const id = `shard-zero-${crypto.randomUUID()}`;
+    const body = JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "slow_echo", arguments: { text: "zero", delayMs: 30_000 }, task: { ttl: 60_000 } } });
+    const reply = replyTo(await callApp(placed, new Request("https://taskward.test/mcp", { method: "POST", headers: session.headers(), body, cf: { continent: "AS", country: "JP", longitude: "139.7" } } as RequestInit)), id);
+    expect(typeof reply?.result?.task?.taskId).toBe("string");
+    const zero = requested.filter((r) => r.name === "shard 0");
+    expect(zero.length).toBeGreaterThan(0);
+    expect(zero.map((r) => r.locationHint)).toEqual(zero.map(() => "weur"));
+  });
+
+  it("records a European caller's task in a shard pinned to weur and obtains its stub with that hint; an unpinned shard gets the caller's own", async () => {
+    const tenant = "shard-admin";
+    const session = await McpSession.open({ tenant, client_id: "c", sub: "traveller" });
+    const { requested, recording } = recordingStubRequests(tenant);
     const placed = { ...workerEnv, TASK_LEDGER: recording, LEDGER_SHARD_LOCATIONS: JSON.stringify({ 1: "weur", 3: "weur" }) } as unknown as WorkerEnv;
     const create = async (cf: Record<string, string>) => {
       requested.length = 0;
