@@ -145,7 +145,7 @@ export class AuditLog {
     for (const [key, span] of this.spans) {
       if (span.windowEnd > now) continue;
       // An allowed span still at the head keeps folding after its window (as one event per poll run).
-      if (span.foldsIntoHead && span.firstSeq === (headSeq ??= this.head()?.seq ?? 0)) continue;
+      if (span.foldsIntoHead && span.firstSeq === (headSeq ??= this.headSeq() ?? 0)) continue;
       this.spans.delete(key);
     }
   }
@@ -241,9 +241,14 @@ export class AuditLog {
     return this.sql.exec<AuditRow>(`SELECT * FROM audit ORDER BY seq DESC LIMIT 1`).toArray()[0];
   }
 
-  // Whether `seq` is the chain head and no checkpoint sealed it (a count may still be added to it).
+  // Whether `seq` is the chain head and no checkpoint sealed it (a count may still be added to it). Asked by
+  // every repeat of an allowed span past its window, so it reads the head's seq only, not the whole row.
   private isOpenHead(seq: number): boolean {
-    return this.head()?.seq === seq && seq > this.sealedSeq();
+    return this.headSeq() === seq && seq > this.sealedSeq();
+  }
+
+  private headSeq(): number | undefined {
+    return this.sql.exec<{ seq: number }>(`SELECT seq FROM audit ORDER BY seq DESC LIMIT 1`).toArray()[0]?.seq;
   }
 
   private sealedSeq(): number {
