@@ -4,9 +4,10 @@
  * ledger's RPC methods are what the admin export reads.
  */
 import { runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { eventHash, genesisHash, verifyChain, type AuditEvent } from "../../src/ledger/audit-chain.js";
 import { AuditLog } from "../../src/ledger/audit-log.js";
+import type { TaskLedger } from "../../src/ledger/task-ledger.js";
 import { parseTaskPolicy, rulesInForce } from "../../src/policy/task-policy.js";
 import { freshTenant, issueRecord, ledgerOf } from "./ledger-support.js";
 
@@ -132,6 +133,44 @@ describe("folded polls are credited to the principal who polled", () => {
       ["j2", "cancel", 2],
     ]);
     expect((await ledger.verifyAudit(tenant)).valid).toBe(true);
+  });
+
+  it("an allowed span still at the head keeps folding past its 60 s window; past it behind another event, a poll is a new event", async () => {
+    const tenant = freshTenant("fold-window");
+    const ledger = ledgerOf(tenant);
+    const start = Date.now();
+    await ledger.issue(tenant, issueRecord(tenant, "j1", { expiresAt: start + 3_600_000 }));
+    const alice = { tenant, clientId: "c1", subject: "alice" };
+    await runInDurableObject(ledger, (instance: TaskLedger) => {
+      const clock = vi.spyOn(Date, "now");
+      try {
+        for (const [at, who] of [[0, alice], [61_000, alice], [62_000, { ...alice, subject: "mallory" }], [123_000, alice]] as const) {
+          clock.mockReturnValue(start + at);
+          instance.authorize(tenant, "j1", "get", who);
+        }
+      } finally {
+        clock.mockRestore();
+      }
+    });
+    const types = (await ledger.auditEvents(tenant)).events.map((e) => `${e.type}:${e.subject}:${e.count}`);
+    expect(types).toEqual(["issued:alice:1", "allowed:alice:2", "denied:mallory:1", "allowed:alice:1"]);
+    // A checkpoint seals the head: past the window, the next poll is a new event, not a count on the sealed one.
+    expect(await ledger.checkpoint(tenant)).not.toBeNull();
+    const rowsWritten = await runInDurableObject(ledger, (instance: TaskLedger, state) => {
+      const rows = () => state.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM audit`).one().n;
+      const before = rows();
+      const clock = vi.spyOn(Date, "now").mockReturnValue(start + 190_000);
+      try {
+        instance.authorize(tenant, "j1", "get", alice);
+      } finally {
+        clock.mockRestore();
+      }
+      return rows() - before;
+    });
+    // Written before the answer, as a first decision is (a count would wait for the next write).
+    expect(rowsWritten).toBe(1);
+    const after = (await ledger.auditEvents(tenant)).events.map((e) => `${e.type}:${e.subject}:${e.count}`);
+    expect(after).toEqual([...types, "allowed:alice:1"]);
   });
 
   it("a poll after a denial starts a new event (only the head folds)", async () => {
