@@ -842,6 +842,14 @@ function bundleAndStart() {
 
 // ---------------------------------------------------------------- main
 
+/** A profile that could not be taken is reported in the results, not fatal to the run. */
+const profileFailure = (error) => ({ error: String(error?.message ?? error) });
+
+/** The isolate's CPU profile under tasks/get load on `path` (taskward's /mcp or a baseline's). */
+function followUpProfile(stack, path, name) {
+  return profileWorker(stack, ROOT, { devToken, createTask, identity: IDENTITY, headers: MCP_HEADERS, path, name }).catch(profileFailure);
+}
+
 /** Item 1 alone, beside COMPARE_REF's Worker when given; prints and writes the follow-up figures. */
 async function followUpOnly() {
   const results = { startedAt: startedAt.toISOString(), quick: QUICK, sizes: SIZES, machine: machineInfo(ROOT), source: sourceState(), compareRef: COMPARE_REF, load: loads };
@@ -856,8 +864,7 @@ async function followUpOnly() {
     noteLoad("after follow-up path");
     if (PROFILE) {
       log("profiling the Worker isolate under taskward tasks/get load");
-      const profileAt = (path, name) => profileWorker(stack, ROOT, { devToken, createTask, identity: IDENTITY, headers: MCP_HEADERS, path, name }).catch((error) => ({ error: String(error?.message ?? error) }));
-      results.profile = { workerFollowUp: await profileAt("/mcp", "worker-followup"), noopFollowUp: await profileAt("/noop/mcp", "worker-followup-noop") };
+      results.profile = { workerFollowUp: await followUpProfile(stack, "/mcp", "worker-followup"), noopFollowUp: await followUpProfile(stack, "/noop/mcp", "worker-followup-noop") };
     }
   } finally {
     log("stopping wrangler dev and the fake origin");
@@ -909,12 +916,12 @@ async function main() {
     if (PROFILE) {
       log("profiling the Worker isolate under taskward tasks/get load");
       results.profile ??= {};
-      results.profile.workerFollowUp = await profileWorker(stack, ROOT, { devToken, createTask, identity: IDENTITY, headers: MCP_HEADERS }).catch((error) => ({ error: String(error?.message ?? error) }));
+      results.profile.workerFollowUp = await followUpProfile(stack, "/mcp", "worker-followup");
       log("profiling the Worker isolate under an authorize loop (16 in flight)");
       const who = { clientId: "ledger-client", subject: "ledger-user" };
       results.profile.ledgerAuthorize = await profileDuring(stack, ROOT, "ledger-authorize", () =>
         postJson(stack.base, "/bench/loop", { target: "authorize", tenant: "ledger-small", jtis: ["s-jti-0"], ...who, n: 3000, concurrency: 16 }),
-      ).catch((error) => ({ error: String(error?.message ?? error) }));
+      ).catch(profileFailure);
     }
   } finally {
     log("stopping wrangler dev and the fake origin");
