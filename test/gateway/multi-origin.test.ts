@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { WorkerEnv } from "../../src/config.js";
 import { mintDevToken } from "../../src/auth/dev-issuer.js";
 import { ledgerFor } from "../../src/ledger/ledger-client.js";
-import { testKeyRing } from "../adversarial/support.js";
+import { resign, testKeyRing } from "../adversarial/support.js";
 import { auditOf } from "../adversarial/fault-support.js";
 import {
   ALICE,
@@ -40,11 +40,6 @@ function expectTaskNotFound(reply: { status: number; reply: Record<string, any> 
 async function reachedAnOrigin(ids: unknown[], handle: string): Promise<boolean> {
   const received = await everyOriginReceived();
   return received.some((m) => ids.includes(m.id) || forwardedFor(m, handle));
-}
-
-/** One 2026-07-28 call to `path` (no session; the revision is the header's). */
-function call2026At(identity: Identity, path: string, method: string, params: Record<string, unknown>, name?: string, id: unknown = crypto.randomUUID()) {
-  return call2026(identity, method, params, { path, name, id });
 }
 
 describe("cross-origin handle use (2025-11-25)", () => {
@@ -108,7 +103,7 @@ describe("cross-origin handle use (2025-11-25)", () => {
 describe("cross-origin handle use (2026-07-28)", () => {
   it("tasks/get with Mcp-Name, tasks/update and tasks/cancel behind another origin answer like an unknown task and are never forwarded", async () => {
     const identity = who("xo-2026");
-    const created = await call2026At(identity, "/mcp/beta", "tools/call", { name: "slow_compute", arguments: { seconds: 5, label: "b" } }, "slow_compute");
+    const created = await call2026(identity, "tools/call", { name: "slow_compute", arguments: { seconds: 5, label: "b" } }, { path: "/mcp/beta", name: "slow_compute" });
     expect(created.reply?.result?.resultType, created.text).toBe("task");
     const handle = created.reply!.result.taskId as string;
     const ids: string[] = [];
@@ -119,11 +114,11 @@ describe("cross-origin handle use (2026-07-28)", () => {
     ] as const) {
       const id = `xo-${crypto.randomUUID()}`;
       ids.push(id);
-      const refused = await call2026At(identity, "/mcp", method, params, handle, id);
+      const refused = await call2026(identity, method, params, { path: "/mcp", name: handle, id });
       expect({ status: refused.status, error: refused.reply?.error }, refused.text).toEqual({ status: 200, error: { code: -32602, message: "Task not found" } });
     }
     expect(await reachedAnOrigin(ids, handle)).toBe(false);
-    const own = await call2026At(identity, "/mcp/beta", "tasks/get", { taskId: handle }, handle);
+    const own = await call2026(identity, "tasks/get", { taskId: handle }, { path: "/mcp/beta", name: handle });
     expect(own.reply?.result?.taskId, own.text).toBe(handle);
   });
 });
@@ -290,9 +285,8 @@ describe("operators across origins", () => {
 
   it("refuses, with a message saying why, a handle whose audience is no configured origin", async () => {
     const { handle } = await (await McpSession.open(who("xo-admin-aud"), "/mcp/beta")).createTask("long_job", { seconds: 30 });
-    const [header, , signature] = handle.split(".");
-    const claims = { ...decodeClaims(handle), aud: "https://elsewhere.example/mcp" };
-    const alien = `${header}.${btoa(JSON.stringify(claims)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_")}.${signature}`;
+    // Signed with this authority's key: only the audience is wrong.
+    const alien = await resign(handle, { claims: (c) => ({ ...c, aud: "https://elsewhere.example/mcp" }) });
     const response = await adminFetch("/revocations", { method: "POST", body: JSON.stringify({ handle: alien }) });
     expect(response.status).toBe(400);
     expect(((await response.json()) as { message: string }).message).toContain("for any configured origin");
