@@ -72,7 +72,7 @@ describe("the flush schedule of counted repeats", () => {
     expect(await runInDurableObject(stub, (instance) => auditOf(instance).flushDueAt())).toBeUndefined();
   });
 
-  it("a steady poller for 5 minutes (the alarm's schedule on a given clock): counts written once a minute, never older than BUSY_FLUSH_MS, and they sum to the decisions", async () => {
+  it("a steady poller for 5 minutes (AuditLog's flush schedule, driven as alarm() and armFlushAlarm drive it, on a given clock): counts written once a minute, never older than BUSY_FLUSH_MS, and they sum to the decisions", async () => {
     const { stub } = await pollingLedger();
     const run = await runInDurableObject(stub, (_instance, state) => {
       const audit = auditOf(_instance);
