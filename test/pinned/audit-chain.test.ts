@@ -3,13 +3,11 @@
  * its anchor. The pure module (src/ledger/audit-chain.ts) is what the offline verifier runs; the
  * ledger's RPC methods are what the admin export reads.
  */
-import { runInDurableObject } from "cloudflare:test";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { eventHash, genesisHash, verifyChain, type AuditEvent } from "../../src/ledger/audit-chain.js";
 import { AuditLog } from "../../src/ledger/audit-log.js";
-import type { TaskLedger } from "../../src/ledger/task-ledger.js";
 import { parseTaskPolicy, rulesInForce } from "../../src/policy/task-policy.js";
-import { freshTenant, issueRecord, ledgerOf } from "./ledger-support.js";
+import { freshTenant, issueRecord, ledgerOf, withHeldClock } from "./ledger-support.js";
 
 /** A valid chain of `n` events for `tenant`, starting after `startSeq` from `startPrev`. */
 function chain(tenant: string, n: number, startSeq = 0, startPrev = genesisHash(tenant)): AuditEvent[] {
@@ -141,30 +139,21 @@ describe("folded polls are credited to the principal who polled", () => {
     const start = Date.now();
     await ledger.issue(tenant, issueRecord(tenant, "j1", { expiresAt: start + 3_600_000 }));
     const alice = { tenant, clientId: "c1", subject: "alice" };
-    await runInDurableObject(ledger, (instance: TaskLedger) => {
-      const clock = vi.spyOn(Date, "now");
-      try {
-        for (const [at, who] of [[0, alice], [61_000, alice], [62_000, { ...alice, subject: "mallory" }], [123_000, alice]] as const) {
-          clock.mockReturnValue(start + at);
-          instance.authorize(tenant, "j1", "get", who);
-        }
-      } finally {
-        clock.mockRestore();
+    await withHeldClock(ledger, (instance, setNow) => {
+      for (const [at, who] of [[0, alice], [61_000, alice], [62_000, { ...alice, subject: "mallory" }], [123_000, alice]] as const) {
+        setNow(start + at);
+        instance.authorize(tenant, "j1", "get", who);
       }
     });
     const types = (await ledger.auditEvents(tenant)).events.map((e) => `${e.type}:${e.subject}:${e.count}`);
     expect(types).toEqual(["issued:alice:1", "allowed:alice:2", "denied:mallory:1", "allowed:alice:1"]);
     // A checkpoint seals the head: past the window, the next poll is a new event, not a count on the sealed one.
     expect(await ledger.checkpoint(tenant)).not.toBeNull();
-    const rowsWritten = await runInDurableObject(ledger, (instance: TaskLedger, state) => {
+    const rowsWritten = await withHeldClock(ledger, (instance, setNow, state) => {
       const rows = () => state.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM audit`).one().n;
       const before = rows();
-      const clock = vi.spyOn(Date, "now").mockReturnValue(start + 190_000);
-      try {
-        instance.authorize(tenant, "j1", "get", alice);
-      } finally {
-        clock.mockRestore();
-      }
+      setNow(start + 190_000);
+      instance.authorize(tenant, "j1", "get", alice);
       return rows() - before;
     });
     // Written before the answer, as a first decision is (a count would wait for the next write).

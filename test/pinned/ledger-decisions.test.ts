@@ -4,11 +4,10 @@
  * genesis as the offline verifier computes it.
  */
 import { runInDurableObject } from "cloudflare:test";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { genesisHash, verifyChain } from "../../src/ledger/audit-chain.js";
 import { parseTaskPolicy, rulesInForce } from "../../src/policy/task-policy.js";
-import type { TaskLedger } from "../../src/ledger/task-ledger.js";
-import { freshTenant, issueRecord, ledgerOf } from "./ledger-support.js";
+import { freshTenant, issueRecord, ledgerOf, withHeldClock } from "./ledger-support.js";
 
 const alice = (tenant: string) => ({ tenant, clientId: "c1", subject: "alice" });
 
@@ -79,17 +78,12 @@ describe("expiry at its very millisecond (the ledger's clock held by the test)",
     const ledger = ledgerOf(tenant);
     const record = issueRecord(tenant, "j1");
     await ledger.issue(tenant, record);
-    const decisions = await runInDurableObject(ledger as unknown as DurableObjectStub<TaskLedger>, async (instance: TaskLedger) => {
-      const clock = vi.spyOn(Date, "now");
-      try {
-        clock.mockReturnValue(record.expiresAt - 1);
-        const before = await instance.authorize(tenant, "j1", "get", alice(tenant));
-        clock.mockReturnValue(record.expiresAt);
-        const at = await instance.authorize(tenant, "j1", "get", alice(tenant));
-        return { before: before.allowed, at: { allowed: at.allowed, reason: at.allowed ? undefined : at.reason } };
-      } finally {
-        clock.mockRestore();
-      }
+    const decisions = await withHeldClock(ledger, async (instance, setNow) => {
+      setNow(record.expiresAt - 1);
+      const before = await instance.authorize(tenant, "j1", "get", alice(tenant));
+      setNow(record.expiresAt);
+      const at = await instance.authorize(tenant, "j1", "get", alice(tenant));
+      return { before: before.allowed, at: { allowed: at.allowed, reason: at.allowed ? undefined : at.reason } };
     });
     expect(decisions).toEqual({ before: true, at: { allowed: false, reason: "expired" } });
   });
@@ -102,17 +96,12 @@ describe("expiry at its very millisecond (the ledger's clock held by the test)",
     const parsed = parseTaskPolicy(JSON.stringify({ tools: { slow_echo: { maxTtlSeconds: 30 } } }));
     if (!("policy" in parsed)) throw new Error(parsed.problems.join("; "));
     const extras = { rules: rulesInForce(parsed.policy, "v-cap", 86_400, "slow_echo") };
-    const decisions = await runInDurableObject(ledger as unknown as DurableObjectStub<TaskLedger>, async (instance: TaskLedger) => {
-      const clock = vi.spyOn(Date, "now");
-      try {
-        clock.mockReturnValue(record.issuedAt + 29_999);
-        const before = await instance.authorize(tenant, "j1", "get", alice(tenant), undefined, extras);
-        clock.mockReturnValue(record.issuedAt + 30_000);
-        const at = await instance.authorize(tenant, "j1", "get", alice(tenant), undefined, extras);
-        return { before: before.allowed, at: at.allowed ? undefined : at.reason };
-      } finally {
-        clock.mockRestore();
-      }
+    const decisions = await withHeldClock(ledger, async (instance, setNow) => {
+      setNow(record.issuedAt + 29_999);
+      const before = await instance.authorize(tenant, "j1", "get", alice(tenant), undefined, extras);
+      setNow(record.issuedAt + 30_000);
+      const at = await instance.authorize(tenant, "j1", "get", alice(tenant), undefined, extras);
+      return { before: before.allowed, at: at.allowed ? undefined : at.reason };
     });
     expect(decisions).toEqual({ before: true, at: "expired" });
   });
@@ -136,22 +125,17 @@ describe("the refusal limit's last second (the ledger's clock held by the test)"
     const tenant = freshTenant("last-second");
     const ledger = ledgerOf(tenant);
     await ledger.issue(tenant, issueRecord(tenant, "j1", { expiresAt: Date.now() + 3_600_000 }));
-    const outcome = await runInDurableObject(ledger as unknown as DurableObjectStub<TaskLedger>, async (instance: TaskLedger) => {
-      const clock = vi.spyOn(Date, "now");
-      try {
-        const start = Date.now();
-        clock.mockReturnValue(start);
-        // RATE_LIMIT_REFUSALS_PER_MINUTE is 30 in the test env.
-        for (let i = 0; i < 30; i++) instance.recordRefusal(tenant, alice(tenant), "handle_invalid", { i });
-        clock.mockReturnValue(start + 59_500);
-        const lastSecond = instance.authorize(tenant, "j1", "get", alice(tenant));
-        const lastSecondRefusal = instance.recordRefusal(tenant, alice(tenant), "handle_invalid", { i: "last" });
-        clock.mockReturnValue(start + 60_000);
-        const after = instance.authorize(tenant, "j1", "get", alice(tenant));
-        return { lastSecond, lastSecondRefusal, after: after.allowed ? true : after.reason };
-      } finally {
-        clock.mockRestore();
-      }
+    const outcome = await withHeldClock(ledger, (instance, setNow) => {
+      const start = Date.now();
+      setNow(start);
+      // RATE_LIMIT_REFUSALS_PER_MINUTE is 30 in the test env.
+      for (let i = 0; i < 30; i++) instance.recordRefusal(tenant, alice(tenant), "handle_invalid", { i });
+      setNow(start + 59_500);
+      const lastSecond = instance.authorize(tenant, "j1", "get", alice(tenant));
+      const lastSecondRefusal = instance.recordRefusal(tenant, alice(tenant), "handle_invalid", { i: "last" });
+      setNow(start + 60_000);
+      const after = instance.authorize(tenant, "j1", "get", alice(tenant));
+      return { lastSecond, lastSecondRefusal, after: after.allowed ? true : after.reason };
     });
     expect(outcome).toEqual({ lastSecond: { allowed: false, reason: "rate_limited", retryAfterSeconds: 1 }, lastSecondRefusal: { retryAfterSeconds: 1 }, after: true });
     // Both last-second requests are audited as rate limited, not as what they asked.

@@ -1,5 +1,8 @@
 /** Shared by the pinned ledger tests: a fresh tenant's ledger stub and an issue record. */
 import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import { vi } from "vitest";
+import type { TaskLedger } from "../../src/ledger/task-ledger.js";
 import type { WorkerEnv } from "../../src/config.js";
 import type { IssueRecord } from "../../src/ledger/index.js";
 import { ledgerIdFor } from "../../src/ledger/ledger-client.js";
@@ -18,6 +21,21 @@ export function ledgerOf(tenant: string) {
 }
 
 export type LedgerStub = ReturnType<typeof ledgerOf>;
+
+/**
+ * Runs `body` on the live ledger with its clock held by the test: Date.now is the real time until
+ * `setNow(ms)` moves it, and is restored afterwards, also when `body` throws.
+ */
+export function withHeldClock<T>(ledger: LedgerStub, body: (instance: TaskLedger, setNow: (ms: number) => void, state: DurableObjectState) => T | Promise<T>): Promise<T> {
+  return runInDurableObject(ledger as unknown as DurableObjectStub<TaskLedger>, async (instance: TaskLedger, state) => {
+    const clock = vi.spyOn(Date, "now");
+    try {
+      return await body(instance, (ms) => clock.mockReturnValue(ms), state);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+}
 
 /** A fresh tenant's ledger holding one live task `j1`, and alice (client c1), the caller it was issued to. */
 export async function ledgerWithOneTask(prefix: string) {
